@@ -1,0 +1,90 @@
+package io.handoffbroker.wire;
+
+import com.google.protobuf.CodedOutputStream;
+import io.handoffbroker.wire.proto.Frame;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Blocking frame I/O over streams, and the one encoder every party uses.
+ *
+ * <p>A frame is always encoded into one array and written with one call, so a
+ * frame is never interleaved with another writer's bytes and a peer never sees
+ * a header without its body because of a partial flush on our side.
+ */
+public final class FrameIO {
+
+    private FrameIO() {
+    }
+
+    /** The frame as it travels: header and body in one array. */
+    public static byte[] encode(Frame frame) {
+        int bodyLength = frame.getSerializedSize();
+        if (bodyLength > WireProtocol.MAX_FRAME_BODY) {
+            throw new IllegalArgumentException("frame body of " + bodyLength + " bytes exceeds the 16 MiB limit");
+        }
+        byte[] out = new byte[WireProtocol.HEADER_LENGTH + bodyLength];
+        ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN)
+                .put((byte) WireProtocol.FRAMING_VERSION)
+                .putInt(bodyLength);
+        CodedOutputStream coded = CodedOutputStream.newInstance(out, WireProtocol.HEADER_LENGTH, bodyLength);
+        try {
+            frame.writeTo(coded);
+            coded.checkNoSpaceLeft();
+        } catch (IOException e) {
+            throw new IllegalStateException("protobuf wrote a different size than it announced", e);
+        }
+        return out;
+    }
+
+    /** Writes one frame and flushes it. */
+    public static void write(OutputStream out, Frame frame) throws IOException {
+        out.write(encode(frame));
+        out.flush();
+    }
+
+    /**
+     * Reads exactly one frame, blocking until it is complete.
+     *
+     * @param maxBodyLength {@link WireProtocol#MAX_FRAME_BODY} or {@link WireProtocol#MAX_HELLO_BODY}
+     * @throws EOFException when the stream ends before the first byte of a frame
+     * @throws WireException for every framing violation, see {@link FrameDecoder}
+     */
+    public static Frame read(InputStream in, int maxBodyLength) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
+        int first = in.read();
+        if (first < 0) {
+            throw new EOFException("stream ended before a frame began");
+        }
+        header.put((byte) first);
+        FrameDecoder.checkFramingByte(header);
+        readFully(in, header.array(), 1, WireProtocol.HEADER_LENGTH - 1, 1, -1);
+        ByteBuffer body = FrameDecoder.allocateBody(header.getInt(1), maxBodyLength);
+        long expected = WireProtocol.HEADER_LENGTH + (long) body.capacity();
+        readFully(in, body.array(), 0, body.capacity(), WireProtocol.HEADER_LENGTH, expected);
+        return FrameDecoder.parse(body.array());
+    }
+
+    private static void readFully(InputStream in, byte[] into, int offset, int length, int alreadyReceived,
+            long expected) throws IOException {
+        int done = 0;
+        while (done < length) {
+            int n;
+            try {
+                n = in.read(into, offset + done, length - done);
+            } catch (java.net.SocketTimeoutException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new IncompleteFrameException(alreadyReceived + done, expected, e);
+            }
+            if (n < 0) {
+                throw new IncompleteFrameException(alreadyReceived + done, expected);
+            }
+            done += n;
+        }
+    }
+}
