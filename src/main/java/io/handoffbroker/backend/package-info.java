@@ -1,0 +1,14 @@
+/**
+ * Backend SDK: what a Java backend embeds to serve clients of the broker. A
+ * {@link io.handoffbroker.backend.BackendServer} listens at the backend's own
+ * endpoint ({@code backend_pipe}) for clients that reconnect, and hands every
+ * connection to one {@link io.handoffbroker.backend.ConnectionHandler}.
+ *
+ * <p>Descriptor ownership: the server owns each accepted connection and closes it
+ * when the handler returns or throws; the handler must not keep it. Depends on
+ * the wire and unix packages only, never on Spring or the broker.
+ */
+@NullMarked
+package io.handoffbroker.backend;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,110 @@
+package io.handoffbroker.client;
+
+import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.Hello;
+import io.handoffbroker.wire.proto.HelloReply;
+import io.handoffbroker.wire.proto.Negotiated;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * Connects to services through a broker with protocol v1.
+ *
+ * <p>{@link #connect(String, String)}: Hello over a fresh connection, then, on
+ * {@code Negotiated}, a new connection to {@code backend_pipe} (the reconnect route).
+ * Every read waits at most {@code replyTimeout}; a broker that does not answer in
+ * time fails the call with {@link SocketTimeoutException}.
+ */
+public final class BrokerClient {
+
+    static final String LIB_NAME = "handoff-broker-java";
+    static final String LIB_VERSION = "0.1.0";
+    private static final AtomicLong REQUEST_IDS = new AtomicLong();
+
+    private final Path brokerSocket;
+    private final Duration replyTimeout;
+
+    public BrokerClient(Path brokerSocket, Duration replyTimeout) {
+        this.brokerSocket = brokerSocket;
+        this.replyTimeout = replyTimeout;
+    }
+
+    public BrokerClient(Path brokerSocket) {
+        this(brokerSocket, Duration.ofSeconds(5));
+    }
+
+    /** The Hello this client sends for a service. */
+    public Hello helloFor(String service, String version) {
+        long requestId = REQUEST_IDS.incrementAndGet();
+        return Hello.newBuilder()
+                .setClientMinProtocol(WireProtocol.PROTOCOL_VERSION)
+                .setClientMaxProtocol(WireProtocol.PROTOCOL_VERSION)
+                .setServiceName(service)
+                .setWantedVersion(version)
+                .setRequestId("hello-" + requestId)
+                .setPeerPid((int) ProcessHandle.current().pid())
+                .setClientLibName(LIB_NAME)
+                .setClientLibVersion(LIB_VERSION)
+                .build();
+    }
+
+    /**
+     * Sends {@code hello} on a new broker connection and returns the reply frame;
+     * the connection is closed afterwards.
+     */
+    public Frame exchange(Hello hello) throws IOException {
+        try (AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(brokerSocket))) {
+            socket.setSoTimeout(timeoutMillis());
+            return exchange(socket, hello);
+        }
+    }
+
+    /** Connects to the service at the version, by the reconnect route. */
+    public ServiceConnection connect(String service, String version) throws IOException {
+        Negotiated negotiated;
+        try (AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(brokerSocket))) {
+            socket.setSoTimeout(timeoutMillis());
+            negotiated = negotiatedOrThrow(exchange(socket, helloFor(service, version)));
+        }
+        return new ServiceConnection(reconnect(negotiated), Route.RECONNECTED, negotiated, "");
+    }
+
+    AFUNIXSocket reconnect(Negotiated negotiated) throws IOException {
+        return AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(Path.of(negotiated.getBackendPipe())));
+    }
+
+    static Frame exchange(AFUNIXSocket socket, Hello hello) throws IOException {
+        Frame request = Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_CONTROL,
+                REQUEST_IDS.incrementAndGet(), hello);
+        FrameIO.write(socket.getOutputStream(), request);
+        return FrameIO.read(socket.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+    }
+
+    /** The Negotiated of a reply frame, or the refusal as an exception. */
+    static Negotiated negotiatedOrThrow(Frame reply) throws IOException {
+        Envelope.validate(reply, FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL);
+        HelloReply helloReply = Envelope.payload(reply, HelloReply.parser(), "HelloReply");
+        return switch (helloReply.getResultCase()) {
+            case NEGOTIATED -> helloReply.getNegotiated();
+            case REFUSED -> throw new BrokerRefusedException(helloReply.getRefused());
+            case RESULT_NOT_SET -> throw new IOException("broker reply carries neither Negotiated nor Refused");
+        };
+    }
+
+    int timeoutMillis() {
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, replyTimeout.toMillis()));
+    }
+
+    public Path brokerSocket() {
+        return brokerSocket;
+    }
+}

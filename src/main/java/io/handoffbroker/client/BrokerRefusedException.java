@@ -1,0 +1,40 @@
+package io.handoffbroker.client;
+
+import io.handoffbroker.wire.proto.ErrorCode;
+import io.handoffbroker.wire.proto.Refused;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+
+/** The broker answered the Hello with {@code Refused}. */
+public final class BrokerRefusedException extends IOException {
+
+    private final transient Refused refused;
+
+    public BrokerRefusedException(Refused refused) {
+        super(refused.getCode().name() + ": " + refused.getReason()
+                + (refused.getRetryAfterMs() > 0 ? " (retry after " + refused.getRetryAfterMs() + " ms)" : ""));
+        this.refused = refused;
+    }
+
+    public ErrorCode code() {
+        return refused.getCode();
+    }
+
+    public String reason() {
+        return refused.getReason();
+    }
+
+    /** When the broker suggests trying again; zero when retrying will not help. */
+    public Duration retryAfter() {
+        return Duration.ofMillis(refused.getRetryAfterMs());
+    }
+
+    public Map<String, String> details() {
+        return refused.getDetailsMap();
+    }
+
+    public Refused refused() {
+        return refused;
+    }
+}

@@ -1,0 +1,36 @@
+package io.handoffbroker.client;
+
+import io.handoffbroker.wire.proto.Negotiated;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import org.newsclub.net.unix.AFUNIXSocket;
+
+/**
+ * An open connection to a backend, and how it got there. The caller owns it and
+ * must close it.
+ *
+ * @param fallbackReason why a handoff was not used, or empty when none was
+ *     attempted or it succeeded
+ */
+public record ServiceConnection(AFUNIXSocket socket, Route route, Negotiated negotiated, String fallbackReason)
+        implements AutoCloseable {
+
+    public InputStream in() throws IOException {
+        return socket.getInputStream();
+    }
+
+    public OutputStream out() throws IOException {
+        return socket.getOutputStream();
+    }
+
+    /** The broker-assigned id of the connection the Hello went over. */
+    public long connectionId() {
+        return negotiated.getConnectionId();
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}

@@ -1,0 +1,87 @@
+package io.handoffbroker.config;
+
+import io.handoffbroker.negotiation.HelloNegotiator;
+import io.handoffbroker.negotiation.HelloRateLimiter;
+import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.server.BackendProber;
+import io.handoffbroker.server.BrokerEvents;
+import io.handoffbroker.server.BrokerServer;
+import io.handoffbroker.server.ConnectionRouter;
+import io.handoffbroker.server.DrainState;
+import io.handoffbroker.server.HelloReplies;
+import io.handoffbroker.server.ReconnectRouter;
+import java.time.Clock;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.info.BuildProperties;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Builds the broker from {@link BrokerProperties}. */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(BrokerProperties.class)
+public class BrokerConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    ServiceCatalog serviceCatalog(BrokerProperties properties) {
+        return BrokerSettings.catalog(properties);
+    }
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    BackendProber backendProber(ServiceCatalog catalog, BrokerProperties properties) {
+        return new BackendProber(catalog, properties.getBackendProbe().getInterval(),
+                properties.getBackendProbe().getTimeout(), Clock.systemUTC());
+    }
+
+    @Bean
+    DrainState drainState() {
+        return new DrainState();
+    }
+
+    @Bean
+    HelloReplies helloReplies(BrokerProperties properties, ObjectProvider<BuildProperties> build) {
+        BuildProperties info = build.getIfAvailable();
+        String version = info != null && info.getVersion() != null ? info.getVersion() : "dev";
+        return new HelloReplies("handoff-broker/" + version, properties.getKeepaliveInterval().toSeconds());
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ConnectionRouter connectionRouter(HelloReplies replies) {
+        return new ReconnectRouter(replies);
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    BrokerEvents brokerEvents() {
+        return BrokerEvents.NONE;
+    }
+
+    @Bean(destroyMethod = "close")
+    BrokerServer brokerServer(BrokerProperties properties, ServiceCatalog catalog, BackendProber prober,
+            ConnectionRouter router, BrokerEvents events, DrainState drainState) {
+        HelloRateLimiter rateLimiter = new HelloRateLimiter(properties.getRateLimit().getHellosPerPeer(),
+                properties.getRateLimit().getWindow().toNanos());
+        HelloNegotiator negotiator = new HelloNegotiator(catalog, prober, rateLimiter, drainState::isDraining,
+                properties.getShutdownGracePeriod().toMillis(), prober.interval().toMillis());
+        return new BrokerServer(BrokerSettings.server(properties), negotiator, router, events, drainState);
+    }
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnProperty(name = "broker.demo.enabled", havingValue = "true", matchIfMissing = true)
+    DemoEchoService demoEchoService(BrokerProperties properties) {
+        return new DemoEchoService(BrokerSettings.demoBackend(properties));
+    }
+
+    @Bean
+    BrokerLifecycle brokerLifecycle(BrokerServer server, BackendProber prober,
+            ObjectProvider<DemoEchoService> demo, BrokerProperties properties, ApplicationEventPublisher events) {
+        return new BrokerLifecycle(server, prober, demo.getIfAvailable(), properties.getShutdownGracePeriod(),
+                events);
+    }
+}

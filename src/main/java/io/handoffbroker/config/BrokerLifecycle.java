@@ -1,0 +1,75 @@
+package io.handoffbroker.config;
+
+import io.handoffbroker.server.BackendProber;
+import io.handoffbroker.server.BrokerServer;
+import java.io.IOException;
+import java.time.Duration;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.ReadinessState;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * Starts the demo backend (if any), the backend prober and the listener, in that
+ * order, once the context is ready; on shutdown flips readiness to
+ * refusing-traffic and drains the listener within the grace period.
+ *
+ * <p>Its phase is above the web server's, so it starts after the actuator is up
+ * and stops (drains) while the actuator still answers.
+ */
+public final class BrokerLifecycle implements SmartLifecycle {
+
+    static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 512;
+
+    private final BrokerServer server;
+    private final BackendProber prober;
+    private final @Nullable DemoEchoService demo;
+    private final Duration gracePeriod;
+    private final ApplicationEventPublisher events;
+    private volatile boolean running;
+
+    public BrokerLifecycle(BrokerServer server, BackendProber prober, @Nullable DemoEchoService demo,
+            Duration gracePeriod, ApplicationEventPublisher events) {
+        this.server = server;
+        this.prober = prober;
+        this.demo = demo;
+        this.gracePeriod = gracePeriod;
+        this.events = events;
+    }
+
+    @Override
+    public void start() {
+        try {
+            if (demo != null) {
+                demo.start();
+            }
+            prober.start();
+            server.start();
+        } catch (IOException e) {
+            throw new IllegalStateException("handoff-broker could not start: " + e.getMessage(), e);
+        }
+        running = true;
+    }
+
+    @Override
+    public void stop() {
+        AvailabilityChangeEvent.publish(events, this, ReadinessState.REFUSING_TRAFFIC);
+        server.drain(gracePeriod);
+        prober.close();
+        if (demo != null) {
+            demo.close();
+        }
+        running = false;
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int getPhase() {
+        return PHASE;
+    }
+}

@@ -1,0 +1,366 @@
+package io.handoffbroker.config;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.AssertTrue;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.hibernate.validator.constraints.time.DurationMin;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * Everything an operator sets under {@code broker.*}. Invalid values fail start-up
+ * with the offending key and value in the message.
+ */
+@ConfigurationProperties("broker")
+@Validated
+public class BrokerProperties {
+
+    static final String SEMVER = "^[0-9]+\\.[0-9]+\\.[0-9]+(-[a-z0-9.]+)?$";
+    static final String SERVICE_NAME = "^[a-z0-9-]{1,64}$";
+
+    /** Unix socket clients connect to. Default: $XDG_RUNTIME_DIR/handoff-broker/broker.sock, else a per-user directory in the temp dir. */
+    private @Nullable Path socketPath;
+
+    /** How long a new connection has to deliver its complete Hello before it is closed. */
+    @DurationMin(millis = 1)
+    private Duration helloTimeout = Duration.ofSeconds(2);
+
+    /** Open client connections at most; beyond it new clients wait in the listen backlog. */
+    @Min(1)
+    private int maxConnections = 10_240;
+
+    /** Listen backlog of the broker socket. */
+    @Min(1)
+    private int backlog = 1024;
+
+    /** Sent to clients as Negotiated.keepalive_interval_secs. */
+    @DurationMin(seconds = 1)
+    private Duration keepaliveInterval = Duration.ofMinutes(30);
+
+    /** On shutdown, how long in-flight Hellos and handoffs get to finish before their connections are closed. */
+    @DurationMin(millis = 0)
+    private Duration shutdownGracePeriod = Duration.ofSeconds(5);
+
+    /** Who may connect, decided from the kernel-verified uid of each connection. */
+    @Valid
+    private final Peer peer = new Peer();
+
+    /** Per-peer Hello rate limit. */
+    @Valid
+    private final RateLimit rateLimit = new RateLimit();
+
+    /** Background reachability probes of every backend endpoint. */
+    @Valid
+    private final BackendProbe backendProbe = new BackendProbe();
+
+    /** The built-in demo echo service. */
+    @Valid
+    private final Demo demo = new Demo();
+
+    /** One entry per running backend; a name may repeat with other versions. */
+    private List<@Valid Service> services = new ArrayList<>();
+
+    public @Nullable Path getSocketPath() {
+        return socketPath;
+    }
+
+    public void setSocketPath(@Nullable Path socketPath) {
+        this.socketPath = socketPath;
+    }
+
+    public Duration getHelloTimeout() {
+        return helloTimeout;
+    }
+
+    public void setHelloTimeout(Duration helloTimeout) {
+        this.helloTimeout = helloTimeout;
+    }
+
+    public int getMaxConnections() {
+        return maxConnections;
+    }
+
+    public void setMaxConnections(int maxConnections) {
+        this.maxConnections = maxConnections;
+    }
+
+    public int getBacklog() {
+        return backlog;
+    }
+
+    public void setBacklog(int backlog) {
+        this.backlog = backlog;
+    }
+
+    public Duration getKeepaliveInterval() {
+        return keepaliveInterval;
+    }
+
+    public void setKeepaliveInterval(Duration keepaliveInterval) {
+        this.keepaliveInterval = keepaliveInterval;
+    }
+
+    public Duration getShutdownGracePeriod() {
+        return shutdownGracePeriod;
+    }
+
+    public void setShutdownGracePeriod(Duration shutdownGracePeriod) {
+        this.shutdownGracePeriod = shutdownGracePeriod;
+    }
+
+    public Peer getPeer() {
+        return peer;
+    }
+
+    public RateLimit getRateLimit() {
+        return rateLimit;
+    }
+
+    public BackendProbe getBackendProbe() {
+        return backendProbe;
+    }
+
+    public Demo getDemo() {
+        return demo;
+    }
+
+    public List<Service> getServices() {
+        return services;
+    }
+
+    public void setServices(List<Service> services) {
+        this.services = services;
+    }
+
+    /** Peer admission policy. */
+    public enum PeerPolicyKind {
+        /** Only processes running as the broker's own uid. */
+        SAME_UID,
+        /** Any local process that can reach the socket file. */
+        ANY,
+        /** Only the uids in broker.peer.allowed-uids. */
+        ALLOW_LIST
+    }
+
+    public static class Peer {
+
+        /** same-uid (default), any, or allow-list. */
+        @NotNull
+        private PeerPolicyKind policy = PeerPolicyKind.SAME_UID;
+
+        /** The uids admitted when the policy is allow-list. */
+        private List<@NotNull @Min(0) Long> allowedUids = new ArrayList<>();
+
+        public PeerPolicyKind getPolicy() {
+            return policy;
+        }
+
+        public void setPolicy(PeerPolicyKind policy) {
+            this.policy = policy;
+        }
+
+        public List<Long> getAllowedUids() {
+            return allowedUids;
+        }
+
+        public void setAllowedUids(List<Long> allowedUids) {
+            this.allowedUids = allowedUids;
+        }
+
+        @AssertTrue(message = "broker.peer.allowed-uids must list at least one uid when broker.peer.policy is allow-list")
+        boolean isAllowListNotEmpty() {
+            return policy != PeerPolicyKind.ALLOW_LIST || !allowedUids.isEmpty();
+        }
+    }
+
+    public static class RateLimit {
+
+        /** Hellos one peer (kernel pid) may send per window before RATE_LIMITED. */
+        @Min(1)
+        private int hellosPerPeer = 256;
+
+        /** The rate-limit window. */
+        @DurationMin(millis = 1)
+        private Duration window = Duration.ofSeconds(1);
+
+        public int getHellosPerPeer() {
+            return hellosPerPeer;
+        }
+
+        public void setHellosPerPeer(int hellosPerPeer) {
+            this.hellosPerPeer = hellosPerPeer;
+        }
+
+        public Duration getWindow() {
+            return window;
+        }
+
+        public void setWindow(Duration window) {
+            this.window = window;
+        }
+    }
+
+    public static class BackendProbe {
+
+        /** How often every backend endpoint is probed; also the retry hint for clients refused while it is down. */
+        @DurationMin(millis = 10)
+        private Duration interval = Duration.ofSeconds(2);
+
+        /** How long one probe may wait for a connection. */
+        @DurationMin(millis = 1)
+        private Duration timeout = Duration.ofMillis(500);
+
+        public Duration getInterval() {
+            return interval;
+        }
+
+        public void setInterval(Duration interval) {
+            this.interval = interval;
+        }
+
+        public Duration getTimeout() {
+            return timeout;
+        }
+
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
+        }
+    }
+
+    public static class Demo {
+
+        /** Run the built-in demo echo service in-process (service name "echo"). */
+        private boolean enabled = true;
+
+        /** The version the demo service is registered under. */
+        @Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]")
+        private String version = "1.0.0";
+
+        /** Directory of the demo's sockets. Default: "demo" next to the broker socket. */
+        private @Nullable Path directory;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public String getVersion() {
+            return version;
+        }
+
+        public void setVersion(String version) {
+            this.version = version;
+        }
+
+        public @Nullable Path getDirectory() {
+            return directory;
+        }
+
+        public void setDirectory(@Nullable Path directory) {
+            this.directory = directory;
+        }
+    }
+
+    public static class Service {
+
+        /** Service name clients ask for: [a-z0-9-]{1,64}. */
+        @NotNull
+        @Pattern(regexp = SERVICE_NAME, message = "must match [a-z0-9-]{1,64} (lower case, digits, '-')")
+        private @Nullable String name;
+
+        /** The version this backend runs: MAJOR.MINOR.PATCH[-prerelease]. */
+        @NotNull
+        @Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]")
+        private @Nullable String version;
+
+        /** The backend's own socket, returned to clients as backend_pipe. */
+        @NotNull
+        private @Nullable Path backendEndpoint;
+
+        /** Optional socket on which the backend accepts handed-off connections. */
+        private @Nullable Path handoffEndpoint;
+
+        /** Whether to hand connections to this backend; defaults to true when a handoff-endpoint is set. */
+        private @Nullable Boolean handoffEnabled;
+
+        /** Optional lowest wanted_version accepted. */
+        @Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]")
+        private @Nullable String minVersion;
+
+        /** Optional exact allow-list of wanted_versions; empty means any. */
+        private List<@Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]") String>
+                allowedVersions = new ArrayList<>();
+
+        public @Nullable String getName() {
+            return name;
+        }
+
+        public void setName(@Nullable String name) {
+            this.name = name;
+        }
+
+        public @Nullable String getVersion() {
+            return version;
+        }
+
+        public void setVersion(@Nullable String version) {
+            this.version = version;
+        }
+
+        public @Nullable Path getBackendEndpoint() {
+            return backendEndpoint;
+        }
+
+        public void setBackendEndpoint(@Nullable Path backendEndpoint) {
+            this.backendEndpoint = backendEndpoint;
+        }
+
+        public @Nullable Path getHandoffEndpoint() {
+            return handoffEndpoint;
+        }
+
+        public void setHandoffEndpoint(@Nullable Path handoffEndpoint) {
+            this.handoffEndpoint = handoffEndpoint;
+        }
+
+        public @Nullable Boolean getHandoffEnabled() {
+            return handoffEnabled;
+        }
+
+        public void setHandoffEnabled(@Nullable Boolean handoffEnabled) {
+            this.handoffEnabled = handoffEnabled;
+        }
+
+        public @Nullable String getMinVersion() {
+            return minVersion;
+        }
+
+        public void setMinVersion(@Nullable String minVersion) {
+            this.minVersion = minVersion;
+        }
+
+        public List<String> getAllowedVersions() {
+            return allowedVersions;
+        }
+
+        public void setAllowedVersions(List<String> allowedVersions) {
+            this.allowedVersions = allowedVersions;
+        }
+
+        @AssertTrue(message = "handoff-enabled is true but no handoff-endpoint is set")
+        boolean isHandoffEndpointPresentWhenEnabled() {
+            return !Boolean.TRUE.equals(handoffEnabled) || handoffEndpoint != null;
+        }
+    }
+}

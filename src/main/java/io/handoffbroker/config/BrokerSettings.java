@@ -1,0 +1,109 @@
+package io.handoffbroker.config;
+
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.server.PeerPolicy;
+import io.handoffbroker.server.ServerSettings;
+import io.handoffbroker.unix.DefaultSocketPath;
+import io.handoffbroker.wire.SemVer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Turns validated {@link BrokerProperties} into the plain-Java settings of the
+ * broker, checking the combinations that single-field validation cannot see
+ * (duplicate backends, a collision with the demo service). Every message names
+ * the offending key.
+ */
+public final class BrokerSettings {
+
+    /** The name the built-in demo service is registered under. */
+    public static final String DEMO_SERVICE = "echo";
+
+    private BrokerSettings() {
+    }
+
+    public static Path socketPath(BrokerProperties properties) {
+        Path configured = properties.getSocketPath();
+        return configured != null ? configured.toAbsolutePath() : DefaultSocketPath.resolve();
+    }
+
+    public static ServerSettings server(BrokerProperties properties) {
+        return new ServerSettings(socketPath(properties), properties.getHelloTimeout(),
+                properties.getMaxConnections(), properties.getBacklog(), peerPolicy(properties.getPeer()));
+    }
+
+    static PeerPolicy peerPolicy(BrokerProperties.Peer peer) {
+        return switch (peer.getPolicy()) {
+            case SAME_UID -> new PeerPolicy.SameUid(PeerPolicy.currentUid());
+            case ANY -> new PeerPolicy.Any();
+            case ALLOW_LIST -> new PeerPolicy.AllowedUids(new HashSet<>(peer.getAllowedUids()));
+        };
+    }
+
+    /** Where the demo service's sockets live. */
+    public static Path demoDirectory(BrokerProperties properties) {
+        Path configured = properties.getDemo().getDirectory();
+        if (configured != null) {
+            return configured.toAbsolutePath();
+        }
+        Path parent = Objects.requireNonNull(socketPath(properties).getParent());
+        return parent.resolve("demo");
+    }
+
+    /** The demo backend, as the catalog lists it. */
+    public static ServiceBackend demoBackend(BrokerProperties properties) {
+        Path dir = demoDirectory(properties);
+        return new ServiceBackend(DEMO_SERVICE, SemVer.parse(properties.getDemo().getVersion()),
+                dir.resolve("echo-backend.sock"), Optional.of(dir.resolve("echo-handoff.sock")), true,
+                Optional.empty(), List.of());
+    }
+
+    public static ServiceCatalog catalog(BrokerProperties properties) {
+        List<ServiceBackend> backends = new ArrayList<>();
+        Map<String, String> keyOf = new HashMap<>();
+        if (properties.getDemo().isEnabled()) {
+            ServiceBackend demo = demoBackend(properties);
+            backends.add(demo);
+            keyOf.put(demo.label(), "the built-in demo service (broker.demo.enabled)");
+        }
+        List<BrokerProperties.Service> services = properties.getServices();
+        for (int i = 0; i < services.size(); i++) {
+            String key = "broker.services[" + i + "]";
+            ServiceBackend backend = toBackend(services.get(i), key);
+            String previous = keyOf.putIfAbsent(backend.label(), key);
+            if (previous != null) {
+                throw new IllegalStateException(key + ": service " + backend.label() + " is already configured by "
+                        + previous + "; each name and version may appear once");
+            }
+            backends.add(backend);
+        }
+        return new ServiceCatalog(backends);
+    }
+
+    private static ServiceBackend toBackend(BrokerProperties.Service service, String key) {
+        String name = require(service.getName(), key + ".name");
+        String version = require(service.getVersion(), key + ".version");
+        Path backendEndpoint = require(service.getBackendEndpoint(), key + ".backend-endpoint");
+        Optional<Path> handoffEndpoint = Optional.ofNullable(service.getHandoffEndpoint()).map(Path::toAbsolutePath);
+        boolean handoffEnabled = service.getHandoffEnabled() != null ? service.getHandoffEnabled()
+                : handoffEndpoint.isPresent();
+        Optional<SemVer> minVersion = Optional.ofNullable(service.getMinVersion()).map(SemVer::parse);
+        List<String> allowed = service.getAllowedVersions().stream().map(v -> SemVer.parse(v).toString()).toList();
+        return new ServiceBackend(name, SemVer.parse(version), backendEndpoint.toAbsolutePath(), handoffEndpoint,
+                handoffEnabled, minVersion, allowed);
+    }
+
+    private static <T> T require(T value, String key) {
+        if (value == null) {
+            throw new IllegalStateException(key + " is required");
+        }
+        return value;
+    }
+}

@@ -1,0 +1,33 @@
+package io.handoffbroker.config;
+
+import io.handoffbroker.backend.BackendServer;
+import io.handoffbroker.demo.EchoHandler;
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.unix.SocketFile;
+import java.io.IOException;
+
+/** The demo echo backend, run in-process so the broker works with no configuration at all. */
+public final class DemoEchoService implements AutoCloseable {
+
+    private final ServiceBackend backend;
+    private final BackendServer server;
+
+    public DemoEchoService(ServiceBackend backend) {
+        this.backend = backend;
+        this.server = new BackendServer(backend.backendEndpoint(), new EchoHandler(), 1024);
+    }
+
+    public void start() throws IOException {
+        SocketFile.preparePrivateParent(backend.backendEndpoint());
+        server.start();
+    }
+
+    public ServiceBackend backend() {
+        return backend;
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}

@@ -1,0 +1,48 @@
+package io.handoffbroker.negotiation;
+
+import io.handoffbroker.wire.SemVer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * One configured backend: a service name at one version, the endpoint clients
+ * reconnect to ({@code backend_pipe}) and, optionally, the endpoint that accepts
+ * handed-off connections.
+ *
+ * @param minVersion the lowest {@code wanted_version} this service accepts, if any
+ * @param allowedVersions an exact allow-list of {@code wanted_version}s; empty means any
+ */
+public record ServiceBackend(
+        String name,
+        SemVer version,
+        Path backendEndpoint,
+        Optional<Path> handoffEndpoint,
+        boolean handoffEnabled,
+        Optional<SemVer> minVersion,
+        List<String> allowedVersions) {
+
+    public ServiceBackend {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(version, "version");
+        Objects.requireNonNull(backendEndpoint, "backendEndpoint");
+        allowedVersions = List.copyOf(allowedVersions);
+    }
+
+    /** A backend with no handoff endpoint and no version policy. */
+    public static ServiceBackend reconnectOnly(String name, String version, Path backendEndpoint) {
+        return new ServiceBackend(name, SemVer.parse(version), backendEndpoint, Optional.empty(), false,
+                Optional.empty(), List.of());
+    }
+
+    /** True when this backend can be handed connections: it has an endpoint for them and handoff is on. */
+    public boolean acceptsHandoffs() {
+        return handoffEnabled && handoffEndpoint.isPresent();
+    }
+
+    /** {@code name@version}, the way logs and metrics name a backend. */
+    public String label() {
+        return name + "@" + version;
+    }
+}

@@ -1,0 +1,127 @@
+package io.handoffbroker.server;
+
+import io.handoffbroker.negotiation.BackendAvailability;
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.negotiation.ServiceCatalog;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Probes every configured backend in the background by connecting to its
+ * endpoints and closing again, so that a Hello is never sent to a dead socket and
+ * the Hello path itself never waits on a probe.
+ *
+ * <p>Start-up probes once before the listener opens, so the first Hellos already
+ * see real state. A state change is logged once, not on every probe.
+ */
+public final class BackendProber implements BackendAvailability, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(BackendProber.class);
+
+    /** The last probe of one backend. */
+    public record BackendStatus(boolean reachable, Optional<Boolean> handoffReachable, Instant probedAt,
+            String detail) {
+    }
+
+    private final ServiceCatalog catalog;
+    private final Duration interval;
+    private final Duration timeout;
+    private final Clock clock;
+    private final Map<ServiceBackend, BackendStatus> statuses = new ConcurrentHashMap<>();
+    private @Nullable ScheduledExecutorService scheduler;
+
+    public BackendProber(ServiceCatalog catalog, Duration interval, Duration timeout, Clock clock) {
+        this.catalog = catalog;
+        this.interval = interval;
+        this.timeout = timeout;
+        this.clock = clock;
+    }
+
+    /** Probes every backend once, then keeps probing every interval on a daemon thread. */
+    public synchronized void start() {
+        probeAll();
+        if (scheduler == null && !catalog.isEmpty()) {
+            ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor(
+                    Thread.ofPlatform().name("broker-backend-probe").daemon(true).factory());
+            s.scheduleWithFixedDelay(this::probeAllSafely, interval.toMillis(), interval.toMillis(),
+                    TimeUnit.MILLISECONDS);
+            scheduler = s;
+        }
+    }
+
+    @Override
+    public boolean isReachable(ServiceBackend backend) {
+        BackendStatus status = statuses.get(backend);
+        return status != null && status.reachable();
+    }
+
+    /** The last probe of the backend, if it was probed. */
+    public Optional<BackendStatus> status(ServiceBackend backend) {
+        return Optional.ofNullable(statuses.get(backend));
+    }
+
+    /** The retry hint for clients refused because a backend is down: one probe interval. */
+    public Duration interval() {
+        return interval;
+    }
+
+    /** Probes every backend now, on the caller's thread. */
+    public void probeAll() {
+        for (ServiceBackend backend : catalog.all()) {
+            String failure = probe(backend.backendEndpoint());
+            Optional<Boolean> handoff = backend.handoffEndpoint().map(p -> probe(p) == null);
+            BackendStatus status = new BackendStatus(failure == null, handoff, clock.instant(),
+                    failure == null ? "reachable" : failure);
+            BackendStatus previous = statuses.put(backend, status);
+            if (previous == null || previous.reachable() != status.reachable()) {
+                if (status.reachable()) {
+                    log.info("backend {} is reachable at {}", backend.label(), backend.backendEndpoint());
+                } else {
+                    log.warn("backend {} is not reachable at {}: {}", backend.label(), backend.backendEndpoint(),
+                            failure);
+                }
+            }
+        }
+    }
+
+    private void probeAllSafely() {
+        try {
+            probeAll();
+        } catch (RuntimeException e) {
+            log.error("backend probe round failed", e);
+        }
+    }
+
+    /** @return null when the endpoint accepted a connection, else why not */
+    private @Nullable String probe(Path endpoint) {
+        try (AFUNIXSocket socket = AFUNIXSocket.newInstance()) {
+            socket.connect(AFUNIXSocketAddress.of(endpoint), (int) Math.max(1, timeout.toMillis()));
+            return null;
+        } catch (IOException e) {
+            return e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        ScheduledExecutorService s = scheduler;
+        if (s != null) {
+            s.shutdownNow();
+            scheduler = null;
+        }
+    }
+}

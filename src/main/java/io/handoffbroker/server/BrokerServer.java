@@ -1,0 +1,189 @@
+package io.handoffbroker.server;
+
+import io.handoffbroker.negotiation.HelloNegotiator;
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.SocketFile;
+import java.io.IOException;
+import java.nio.channels.Selector;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The broker's listener: binds the socket file, runs the event loop, and drains
+ * on shutdown.
+ *
+ * <p>Shutdown ({@link #drain(Duration)}): the socket file is unlinked first, so no
+ * new client can reach this broker and a successor can bind at once; connections
+ * already queued in the backlog are still accepted and, like every Hello that
+ * arrives from then on, answered {@code SHUTTING_DOWN}; then the listener closes.
+ * Connections in flight (including detached handoffs) get until the grace period
+ * ends; what is left then is closed.
+ */
+public final class BrokerServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
+
+    private final ServerSettings settings;
+    private final HelloNegotiator negotiator;
+    private final ConnectionRouter router;
+    private final BrokerEvents events;
+    private final DrainState drainState;
+    private final AtomicLong connectionIds = new AtomicLong();
+
+    private @Nullable EventLoop loop;
+    private @Nullable Thread loopThread;
+    private @Nullable Object boundFileKey;
+    private volatile boolean listening;
+
+    public BrokerServer(ServerSettings settings, HelloNegotiator negotiator, ConnectionRouter router,
+            BrokerEvents events, DrainState drainState) {
+        this.settings = Objects.requireNonNull(settings);
+        this.negotiator = Objects.requireNonNull(negotiator);
+        this.router = Objects.requireNonNull(router);
+        this.events = Objects.requireNonNull(events);
+        this.drainState = Objects.requireNonNull(drainState);
+    }
+
+    /** Binds the socket and starts accepting. Fails with the path and the reason when it cannot. */
+    public synchronized void start() throws IOException {
+        if (loop != null) {
+            throw new IllegalStateException("broker already started");
+        }
+        Path path = settings.socketPath();
+        SocketFile.preparePrivateParent(path);
+        SocketFile.claim(path);
+        AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
+        try {
+            listener.bind(AFUNIXSocketAddress.of(path), settings.backlog());
+            Files.setPosixFilePermissions(path,
+                    PosixFilePermissions.fromString(settings.peerPolicy().isPrivate() ? "rw-------" : "rw-rw-rw-"));
+            boundFileKey = fileKey(path);
+            Selector selector = listener.provider().openSelector();
+            EventLoop eventLoop = new EventLoop(listener, selector, settings, negotiator, router, events,
+                    connectionIds, () -> listening = false);
+            Thread thread = Thread.ofPlatform().name("broker-io").daemon(false).unstarted(eventLoop);
+            loop = eventLoop;
+            loopThread = thread;
+            listening = true;
+            thread.start();
+        } catch (IOException | RuntimeException e) {
+            Descriptors.closeQuietly(listener);
+            removeSocketFile();
+            throw e;
+        }
+        log.info("broker listening on {} (hello timeout {} ms, max {} connections, peer policy {})", path,
+                settings.helloTimeout().toMillis(), settings.maxConnections(), settings.peerPolicy());
+    }
+
+    /** True while the listener is bound and taking new connections. */
+    public boolean isAccepting() {
+        EventLoop l = loop;
+        return listening && l != null && l.isAccepting();
+    }
+
+    /** True while the listener is bound (it may be paused at the connection limit). */
+    public boolean isListening() {
+        return listening;
+    }
+
+    public boolean isDraining() {
+        return drainState.isDraining();
+    }
+
+    /** Client connections currently open, including those detached for a handoff. */
+    public int openConnections() {
+        EventLoop l = loop;
+        return l == null ? 0 : l.openConnections();
+    }
+
+    public Path socketPath() {
+        return settings.socketPath();
+    }
+
+    /** Connections accepted since start; the last connection id issued. */
+    public long connectionsAccepted() {
+        return connectionIds.get();
+    }
+
+    /**
+     * Stops taking new work and waits up to {@code grace} for open connections to
+     * finish, then stops the loop. Blocks the caller; safe to call more than once.
+     */
+    public void drain(Duration grace) {
+        EventLoop l = loop;
+        if (l == null) {
+            return;
+        }
+        if (drainState.begin()) {
+            log.info("draining: socket file removed, answering SHUTTING_DOWN, waiting up to {} ms for {} connection(s)",
+                    grace.toMillis(), l.openConnections());
+            removeSocketFile();
+            l.execute(l::closeListenerAfterBacklog);
+        }
+        long deadline = System.nanoTime() + grace.toNanos();
+        try {
+            while (l.openConnections() > 0 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (l.openConnections() > 0) {
+            log.warn("grace period of {} ms over; closing {} connection(s) still open", grace.toMillis(),
+                    l.openConnections());
+        }
+        close();
+    }
+
+    /** Stops at once: closes the listener and every connection the loop owns, removes the socket file. */
+    @Override
+    public synchronized void close() {
+        EventLoop l = loop;
+        Thread t = loopThread;
+        if (l == null || t == null) {
+            return;
+        }
+        l.stop();
+        try {
+            t.join(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        listening = false;
+        removeSocketFile();
+        loop = null;
+        loopThread = null;
+        log.info("broker stopped");
+    }
+
+    // Removes the socket file only if it is still the one we bound: a successor may already own the path.
+    private void removeSocketFile() {
+        Path path = settings.socketPath();
+        try {
+            Object key = fileKey(path);
+            if (key != null && Objects.equals(key, boundFileKey)) {
+                Files.deleteIfExists(path);
+            }
+        } catch (IOException e) {
+            log.warn("could not remove socket file {}: {}", path, e.toString());
+        }
+    }
+
+    private static @Nullable Object fileKey(Path path) throws IOException {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+    }
+}

@@ -1,0 +1,183 @@
+package io.handoffbroker.server;
+
+import io.handoffbroker.negotiation.HelloDecision;
+import io.handoffbroker.negotiation.PeerIdentity;
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.wire.FrameDecoder;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.proto.Frame;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+
+/**
+ * One accepted client connection, from accept to close.
+ *
+ * <p>Threading: until {@link #detach()} every method but {@link #close(String)}
+ * is called on the event loop that accepted it. After {@code detach()} the loop
+ * forgets it and the detaching party may use the channel and close it from any
+ * thread. Closing is idempotent and releases the connection's slot in the
+ * broker's connection budget exactly once.
+ */
+public final class ClientConnection {
+
+    /** After the reply, close the connection: the reconnect route and every refusal. */
+    public static final Consumer<ClientConnection> CLOSE_AFTER_REPLY = c -> c.close("reply sent");
+
+    private final long id;
+    private final AFUNIXSocketChannel channel;
+    private final PeerIdentity peer;
+    private final long acceptedNanos;
+    private final long helloDeadlineNanos;
+    private final EventLoop loop;
+    private final FrameDecoder decoder = FrameDecoder.forHello();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private @Nullable SelectionKey key;
+    private @Nullable ByteBuffer pendingReply;
+    private @Nullable Consumer<ClientConnection> afterReply;
+    private @Nullable HelloDecision answered;
+    private boolean helloRead;
+    private volatile boolean detached;
+
+    ClientConnection(long id, AFUNIXSocketChannel channel, PeerIdentity peer, long acceptedNanos,
+            long helloDeadlineNanos, EventLoop loop) {
+        this.id = id;
+        this.channel = channel;
+        this.peer = peer;
+        this.acceptedNanos = acceptedNanos;
+        this.helloDeadlineNanos = helloDeadlineNanos;
+        this.loop = loop;
+    }
+
+    /** Broker-assigned, unique per broker process, non-zero: sent as {@code Negotiated.connection_id}. */
+    public long id() {
+        return id;
+    }
+
+    /** The kernel-verified peer. */
+    public PeerIdentity peer() {
+        return peer;
+    }
+
+    /** The channel. Its blocking mode and timeouts must not be changed once it may have been passed. */
+    public AFUNIXSocketChannel channel() {
+        return channel;
+    }
+
+    /** {@link System#nanoTime()} at accept. */
+    public long acceptedNanos() {
+        return acceptedNanos;
+    }
+
+    /**
+     * Writes the reply to the Hello without blocking, then runs {@code then} on the
+     * event loop; when the socket buffer is full the rest is written as the client
+     * reads, still bounded by the first-frame deadline.
+     */
+    public void reply(Frame reply, HelloDecision decision, Consumer<ClientConnection> then) {
+        this.answered = decision;
+        this.afterReply = then;
+        this.pendingReply = ByteBuffer.wrap(FrameIO.encode(reply));
+        loop.writeReply(this);
+    }
+
+    /**
+     * Takes the connection off the event loop: the caller owns it from now on and
+     * must end with {@link #close(String)} or {@link #releaseAfterHandoff(String)}.
+     */
+    public void detach() {
+        detached = true;
+        SelectionKey k = key;
+        if (k != null) {
+            k.cancel();
+        }
+    }
+
+    /** Closes the connection (with shutdown): for connections never passed to anyone. Idempotent. */
+    public void close(String reason) {
+        if (closed.compareAndSet(false, true)) {
+            SelectionKey k = key;
+            if (k != null) {
+                k.cancel();
+            }
+            Descriptors.closeQuietly(channel);
+            loop.connectionClosed(this, reason);
+        }
+    }
+
+    /**
+     * Releases the broker's descriptor of a connection that was passed to a backend,
+     * without {@code shutdown()}: the backend's copy shares the socket and lives on.
+     * Idempotent.
+     */
+    public void releaseAfterHandoff(String reason) {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                Descriptors.closeWithoutShutdown(channel);
+            } catch (IOException e) {
+                // The descriptor is released or never was valid; either way we hold nothing more.
+            }
+            loop.connectionClosed(this, reason);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    boolean isDetached() {
+        return detached;
+    }
+
+    FrameDecoder decoder() {
+        return decoder;
+    }
+
+    long helloDeadlineNanos() {
+        return helloDeadlineNanos;
+    }
+
+    void key(SelectionKey key) {
+        this.key = key;
+    }
+
+    @Nullable SelectionKey key() {
+        return key;
+    }
+
+    boolean helloRead() {
+        return helloRead;
+    }
+
+    void markHelloRead() {
+        helloRead = true;
+    }
+
+    @Nullable ByteBuffer pendingReply() {
+        return pendingReply;
+    }
+
+    /** Called by the loop once the last byte of the reply was written. */
+    void replyWritten() {
+        pendingReply = null;
+        Consumer<ClientConnection> then = afterReply;
+        HelloDecision decision = answered;
+        afterReply = null;
+        if (decision != null) {
+            loop.helloAnswered(this, decision);
+        }
+        if (then != null) {
+            then.accept(this);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ClientConnection[id=" + id + ", pid=" + peer.pid() + ", uid=" + peer.uid() + "]";
+    }
+}

@@ -1,0 +1,400 @@
+package io.handoffbroker.server;
+
+import io.handoffbroker.negotiation.HelloDecision;
+import io.handoffbroker.negotiation.HelloNegotiator;
+import io.handoffbroker.negotiation.PeerIdentity;
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.Refusals;
+import io.handoffbroker.wire.WireException;
+import io.handoffbroker.wire.proto.ErrorCode;
+import io.handoffbroker.wire.proto.Frame;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one thread that accepts client connections, reads their Hellos and writes
+ * the replies, all non-blocking on one selector.
+ *
+ * <p>Why one thread for everything: a Hello is a few microseconds of CPU, while
+ * each hand-off between threads costs a wake-up that is dearer than the work on a
+ * 2-CPU machine. Accept, read, decide and reply therefore happen on this thread
+ * in one pass, usually within a single wake-up: a new connection is read at once,
+ * because its Hello has typically arrived by the time the accept returns.
+ *
+ * <p>Deadlines: every connection gets {@code now + helloTimeout} at accept. Since
+ * the timeout is the same for all, accept order is deadline order, and a FIFO
+ * replaces a priority queue; the selector sleeps exactly until the oldest
+ * deadline. Entries that finished early are skipped when they reach the head.
+ *
+ * <p>Other threads talk to the loop only through {@link #execute(Runnable)}.
+ */
+final class EventLoop implements Runnable {
+
+    private static final Logger log = LoggerFactory.getLogger(EventLoop.class);
+
+    private final AFUNIXServerSocketChannel listener;
+    private final Selector selector;
+    private final ServerSettings settings;
+    private final HelloNegotiator negotiator;
+    private final ConnectionRouter router;
+    private final BrokerEvents events;
+    private final long helloTimeoutNanos;
+    private final AtomicLong connectionIds;
+    private final AtomicInteger openConnections = new AtomicInteger();
+    private final ArrayDeque<ClientConnection> byDeadline = new ArrayDeque<>();
+    private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final Runnable onListenerClosed;
+
+    private @Nullable SelectionKey acceptKey;
+    private volatile boolean acceptPaused;
+    private volatile boolean running = true;
+
+    EventLoop(AFUNIXServerSocketChannel listener, Selector selector, ServerSettings settings,
+            HelloNegotiator negotiator, ConnectionRouter router, BrokerEvents events, AtomicLong connectionIds,
+            Runnable onListenerClosed) throws IOException {
+        this.listener = listener;
+        this.selector = selector;
+        this.settings = settings;
+        this.negotiator = negotiator;
+        this.router = router;
+        this.events = events;
+        this.connectionIds = connectionIds;
+        this.onListenerClosed = onListenerClosed;
+        this.helloTimeoutNanos = settings.helloTimeout().toNanos();
+        listener.configureBlocking(false);
+        this.acceptKey = listener.register(selector, SelectionKey.OP_ACCEPT);
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (running) {
+                selectOnce();
+            }
+        } catch (ClosedSelectorException stopped) {
+            // close() raced with select(); the finally block cleans up.
+        } catch (Throwable fatal) {
+            log.error("broker event loop failed; closing every client connection", fatal);
+        } finally {
+            closeEverything("broker stopped");
+        }
+    }
+
+    /** Runs {@code task} on the loop thread, soon. */
+    void execute(Runnable task) {
+        tasks.add(task);
+        selector.wakeup();
+    }
+
+    /** Stops the loop; open connections are closed by the loop thread on its way out. */
+    void stop() {
+        running = false;
+        selector.wakeup();
+    }
+
+    int openConnections() {
+        return openConnections.get();
+    }
+
+    boolean isAccepting() {
+        SelectionKey k = acceptKey;
+        return running && k != null && k.isValid() && !acceptPaused;
+    }
+
+    /** Accepts what already waits in the backlog, so those clients get an answer, then closes the listener. */
+    void closeListenerAfterBacklog() {
+        acceptAll(true);
+        SelectionKey k = acceptKey;
+        if (k != null) {
+            k.cancel();
+            acceptKey = null;
+        }
+        Descriptors.closeQuietly(listener);
+        onListenerClosed.run();
+    }
+
+    private void selectOnce() throws IOException {
+        long now = System.nanoTime();
+        long waitNanos = nanosUntilNextDeadline(now);
+        if (!tasks.isEmpty() || waitNanos <= 0) {
+            selector.selectNow();
+        } else if (waitNanos == Long.MAX_VALUE) {
+            selector.select();
+        } else {
+            selector.select(Math.max(1, (waitNanos + 999_999) / 1_000_000));
+        }
+        Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
+        while (ready.hasNext()) {
+            SelectionKey key = ready.next();
+            ready.remove();
+            dispatch(key);
+        }
+        runTasks();
+        expireDeadlines(System.nanoTime());
+    }
+
+    private void dispatch(SelectionKey key) {
+        if (!key.isValid()) {
+            return;
+        }
+        if (key == acceptKey) {
+            acceptAll(false);
+            return;
+        }
+        ClientConnection connection = (ClientConnection) key.attachment();
+        try {
+            if (key.isReadable()) {
+                readHello(connection);
+            } else if (key.isWritable()) {
+                writeReply(connection);
+            }
+        } catch (RuntimeException bug) {
+            log.error("connection {}: unexpected failure; closing it", connection.id(), bug);
+            connection.close("internal error: " + bug);
+        }
+    }
+
+    private void acceptAll(boolean drainingBacklog) {
+        while (true) {
+            if (!drainingBacklog && openConnections.get() >= settings.maxConnections()) {
+                pauseAccepting();
+                return;
+            }
+            AFUNIXSocketChannel channel;
+            try {
+                channel = listener.accept();
+            } catch (IOException e) {
+                if (listener.isOpen()) {
+                    log.warn("accept failed: {}", e.toString());
+                }
+                return;
+            }
+            if (channel == null) {
+                return;
+            }
+            admit(channel);
+        }
+    }
+
+    private void admit(AFUNIXSocketChannel channel) {
+        PeerIdentity peer;
+        try {
+            AFUNIXSocketCredentials credentials = channel.getPeerCredentials();
+            peer = credentials == null ? PeerIdentity.UNKNOWN
+                    : new PeerIdentity(credentials.getPid(), credentials.getUid(), credentials.getGid());
+        } catch (IOException e) {
+            log.warn("closing a connection whose peer credentials could not be read: {}", e.toString());
+            Descriptors.closeQuietly(channel);
+            return;
+        }
+        if (!settings.peerPolicy().admits(peer)) {
+            log.warn("rejected peer pid={} uid={} gid={}: not admitted by the peer policy {}; closed without reply",
+                    peer.pid(), peer.uid(), peer.gid(), settings.peerPolicy());
+            events.peerRejected(peer);
+            Descriptors.closeQuietly(channel);
+            return;
+        }
+        long now = System.nanoTime();
+        openConnections.incrementAndGet();
+        ClientConnection connection = new ClientConnection(connectionIds.incrementAndGet(), channel, peer, now,
+                now + helloTimeoutNanos, this);
+        try {
+            channel.configureBlocking(false);
+            connection.key(channel.register(selector, SelectionKey.OP_READ, connection));
+        } catch (IOException e) {
+            connection.close("could not register with the selector: " + e);
+            return;
+        }
+        byDeadline.addLast(connection);
+        events.connectionOpened(connection);
+        readHello(connection);
+    }
+
+    private void readHello(ClientConnection connection) {
+        Frame frame;
+        try {
+            frame = connection.decoder().readFrom(connection.channel());
+        } catch (EOFException e) {
+            connection.close("client closed before sending a Hello");
+            return;
+        } catch (WireException violation) {
+            connection.markHelloRead();
+            stopReading(connection);
+            answer(connection, new HelloDecision.Refuse(null, Refusals.of(violation), "", ""));
+            return;
+        } catch (IOException e) {
+            connection.close("read failed: " + e.getMessage());
+            return;
+        }
+        if (frame == null) {
+            return;
+        }
+        connection.markHelloRead();
+        stopReading(connection);
+        HelloDecision decision = negotiator.decide(frame, connection.peer(), System.nanoTime());
+        switch (decision) {
+            case HelloDecision.Refuse refuse -> answer(connection, refuse);
+            case HelloDecision.Negotiate negotiate -> route(connection, negotiate);
+        }
+    }
+
+    private void route(ClientConnection connection, HelloDecision.Negotiate negotiate) {
+        try {
+            router.route(connection, negotiate);
+        } catch (RuntimeException bug) {
+            log.error("connection {}: routing {} failed", connection.id(), negotiate.backend().label(), bug);
+            if (!connection.isDetached() && !connection.isClosed() && connection.pendingReply() == null) {
+                answer(connection, new HelloDecision.Refuse(negotiate.request(),
+                        Refusals.refused(ErrorCode.ERROR_INTERNAL, "internal error", 0),
+                        negotiate.serviceName(), negotiate.wantedVersion()));
+            }
+        }
+    }
+
+    private void answer(ClientConnection connection, HelloDecision.Refuse refuse) {
+        connection.reply(HelloReplies.refused(refuse.request(), refuse.refused()), refuse,
+                ClientConnection.CLOSE_AFTER_REPLY);
+    }
+
+    private void stopReading(ClientConnection connection) {
+        SelectionKey key = connection.key();
+        if (key != null && key.isValid()) {
+            key.interestOps(0);
+        }
+    }
+
+    /** Loop thread only: writes as much of the pending reply as the socket takes. */
+    void writeReply(ClientConnection connection) {
+        ByteBuffer reply = connection.pendingReply();
+        if (reply == null || connection.isClosed()) {
+            return;
+        }
+        try {
+            connection.channel().write(reply);
+        } catch (IOException e) {
+            connection.close("reply could not be written: " + e.getMessage());
+            return;
+        }
+        SelectionKey key = connection.key();
+        if (reply.hasRemaining()) {
+            if (key != null && key.isValid()) {
+                key.interestOps(SelectionKey.OP_WRITE);
+            }
+            return;
+        }
+        if (key != null && key.isValid()) {
+            key.interestOps(0);
+        }
+        connection.replyWritten();
+    }
+
+    void helloAnswered(ClientConnection connection, HelloDecision decision) {
+        events.helloAnswered(connection, decision, System.nanoTime() - connection.acceptedNanos());
+    }
+
+    /** Any thread: a connection this loop accepted was closed or released. */
+    void connectionClosed(ClientConnection connection, String reason) {
+        openConnections.decrementAndGet();
+        events.connectionClosed(connection, reason);
+        if (acceptPaused) {
+            execute(this::resumeAccepting);
+        }
+    }
+
+    private void pauseAccepting() {
+        SelectionKey k = acceptKey;
+        if (!acceptPaused && k != null && k.isValid()) {
+            acceptPaused = true;
+            k.interestOps(0);
+            log.warn("connection limit of {} reached; new clients wait in the backlog until a connection closes",
+                    settings.maxConnections());
+        }
+    }
+
+    private void resumeAccepting() {
+        SelectionKey k = acceptKey;
+        if (acceptPaused && openConnections.get() < settings.maxConnections() && k != null && k.isValid()) {
+            acceptPaused = false;
+            k.interestOps(SelectionKey.OP_ACCEPT);
+            acceptAll(false);
+        }
+    }
+
+    private long nanosUntilNextDeadline(long now) {
+        ClientConnection head = byDeadline.peekFirst();
+        return head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
+    }
+
+    private void expireDeadlines(long now) {
+        ClientConnection head;
+        while ((head = byDeadline.peekFirst()) != null && head.helloDeadlineNanos() - now <= 0) {
+            byDeadline.pollFirst();
+            if (head.isClosed() || head.isDetached()) {
+                continue;
+            }
+            if (head.pendingReply() != null) {
+                head.close("client did not read its reply before the deadline");
+            } else if (!head.helloRead()) {
+                timeOut(head);
+            }
+        }
+    }
+
+    private void timeOut(ClientConnection connection) {
+        events.helloTimedOut(connection);
+        String reason = connection.decoder().isMidFrame() ? "incomplete Hello frame"
+                : "no Hello within " + settings.helloTimeout().toMillis() + " ms";
+        log.info("connection {}: closing, {}", connection.id(), reason);
+        // One non-blocking attempt: a stalled client gets a reason if its socket has room, never a wait.
+        Frame refusal = HelloReplies.refused(null, Refusals.refused(ErrorCode.ERROR_PEER_REJECTED, reason, 0));
+        try {
+            connection.channel().write(ByteBuffer.wrap(FrameIO.encode(refusal)));
+        } catch (IOException ignored) {
+            // The client is gone or not reading; closing is all that is left.
+        }
+        connection.close("Hello timed out");
+    }
+
+    private void runTasks() {
+        Runnable task;
+        while ((task = tasks.poll()) != null) {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                log.error("broker event loop task failed", e);
+            }
+        }
+    }
+
+    private void closeEverything(String reason) {
+        for (SelectionKey key : new java.util.ArrayList<>(selector.keys())) {
+            if (key.attachment() instanceof ClientConnection connection && !connection.isDetached()) {
+                connection.close(reason);
+            }
+        }
+        byDeadline.clear();
+        Descriptors.closeQuietly(listener);
+        try {
+            selector.close();
+        } catch (IOException ignored) {
+            // Nothing is registered any more.
+        }
+    }
+}

@@ -1,0 +1,24 @@
+package io.handoffbroker.unix;
+
+import java.nio.file.Path;
+
+/**
+ * Where the broker listens when {@code broker.socket-path} is not set, and where
+ * clients look for it: {@code $XDG_RUNTIME_DIR/handoff-broker/broker.sock} (a
+ * per-user directory the session manager already keeps private), else
+ * {@code <java.io.tmpdir>/handoff-broker-<uid>/broker.sock}.
+ */
+public final class DefaultSocketPath {
+
+    private DefaultSocketPath() {
+    }
+
+    public static Path resolve() {
+        String runtimeDir = System.getenv("XDG_RUNTIME_DIR");
+        if (runtimeDir != null && !runtimeDir.isBlank() && Path.of(runtimeDir).isAbsolute()) {
+            return Path.of(runtimeDir, "handoff-broker", "broker.sock");
+        }
+        long uid = new com.sun.security.auth.module.UnixSystem().getUid();
+        return Path.of(System.getProperty("java.io.tmpdir"), "handoff-broker-" + uid, "broker.sock");
+    }
+}

@@ -1,0 +1,96 @@
+package io.handoffbroker.unix;
+
+import java.io.IOException;
+import java.net.SocketException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * The socket file a listener binds: its private parent directory and what is
+ * already at the path.
+ *
+ * <p>Failure modes, each a start-up error with the path in the message: the parent
+ * directory is group- or world-writable (anyone could replace our socket); a live
+ * listener already answers at the path (two brokers must never share one); the
+ * path is something other than a socket. A socket file nobody answers on is left
+ * over from a dead process and is replaced.
+ */
+public final class SocketFile {
+
+    private static final Set<PosixFilePermission> PRIVATE_DIRECTORY = PosixFilePermissions.fromString("rwx------");
+
+    private SocketFile() {
+    }
+
+    /** Creates the parent directory {@code 0700} if missing; refuses one others can write to. */
+    public static void preparePrivateParent(Path socketPath) throws IOException {
+        Path parent = socketPath.toAbsolutePath().getParent();
+        if (parent == null) {
+            throw new IOException("socket path " + socketPath + " has no parent directory");
+        }
+        if (!Files.exists(parent, LinkOption.NOFOLLOW_LINKS)) {
+            Path grandParent = parent.getParent();
+            if (grandParent != null) {
+                Files.createDirectories(grandParent);
+            }
+            try {
+                Files.createDirectory(parent, PosixFilePermissions.asFileAttribute(PRIVATE_DIRECTORY));
+                // The umask may have narrowed the mode further; set it exactly.
+                Files.setPosixFilePermissions(parent, PRIVATE_DIRECTORY);
+            } catch (FileAlreadyExistsException raced) {
+                // Another process created it meanwhile; fall through to the same checks as an existing one.
+            }
+        }
+        PosixFileAttributes attributes = Files.readAttributes(parent, PosixFileAttributes.class);
+        if (!attributes.isDirectory()) {
+            throw new IOException("socket directory " + parent + " is not a directory");
+        }
+        Set<PosixFilePermission> mode = attributes.permissions();
+        if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+            throw new IOException("socket directory " + parent + " is group- or world-writable ("
+                    + PosixFilePermissions.toString(mode) + "); make it 0700 or 0755 and owned by the broker's user");
+        }
+    }
+
+    /**
+     * Makes the path free to bind: nothing there, or a stale socket file that is
+     * removed. Throws when a live listener answers there or the path is not a socket.
+     */
+    public static void claim(Path socketPath) throws IOException {
+        if (!Files.exists(socketPath, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!isSocket(socketPath)) {
+            throw new IOException(socketPath + " exists and is not a socket; refusing to replace it");
+        }
+        if (isAnswering(socketPath)) {
+            throw new IOException("a live listener already answers at " + socketPath
+                    + "; is another broker running? Stop it or choose another broker.socket-path");
+        }
+        Files.deleteIfExists(socketPath);
+    }
+
+    /** True when something accepts connections at the path right now. */
+    public static boolean isAnswering(Path socketPath) {
+        try (AFUNIXSocket probe = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socketPath))) {
+            return probe.isConnected();
+        } catch (SocketException refused) {
+            return false;
+        } catch (IOException other) {
+            return false;
+        }
+    }
+
+    private static boolean isSocket(Path path) throws IOException {
+        Object type = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        return type instanceof Integer mode && (mode & 0170000) == 0140000;
+    }
+}
