@@ -36,19 +36,7 @@ public final class SocketFile {
         if (parent == null) {
             throw new IOException("socket path " + socketPath + " has no parent directory");
         }
-        if (!Files.exists(parent, LinkOption.NOFOLLOW_LINKS)) {
-            Path grandParent = parent.getParent();
-            if (grandParent != null) {
-                Files.createDirectories(grandParent);
-            }
-            try {
-                Files.createDirectory(parent, PosixFilePermissions.asFileAttribute(PRIVATE_DIRECTORY));
-                // The umask may have narrowed the mode further; set it exactly.
-                Files.setPosixFilePermissions(parent, PRIVATE_DIRECTORY);
-            } catch (FileAlreadyExistsException raced) {
-                // Another process created it meanwhile; fall through to the same checks as an existing one.
-            }
-        }
+        createPrivately(parent);
         PosixFileAttributes attributes = Files.readAttributes(parent, PosixFileAttributes.class);
         if (!attributes.isDirectory()) {
             throw new IOException("socket directory " + parent + " is not a directory");
@@ -57,6 +45,24 @@ public final class SocketFile {
         if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
             throw new IOException("socket directory " + parent + " is group- or world-writable ("
                     + PosixFilePermissions.toString(mode) + "); make it 0700 or 0755 and owned by the broker's user");
+        }
+    }
+
+    // Every directory this creates is 0700, ancestors included: a tree made for sockets is nobody else's.
+    private static void createPrivately(Path directory) throws IOException {
+        if (Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Path up = directory.getParent();
+        if (up != null) {
+            createPrivately(up);
+        }
+        try {
+            Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(PRIVATE_DIRECTORY));
+            // The umask may have narrowed the mode further; set it exactly.
+            Files.setPosixFilePermissions(directory, PRIVATE_DIRECTORY);
+        } catch (FileAlreadyExistsException raced) {
+            // Another process created it meanwhile; the caller checks it like any existing directory.
         }
     }
 

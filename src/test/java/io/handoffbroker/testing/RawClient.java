@@ -1,0 +1,89 @@
+package io.handoffbroker.testing;
+
+import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.Hello;
+import io.handoffbroker.wire.proto.HelloReply;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/** A test client that sends whatever bytes a test wants and reads what the broker answers. */
+public final class RawClient implements AutoCloseable {
+
+    private final AFUNIXSocket socket;
+
+    private RawClient(AFUNIXSocket socket) {
+        this.socket = socket;
+    }
+
+    public static RawClient connect(Path socketPath, Duration readTimeout) throws IOException {
+        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socketPath));
+        socket.setSoTimeout((int) readTimeout.toMillis());
+        return new RawClient(socket);
+    }
+
+    public static RawClient connect(Path socketPath) throws IOException {
+        return connect(socketPath, Duration.ofSeconds(5));
+    }
+
+    /** A well-formed Hello for the service and version, protocol 1..1. */
+    public static Hello hello(String service, String version) {
+        return Hello.newBuilder().setClientMinProtocol(1).setClientMaxProtocol(1).setServiceName(service)
+                .setWantedVersion(version).build();
+    }
+
+    public static Frame helloFrame(Hello hello, long requestId) {
+        return Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_CONTROL, requestId, hello);
+    }
+
+    public RawClient send(byte[] bytes) throws IOException {
+        socket.getOutputStream().write(bytes);
+        socket.getOutputStream().flush();
+        return this;
+    }
+
+    public RawClient send(Frame frame) throws IOException {
+        return send(FrameIO.encode(frame));
+    }
+
+    public Frame readFrame() throws IOException {
+        return FrameIO.read(socket.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+    }
+
+    public HelloReply readReply() throws IOException {
+        return HelloReply.parseFrom(readFrame().getPayload());
+    }
+
+    /** Exchanges one Hello and returns the reply. */
+    public HelloReply hello(Hello hello) throws IOException {
+        send(helloFrame(hello, 7));
+        return readReply();
+    }
+
+    /** True when the broker closed the connection: the next read sees end of stream. */
+    public boolean isClosedByPeer() throws IOException {
+        try {
+            return socket.getInputStream().read() < 0;
+        } catch (EOFException e) {
+            return true;
+        } catch (java.net.SocketException reset) {
+            return true;
+        }
+    }
+
+    public AFUNIXSocket socket() {
+        return socket;
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}
