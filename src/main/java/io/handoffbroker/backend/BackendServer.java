@@ -7,10 +7,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -19,32 +19,49 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A backend's listener at its own endpoint ({@code backend_pipe}): accepts
- * reconnecting clients and serves each on a worker thread with the handler.
+ * A backend's listeners, serving both routes with one handler: clients that
+ * reconnect to {@code backend_pipe}, and, when a handoff endpoint is given,
+ * connections the broker hands over.
  *
- * <p>Workers are platform threads, at most {@code maxConnections} at once; beyond
- * that the acceptor waits, and clients wait in the listen backlog.
+ * <p>Each connection is served on its own platform thread, at most
+ * {@code maxConnections} at once for both routes together. At the limit a
+ * reconnecting client waits in the listen backlog, and a handoff is refused
+ * ("backend at capacity"), which sends that client to {@code backend_pipe} at once.
+ * Every connection is closed when the handler returns; {@link #close()} closes the
+ * listeners and every open connection.
  */
 public final class BackendServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(BackendServer.class);
 
     private final Path endpoint;
+    private final Optional<Path> handoffEndpoint;
     private final ConnectionHandler handler;
     private final Semaphore slots;
-    private final ExecutorService workers;
+    private final Set<AFUNIXSocket> open = ConcurrentHashMap.newKeySet();
     private @Nullable AFUNIXServerSocket listener;
-    private @Nullable Thread acceptor;
+    private @Nullable HandoffListener handoffListener;
 
-    public BackendServer(Path endpoint, ConnectionHandler handler, int maxConnections) {
+    /**
+     * @param endpoint the backend's own socket ({@code backend_pipe})
+     * @param handoffEndpoint the socket the broker hands connections to, if any
+     * @param handler serves every connection, whichever route it came by
+     * @param maxConnections connections served at once, both routes together
+     */
+    public BackendServer(Path endpoint, Optional<Path> handoffEndpoint, ConnectionHandler handler,
+            int maxConnections) {
         this.endpoint = Objects.requireNonNull(endpoint);
+        this.handoffEndpoint = Objects.requireNonNull(handoffEndpoint);
         this.handler = Objects.requireNonNull(handler);
         this.slots = new Semaphore(maxConnections);
-        this.workers = Executors.newThreadPerTaskExecutor(
-                Thread.ofPlatform().name("backend-conn-", 0).daemon(true).factory());
     }
 
-    /** Binds the endpoint (replacing a stale socket file) and starts accepting. */
+    /** A backend without a handoff endpoint: reconnecting clients only. */
+    public BackendServer(Path endpoint, ConnectionHandler handler, int maxConnections) {
+        this(endpoint, Optional.empty(), handler, maxConnections);
+    }
+
+    /** Binds the endpoints (replacing stale socket files) and starts accepting. */
     public synchronized BackendServer start() throws IOException {
         Path parent = endpoint.toAbsolutePath().getParent();
         if (parent != null) {
@@ -53,14 +70,27 @@ public final class BackendServer implements AutoCloseable {
         SocketFile.claim(endpoint);
         AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(endpoint));
         listener = server;
-        Thread thread = Thread.ofPlatform().name("backend-accept").daemon(true).unstarted(() -> acceptLoop(server));
-        acceptor = thread;
-        thread.start();
+        Thread.ofPlatform().name("backend-accept").daemon(true).start(() -> acceptLoop(server));
+        if (handoffEndpoint.isPresent()) {
+            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::tryServe,
+                    Duration.ofSeconds(5));
+            handoffs.start();
+            handoffListener = handoffs;
+        }
         return this;
     }
 
     public Path endpoint() {
         return endpoint;
+    }
+
+    public Optional<Path> handoffEndpoint() {
+        return handoffEndpoint;
+    }
+
+    /** Connections being served right now. */
+    public int openConnections() {
+        return open.size();
     }
 
     private void acceptLoop(AFUNIXServerSocket server) {
@@ -80,8 +110,22 @@ public final class BackendServer implements AutoCloseable {
                 }
                 continue;
             }
-            workers.execute(() -> serve(connection));
+            serveOnThread(connection);
         }
+    }
+
+    /** Serves an adopted connection if a slot is free; false leaves the connection to the caller. */
+    private boolean tryServe(AFUNIXSocket adopted) {
+        if (!slots.tryAcquire()) {
+            return false;
+        }
+        serveOnThread(adopted);
+        return true;
+    }
+
+    private void serveOnThread(AFUNIXSocket connection) {
+        open.add(connection);
+        Thread.ofPlatform().name("backend-conn").daemon(true).start(() -> serve(connection));
     }
 
     private void serve(AFUNIXSocket connection) {
@@ -92,12 +136,18 @@ public final class BackendServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             log.warn("backend {}: handler failed: {}", endpoint, e.toString());
         } finally {
+            open.remove(connection);
             slots.release();
         }
     }
 
     @Override
     public synchronized void close() {
+        HandoffListener handoffs = handoffListener;
+        if (handoffs != null) {
+            handoffs.close();
+            handoffListener = null;
+        }
         AFUNIXServerSocket server = listener;
         if (server != null) {
             try {
@@ -107,11 +157,12 @@ public final class BackendServer implements AutoCloseable {
             }
             listener = null;
         }
-        workers.shutdownNow();
-        try {
-            workers.awaitTermination(Duration.ofSeconds(2).toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        for (AFUNIXSocket connection : open) {
+            try {
+                connection.close();
+            } catch (IOException ignored) {
+                // Already closed by its handler.
+            }
         }
         try {
             Files.deleteIfExists(endpoint);

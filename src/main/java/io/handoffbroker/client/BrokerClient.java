@@ -30,12 +30,28 @@ public final class BrokerClient {
     static final String LIB_VERSION = "0.1.0";
     private static final AtomicLong REQUEST_IDS = new AtomicLong();
 
+    /** How long a client waits for the handoff-ready relay before reconnecting: the reference's 2 s. */
+    public static final Duration DEFAULT_RELAY_WAIT = Duration.ofSeconds(2);
+
     private final Path brokerSocket;
     private final Duration replyTimeout;
+    private final Duration relayWait;
+    private final boolean handoff;
 
-    public BrokerClient(Path brokerSocket, Duration replyTimeout) {
+    /**
+     * @param replyTimeout the longest wait for the broker's reply to the Hello
+     * @param relayWait the longest wait for the handoff-ready relay once a handoff was announced
+     * @param handoff whether to advertise CAP_HANDLE_PASSING
+     */
+    public BrokerClient(Path brokerSocket, Duration replyTimeout, Duration relayWait, boolean handoff) {
         this.brokerSocket = brokerSocket;
         this.replyTimeout = replyTimeout;
+        this.relayWait = relayWait;
+        this.handoff = handoff;
+    }
+
+    public BrokerClient(Path brokerSocket, Duration replyTimeout) {
+        this(brokerSocket, replyTimeout, DEFAULT_RELAY_WAIT, true);
     }
 
     public BrokerClient(Path brokerSocket) {
@@ -54,6 +70,7 @@ public final class BrokerClient {
                 .setPeerPid((int) ProcessHandle.current().pid())
                 .setClientLibName(LIB_NAME)
                 .setClientLibVersion(LIB_VERSION)
+                .setClientCapabilities(handoff ? WireProtocol.CAP_HANDLE_PASSING : 0)
                 .build();
     }
 
@@ -68,14 +85,43 @@ public final class BrokerClient {
         }
     }
 
-    /** Connects to the service at the version, by the reconnect route. */
+    /**
+     * Connects to the service at the version. When the broker announces a handoff,
+     * waits up to the relay wait for the backend's verdict and keeps this very
+     * connection on an accepted relay with the matching token; otherwise (refused
+     * relay, no relay in time, anything unexpected) reconnects through
+     * {@code backend_pipe}. A fallback is never an error; the result says which route.
+     *
+     * @throws BrokerRefusedException when the broker refused the Hello
+     */
     public ServiceConnection connect(String service, String version) throws IOException {
+        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(brokerSocket));
         Negotiated negotiated;
-        try (AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(brokerSocket))) {
+        try {
             socket.setSoTimeout(timeoutMillis());
             negotiated = negotiatedOrThrow(exchange(socket, helloFor(service, version)));
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
         }
-        return new ServiceConnection(reconnect(negotiated), Route.RECONNECTED, negotiated, "");
+        String fallback = "";
+        if (announcesHandoff(negotiated)) {
+            HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
+            if (verdict.accepted()) {
+                socket.setSoTimeout(0);
+                return new ServiceConnection(socket, Route.HANDED_OFF, negotiated, "");
+            }
+            fallback = verdict.reason();
+        } else if (handoff) {
+            fallback = "broker did not offer a handoff";
+        }
+        socket.close();
+        return new ServiceConnection(reconnect(negotiated), Route.RECONNECTED, negotiated, fallback);
+    }
+
+    static boolean announcesHandoff(Negotiated negotiated) {
+        return (negotiated.getServerCapabilities() & WireProtocol.CAP_HANDLE_PASSING) != 0
+                && negotiated.getHandlePassedToken().size() == io.handoffbroker.wire.HandoffToken.LENGTH;
     }
 
     AFUNIXSocket reconnect(Negotiated negotiated) throws IOException {

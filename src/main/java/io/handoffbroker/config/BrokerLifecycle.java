@@ -1,5 +1,6 @@
 package io.handoffbroker.config;
 
+import io.handoffbroker.handoff.HandoffOrchestrator;
 import io.handoffbroker.server.BackendProber;
 import io.handoffbroker.server.BrokerServer;
 import java.io.IOException;
@@ -24,15 +25,17 @@ public final class BrokerLifecycle implements SmartLifecycle {
 
     private final BrokerServer server;
     private final BackendProber prober;
+    private final HandoffOrchestrator orchestrator;
     private final @Nullable DemoEchoService demo;
     private final Duration gracePeriod;
     private final ApplicationEventPublisher events;
     private volatile boolean running;
 
-    public BrokerLifecycle(BrokerServer server, BackendProber prober, @Nullable DemoEchoService demo,
-            Duration gracePeriod, ApplicationEventPublisher events) {
+    public BrokerLifecycle(BrokerServer server, BackendProber prober, HandoffOrchestrator orchestrator,
+            @Nullable DemoEchoService demo, Duration gracePeriod, ApplicationEventPublisher events) {
         this.server = server;
         this.prober = prober;
+        this.orchestrator = orchestrator;
         this.demo = demo;
         this.gracePeriod = gracePeriod;
         this.events = events;
@@ -45,6 +48,7 @@ public final class BrokerLifecycle implements SmartLifecycle {
                 demo.start();
             }
             prober.start();
+            orchestrator.pool().prepareAll();
             server.start();
         } catch (IOException e) {
             throw new IllegalStateException("handoff-broker could not start: " + e.getMessage(), e);
@@ -56,6 +60,7 @@ public final class BrokerLifecycle implements SmartLifecycle {
     public void stop() {
         AvailabilityChangeEvent.publish(events, this, ReadinessState.REFUSING_TRAFFIC);
         server.drain(gracePeriod);
+        orchestrator.close();
         prober.close();
         if (demo != null) {
             demo.close();

@@ -65,6 +65,10 @@ public class BrokerProperties {
     @Valid
     private final Demo demo = new Demo();
 
+    /** Deadlines and bounds of the connection handoff. */
+    @Valid
+    private final Handoff handoff = new Handoff();
+
     /** One entry per running backend; a name may repeat with other versions. */
     private List<@Valid Service> services = new ArrayList<>();
 
@@ -130,6 +134,10 @@ public class BrokerProperties {
 
     public Demo getDemo() {
         return demo;
+    }
+
+    public Handoff getHandoff() {
+        return handoff;
     }
 
     public List<Service> getServices() {
@@ -269,6 +277,175 @@ public class BrokerProperties {
 
         public void setDirectory(@Nullable Path directory) {
             this.directory = directory;
+        }
+    }
+
+    public static class Handoff {
+
+        /** Master switch: false sends every client by the reconnect route. */
+        private boolean enabled = true;
+
+        /** How long the broker waits for a backend's ACK before it abandons the handoff (reference: 5 s). */
+        @DurationMin(millis = 1)
+        private Duration ackDeadline = Duration.ofSeconds(5);
+
+        /** How long a control connection is still watched after the deadline, to count a late ACK apart from a missing one. */
+        @DurationMin(millis = 0)
+        private Duration ackGracePeriod = Duration.ofSeconds(5);
+
+        /** The longest a handoff token may stay pending (reference: 30 s); at least the ACK deadline. */
+        @DurationMin(millis = 1)
+        private Duration tokenTtl = Duration.ofSeconds(30);
+
+        /** Handoffs in flight at most; beyond it clients take the reconnect route (fd_pressure). */
+        @Min(1)
+        private int maxPendingTokens = 1024;
+
+        /** Failed handoffs per backend within failed-attempt-window before the backend is skipped (rate_limited). */
+        @Min(1)
+        private int failedAttemptLimit = 5;
+
+        /** The window of failed-attempt-limit. */
+        @DurationMin(millis = 1)
+        private Duration failedAttemptWindow = Duration.ofSeconds(60);
+
+        /** Threads that run deliveries (each holds one control connection while it waits for an ACK). */
+        @Min(1)
+        @Max(1024)
+        private int workers = 16;
+
+        /** Control connections per handoff endpoint at most. */
+        @Min(1)
+        private int poolSize = 8;
+
+        /** Control connections kept dialled and idle per handoff endpoint. */
+        @Min(0)
+        private int poolMinIdle = 2;
+
+        /** How long a handoff waits for a free control connection before the client falls back. */
+        @DurationMin(millis = 1)
+        private Duration poolBorrowTimeout = Duration.ofMillis(250);
+
+        /** How long dialling one control connection may take. */
+        @DurationMin(millis = 1)
+        private Duration dialTimeout = Duration.ofMillis(250);
+
+        /** How often idle control connections are checked and the minimum refilled. */
+        @DurationMin(millis = 10)
+        private Duration poolMaintenanceInterval = Duration.ofSeconds(5);
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public Duration getAckDeadline() {
+            return ackDeadline;
+        }
+
+        public void setAckDeadline(Duration ackDeadline) {
+            this.ackDeadline = ackDeadline;
+        }
+
+        public Duration getAckGracePeriod() {
+            return ackGracePeriod;
+        }
+
+        public void setAckGracePeriod(Duration ackGracePeriod) {
+            this.ackGracePeriod = ackGracePeriod;
+        }
+
+        public Duration getTokenTtl() {
+            return tokenTtl;
+        }
+
+        public void setTokenTtl(Duration tokenTtl) {
+            this.tokenTtl = tokenTtl;
+        }
+
+        public int getMaxPendingTokens() {
+            return maxPendingTokens;
+        }
+
+        public void setMaxPendingTokens(int maxPendingTokens) {
+            this.maxPendingTokens = maxPendingTokens;
+        }
+
+        public int getFailedAttemptLimit() {
+            return failedAttemptLimit;
+        }
+
+        public void setFailedAttemptLimit(int failedAttemptLimit) {
+            this.failedAttemptLimit = failedAttemptLimit;
+        }
+
+        public Duration getFailedAttemptWindow() {
+            return failedAttemptWindow;
+        }
+
+        public void setFailedAttemptWindow(Duration failedAttemptWindow) {
+            this.failedAttemptWindow = failedAttemptWindow;
+        }
+
+        public int getWorkers() {
+            return workers;
+        }
+
+        public void setWorkers(int workers) {
+            this.workers = workers;
+        }
+
+        public int getPoolSize() {
+            return poolSize;
+        }
+
+        public void setPoolSize(int poolSize) {
+            this.poolSize = poolSize;
+        }
+
+        public int getPoolMinIdle() {
+            return poolMinIdle;
+        }
+
+        public void setPoolMinIdle(int poolMinIdle) {
+            this.poolMinIdle = poolMinIdle;
+        }
+
+        public Duration getPoolBorrowTimeout() {
+            return poolBorrowTimeout;
+        }
+
+        public void setPoolBorrowTimeout(Duration poolBorrowTimeout) {
+            this.poolBorrowTimeout = poolBorrowTimeout;
+        }
+
+        public Duration getDialTimeout() {
+            return dialTimeout;
+        }
+
+        public void setDialTimeout(Duration dialTimeout) {
+            this.dialTimeout = dialTimeout;
+        }
+
+        public Duration getPoolMaintenanceInterval() {
+            return poolMaintenanceInterval;
+        }
+
+        public void setPoolMaintenanceInterval(Duration poolMaintenanceInterval) {
+            this.poolMaintenanceInterval = poolMaintenanceInterval;
+        }
+
+        @AssertTrue(message = "broker.handoff.token-ttl must be at least broker.handoff.ack-deadline")
+        boolean isTokenTtlCoveringDeadline() {
+            return tokenTtl.compareTo(ackDeadline) >= 0;
+        }
+
+        @AssertTrue(message = "broker.handoff.pool-min-idle must not exceed broker.handoff.pool-size")
+        boolean isMinIdleWithinPool() {
+            return poolMinIdle <= poolSize;
         }
     }
 

@@ -39,6 +39,14 @@ public final class BrokerSettings {
                 properties.getMaxConnections(), properties.getBacklog(), peerPolicy(properties.getPeer()));
     }
 
+    public static io.handoffbroker.handoff.HandoffSettings handoff(BrokerProperties properties) {
+        BrokerProperties.Handoff h = properties.getHandoff();
+        return new io.handoffbroker.handoff.HandoffSettings(h.isEnabled(), h.getAckDeadline(), h.getAckGracePeriod(),
+                h.getTokenTtl(), h.getMaxPendingTokens(), h.getFailedAttemptLimit(), h.getFailedAttemptWindow(),
+                h.getWorkers(), new io.handoffbroker.handoff.PoolSettings(h.getPoolSize(), h.getPoolMinIdle(),
+                        h.getPoolBorrowTimeout(), h.getDialTimeout(), h.getPoolMaintenanceInterval()));
+    }
+
     static PeerPolicy peerPolicy(BrokerProperties.Peer peer) {
         return switch (peer.getPolicy()) {
             case SAME_UID -> new PeerPolicy.SameUid(PeerPolicy.currentUid());

@@ -6,7 +6,10 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
 
-/** The demo echo backend, run in-process so the broker works with no configuration at all. */
+/**
+ * The demo echo backend, run in-process so the broker works with no configuration
+ * at all. It listens at both endpoints, so the demo goes through a real handoff.
+ */
 public final class DemoEchoService implements AutoCloseable {
 
     private final ServiceBackend backend;
@@ -14,7 +17,7 @@ public final class DemoEchoService implements AutoCloseable {
 
     public DemoEchoService(ServiceBackend backend) {
         this.backend = backend;
-        this.server = new BackendServer(backend.backendEndpoint(), new EchoHandler(), 1024);
+        this.server = new BackendServer(backend.backendEndpoint(), backend.handoffEndpoint(), new EchoHandler(), 1024);
     }
 
     public void start() throws IOException {

@@ -5,6 +5,7 @@ import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.IncompleteFrameException;
 import io.handoffbroker.wire.Refusals;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.proto.ErrorCode;
@@ -151,17 +152,27 @@ final class EventLoop implements Runnable {
     }
 
     private void dispatch(SelectionKey key) {
-        if (!key.isValid()) {
-            return;
-        }
         if (key == acceptKey) {
-            acceptAll(false);
+            if (key.isValid()) {
+                acceptAll(false);
+            }
             return;
         }
-        ClientConnection connection = (ClientConnection) key.attachment();
+        if (!(key.attachment() instanceof ClientConnection connection)
+                || connection.isClosed() || connection.isDetached()) {
+            return;
+        }
         try {
-            if (key.isReadable()) {
-                readHello(connection);
+            if (!key.isValid()) {
+                // junixsocket's selector reports a peer hang-up as an invalidated key that is
+                // still selected and never selected again: handle it now or the connection leaks.
+                if (connection.helloRead()) {
+                    connection.close("client hung up");
+                } else {
+                    readHello(connection, true);
+                }
+            } else if (key.isReadable()) {
+                readHello(connection, true);
             } else if (key.isWritable()) {
                 writeReply(connection);
             }
@@ -224,10 +235,15 @@ final class EventLoop implements Runnable {
         }
         byDeadline.addLast(connection);
         events.connectionOpened(connection);
-        readHello(connection);
+        readHello(connection, false);
     }
 
-    private void readHello(ClientConnection connection) {
+    /**
+     * @param reportedReady the selector reported the channel readable; a read that then
+     *     makes no progress is end of stream (junixsocket's non-blocking reads return 0 there)
+     */
+    private void readHello(ClientConnection connection, boolean reportedReady) {
+        long before = connection.decoder().bytesRead();
         Frame frame;
         try {
             frame = connection.decoder().readFrom(connection.channel());
@@ -244,6 +260,9 @@ final class EventLoop implements Runnable {
             return;
         }
         if (frame == null) {
+            if (reportedReady && connection.decoder().bytesRead() == before) {
+                endOfStream(connection);
+            }
             return;
         }
         connection.markHelloRead();
@@ -253,6 +272,17 @@ final class EventLoop implements Runnable {
             case HelloDecision.Refuse refuse -> answer(connection, refuse);
             case HelloDecision.Negotiate negotiate -> route(connection, negotiate);
         }
+    }
+
+    private void endOfStream(ClientConnection connection) {
+        if (!connection.decoder().isMidFrame()) {
+            connection.close("client closed before sending a Hello");
+            return;
+        }
+        connection.markHelloRead();
+        stopReading(connection);
+        answer(connection, new HelloDecision.Refuse(null,
+                Refusals.of(new IncompleteFrameException((int) connection.decoder().bytesRead(), -1)), "", ""));
     }
 
     private void route(ClientConnection connection, HelloDecision.Negotiate negotiate) {

@@ -41,6 +41,7 @@ public final class FrameDecoder {
     private final int maxBodyLength;
     private final ByteBuffer header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
     private @Nullable ByteBuffer body;
+    private long bytesRead;
 
     private FrameDecoder(int maxBodyLength) {
         this.maxBodyLength = maxBodyLength;
@@ -86,6 +87,15 @@ public final class FrameDecoder {
         return parse(bytes);
     }
 
+    /**
+     * Bytes consumed from the channel so far. A caller whose selector reported the
+     * channel readable can tell end of stream from this not moving: some channels
+     * (junixsocket's, non-blocking) report end of stream as a read of 0 bytes.
+     */
+    public long bytesRead() {
+        return bytesRead;
+    }
+
     /** True when part of a frame has been read and the rest is outstanding. */
     public boolean isMidFrame() {
         return header.position() > 0;
@@ -107,6 +117,7 @@ public final class FrameDecoder {
             }
             throw new EOFException("stream ended before a frame began");
         }
+        bytesRead += read;
         return read;
     }
 

@@ -1,0 +1,238 @@
+package io.handoffbroker.backend;
+
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.SocketFile;
+import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.HandoffToken;
+import io.handoffbroker.wire.WireException;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
+import io.handoffbroker.wire.proto.HandoffOffer;
+import java.io.EOFException;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.FileDescriptorCast;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The backend's side of the handoff (protocol section 3): accepts the broker's
+ * control connections at the handoff endpoint and, for every offer, reads the 16
+ * token bytes with their SCM_RIGHTS descriptor, reads the {@code HandoffOffer},
+ * pairs the two by token, and answers a well-formed {@code HandoffAck} either way,
+ * so the broker never waits out its deadline for a refusal.
+ *
+ * <p>Refusals (answered {@code accepted=false} with the reason): no descriptor,
+ * more than one, a token of the wrong length, a token that differs from the
+ * offer's, a replayed token, {@code request_id != correlation_id}, no free
+ * handler slot. Descriptor ownership: a received descriptor that is not adopted is
+ * closed here before the ACK is sent; an adopted one belongs to the handler.
+ */
+final class HandoffListener implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(HandoffListener.class);
+    private static final int TOKEN_BYTES = HandoffToken.LENGTH;
+
+    /** Where adopted connections go; false when no handler slot is free. */
+    interface Adopter {
+        boolean tryServe(AFUNIXSocket adopted);
+    }
+
+    private final Path endpoint;
+    private final Adopter adopter;
+    private final Duration offerTimeout;
+    private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
+    private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
+    private @Nullable AFUNIXServerSocket listener;
+
+    HandoffListener(Path endpoint, Adopter adopter, Duration offerTimeout) {
+        this.endpoint = endpoint;
+        this.adopter = adopter;
+        this.offerTimeout = offerTimeout;
+    }
+
+    void start() throws IOException {
+        SocketFile.claim(endpoint);
+        AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(endpoint));
+        listener = server;
+        Thread.ofPlatform().name("backend-handoff-accept").daemon(true).start(() -> acceptLoop(server));
+    }
+
+    private void acceptLoop(AFUNIXServerSocket server) {
+        while (!server.isClosed()) {
+            try {
+                AFUNIXSocket control = server.accept();
+                controls.add(control);
+                Thread.ofPlatform().name("backend-handoff-control").daemon(true).start(() -> serveControl(control));
+            } catch (IOException e) {
+                if (!server.isClosed()) {
+                    log.warn("handoff endpoint {}: accept failed: {}", endpoint, e.toString());
+                }
+            }
+        }
+    }
+
+    /** One control connection carries any number of offer/ACK exchanges in sequence. */
+    private void serveControl(AFUNIXSocket control) {
+        try (control) {
+            control.setAncillaryReceiveBufferSize(1024);
+            InputStream in = control.getInputStream();
+            while (true) {
+                byte[] token = new byte[TOKEN_BYTES];
+                List<FileDescriptor> received = new ArrayList<>();
+                control.setSoTimeout(0);
+                if (!readTokenAndDescriptors(control, in, token, received)) {
+                    return;
+                }
+                control.setSoTimeout((int) offerTimeout.toMillis());
+                Frame frame;
+                try {
+                    frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
+                } catch (IOException e) {
+                    closeAll(received);
+                    log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
+                    return;
+                }
+                if (!answer(control, frame, token, received)) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            log.debug("handoff endpoint {}: control connection ended: {}", endpoint, e.toString());
+        } finally {
+            controls.remove(control);
+        }
+    }
+
+    private boolean readTokenAndDescriptors(AFUNIXSocket control, InputStream in, byte[] token,
+            List<FileDescriptor> received) throws IOException {
+        int done = 0;
+        while (done < TOKEN_BYTES) {
+            int n = in.read(token, done, TOKEN_BYTES - done);
+            FileDescriptor[] fds = control.getReceivedFileDescriptors();
+            if (fds != null) {
+                received.addAll(List.of(fds));
+            }
+            if (n < 0) {
+                closeAll(received);
+                if (done == 0) {
+                    return false;
+                }
+                throw new EOFException("control connection closed after " + done + " token bytes");
+            }
+            done += n;
+        }
+        return true;
+    }
+
+    /** @return false when the control connection must be closed (the offer was unreadable) */
+    private boolean answer(AFUNIXSocket control, Frame frame, byte[] tokenWithDescriptor,
+            List<FileDescriptor> received) throws IOException {
+        HandoffOffer offer;
+        try {
+            Envelope.validate(frame, FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_HANDOFF);
+            offer = Envelope.payload(frame, HandoffOffer.parser(), "HandoffOffer");
+        } catch (WireException e) {
+            closeAll(received);
+            log.warn("handoff endpoint {}: invalid offer frame: {}", endpoint, e.getMessage());
+            return false;
+        }
+        String refusal = check(frame, offer, tokenWithDescriptor, received);
+        boolean accepted = false;
+        if (refusal == null) {
+            AFUNIXSocket adopted = FileDescriptorCast.using(received.getFirst()).as(AFUNIXSocket.class);
+            accepted = adopter.tryServe(adopted);
+            if (!accepted) {
+                Descriptors.closeWithoutShutdown(adopted);
+                refusal = "backend at capacity";
+            }
+        } else {
+            closeAll(received);
+        }
+        if (refusal != null) {
+            log.info("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
+        }
+        HandoffAck ack = HandoffAck.newBuilder()
+                .setToken(offer.getToken())
+                .setAccepted(accepted)
+                .setErrorDetail(refusal == null ? "" : refusal)
+                .setCorrelationId(offer.getCorrelationId())
+                .build();
+        FrameIO.write(control.getOutputStream(),
+                Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_HANDOFF, frame.getRequestId(), ack));
+        return true;
+    }
+
+    private @Nullable String check(Frame frame, HandoffOffer offer, byte[] tokenWithDescriptor,
+            List<FileDescriptor> received) {
+        if (received.isEmpty()) {
+            return "no descriptor received with the offer";
+        }
+        if (received.size() > 1) {
+            return "expected one descriptor, received " + received.size();
+        }
+        if (frame.getRequestId() != offer.getCorrelationId()) {
+            return "request_id does not match correlation_id";
+        }
+        if (offer.getToken().size() != TOKEN_BYTES) {
+            return "handoff token must be 16 bytes";
+        }
+        HandoffToken token = HandoffToken.of(tokenWithDescriptor);
+        if (!token.matches(offer.getToken())) {
+            return "handoff token mismatch";
+        }
+        if (!replays.consume(token, System.nanoTime())) {
+            return "handoff token already consumed";
+        }
+        return null;
+    }
+
+    private static void closeAll(List<FileDescriptor> received) {
+        for (FileDescriptor fd : received) {
+            try {
+                Descriptors.closeReceived(fd);
+            } catch (IOException ignored) {
+                // Already closed.
+            }
+        }
+        received.clear();
+    }
+
+    @Override
+    public void close() {
+        AFUNIXServerSocket server = listener;
+        if (server != null) {
+            try {
+                server.close();
+            } catch (IOException ignored) {
+                // Already closed.
+            }
+        }
+        for (AFUNIXSocket control : controls) {
+            try {
+                control.close();
+            } catch (IOException ignored) {
+                // Already closed.
+            }
+        }
+        try {
+            java.nio.file.Files.deleteIfExists(endpoint);
+        } catch (IOException e) {
+            log.warn("handoff endpoint {}: could not remove socket file: {}", endpoint, e.toString());
+        }
+    }
+}

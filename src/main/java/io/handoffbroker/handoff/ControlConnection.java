@@ -1,0 +1,227 @@
+package io.handoffbroker.handoff;
+
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.wire.FrameDecoder;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.HandoffToken;
+import io.handoffbroker.wire.proto.Frame;
+import java.io.EOFException;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+
+/**
+ * One broker-to-backend control connection to a handoff endpoint. It is kept
+ * non-blocking and every wait goes through its own selector with an explicit
+ * deadline, so no call can hold a thread past the deadline it was given (socket
+ * timeouts on a junixsocket channel would not be honoured precisely).
+ *
+ * <p>The broker owns this connection alone; its mode and timeouts may be changed
+ * freely (unlike a client connection, it is never passed to anyone). Used by one
+ * thread at a time: the pool hands it out exclusively.
+ */
+public final class ControlConnection implements AutoCloseable {
+
+    private final Path endpoint;
+    private final AFUNIXSocketChannel channel;
+    private final Selector selector;
+    private final SelectionKey key;
+    private final FrameDecoder decoder = FrameDecoder.forStream();
+    private int exchanges;
+    private volatile boolean quarantined;
+
+    private ControlConnection(Path endpoint, AFUNIXSocketChannel channel, Selector selector) throws IOException {
+        this.endpoint = endpoint;
+        this.channel = channel;
+        this.selector = selector;
+        this.key = channel.register(selector, 0);
+    }
+
+    /** Connects to the handoff endpoint, waiting at most {@code timeout}. */
+    public static ControlConnection dial(Path endpoint, Duration timeout) throws IOException {
+        AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+        Selector selector = null;
+        try {
+            channel.configureBlocking(false);
+            selector = channel.provider().openSelector();
+            ControlConnection connection = new ControlConnection(endpoint, channel, selector);
+            if (!channel.connect(AFUNIXSocketAddress.of(endpoint))) {
+                connection.await(SelectionKey.OP_CONNECT, System.nanoTime() + timeout.toNanos(), "connect");
+                channel.finishConnect();
+            }
+            return connection;
+        } catch (IOException | RuntimeException e) {
+            Descriptors.closeQuietly(channel);
+            if (selector != null) {
+                selector.close();
+            }
+            throw e;
+        }
+    }
+
+    public Path endpoint() {
+        return endpoint;
+    }
+
+    /** Exchanges completed on this connection; 0 for a freshly dialled one. */
+    public int exchanges() {
+        return exchanges;
+    }
+
+    void exchangeCompleted() {
+        exchanges++;
+    }
+
+    /**
+     * True when the connection is open and nothing is waiting in it: the peer has
+     * not closed it and sent no stray bytes (a late ACK, garbage). One
+     * non-blocking read, no wait.
+     */
+    public boolean isClean() {
+        if (!channel.isOpen() || !key.isValid() || decoder.isMidFrame()) {
+            return false;
+        }
+        try {
+            // Readable means stray bytes or end of stream; either way the stream is not clean.
+            // (A non-blocking read cannot tell: junixsocket returns 0 at end of stream.)
+            key.interestOps(SelectionKey.OP_READ);
+            int ready = selector.selectNow();
+            selector.selectedKeys().clear();
+            if (!key.isValid()) {
+                return false;
+            }
+            key.interestOps(0);
+            return ready == 0;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Sends the 16 token bytes with the descriptor attached (SCM_RIGHTS).
+     *
+     * @return true when the descriptor went out (at least one byte was sent);
+     *     false when nothing was sent and the caller still owns the only copy
+     */
+    public boolean sendDescriptor(FileDescriptor descriptor, HandoffToken token, long deadlineNanos)
+            throws IOException {
+        ByteBuffer bytes = ByteBuffer.wrap(token.toByteArray());
+        channel.setOutboundFileDescriptors(descriptor);
+        try {
+            while (bytes.position() == 0) {
+                if (channel.write(bytes) == 0) {
+                    await(SelectionKey.OP_WRITE, deadlineNanos, "descriptor send");
+                }
+            }
+        } catch (IOException e) {
+            if (bytes.position() == 0) {
+                return false;
+            }
+            throw e;
+        } finally {
+            // A failed write would leave the descriptor attached to whatever is written next.
+            channel.setOutboundFileDescriptors();
+        }
+        writeFully(bytes, deadlineNanos);
+        return true;
+    }
+
+    /** Writes one frame completely before the deadline. */
+    public void writeFrame(Frame frame, long deadlineNanos) throws IOException {
+        writeFully(ByteBuffer.wrap(FrameIO.encode(frame)), deadlineNanos);
+    }
+
+    /**
+     * Reads one frame, waiting until the deadline.
+     *
+     * @throws DeadlinePassedException when the deadline passes first
+     * @throws EOFException when the backend closed the connection before a frame began
+     * @throws io.handoffbroker.wire.WireException when what arrived is not a valid frame
+     */
+    public Frame readFrame(long deadlineNanos) throws IOException {
+        boolean reportedReady = false;
+        while (true) {
+            long before = decoder.bytesRead();
+            Frame frame = decoder.readFrom(channel);
+            if (frame != null) {
+                return frame;
+            }
+            if (reportedReady && decoder.bytesRead() == before) {
+                // Readable yet nothing to read: end of stream (junixsocket's non-blocking reads return 0).
+                throw new EOFException("backend closed the control connection"
+                        + (decoder.isMidFrame() ? " in the middle of a frame" : ""));
+            }
+            reportedReady = await(SelectionKey.OP_READ, deadlineNanos, "ACK");
+        }
+    }
+
+    /** Marks the connection as owned by the late-ACK watcher: the pool forgets it without closing it. */
+    void quarantine() {
+        quarantined = true;
+    }
+
+    boolean isQuarantined() {
+        return quarantined;
+    }
+
+    /** The channel, for a watcher that registers it with its own selector. */
+    AFUNIXSocketChannel channel() {
+        return channel;
+    }
+
+    FrameDecoder decoder() {
+        return decoder;
+    }
+
+    private void writeFully(ByteBuffer bytes, long deadlineNanos) throws IOException {
+        while (bytes.hasRemaining()) {
+            if (channel.write(bytes) == 0) {
+                await(SelectionKey.OP_WRITE, deadlineNanos, "write");
+            }
+        }
+    }
+
+    /** @return true when the selector reported the channel ready (or hung up), false on a timed-out wait */
+    private boolean await(int op, long deadlineNanos, String what) throws IOException {
+        long leftNanos = deadlineNanos - System.nanoTime();
+        if (leftNanos <= 0) {
+            throw new DeadlinePassedException(what + " on " + endpoint + " did not complete before the deadline");
+        }
+        if (!key.isValid()) {
+            // junixsocket invalidates the key when the peer hangs up; the next I/O call reports it.
+            return true;
+        }
+        key.interestOps(op);
+        int ready;
+        try {
+            ready = selector.select(Math.max(1, (leftNanos + 999_999) / 1_000_000));
+            selector.selectedKeys().clear();
+        } finally {
+            if (key.isValid()) {
+                key.interestOps(0);
+            }
+        }
+        return ready > 0 || !key.isValid();
+    }
+
+    @Override
+    public void close() {
+        Descriptors.closeQuietly(channel);
+        try {
+            selector.close();
+        } catch (IOException ignored) {
+            // The selector holds nothing else.
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ControlConnection[" + endpoint + ", exchanges=" + exchanges + "]";
+    }
+}

@@ -1,0 +1,153 @@
+package io.handoffbroker.handoff;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.commons.pool2.BasePooledObjectFactory;
+import org.apache.commons.pool2.PooledObject;
+import org.apache.commons.pool2.impl.DefaultPooledObject;
+import org.apache.commons.pool2.impl.GenericObjectPool;
+import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pooled control connections, one Apache Commons Pool per handoff endpoint.
+ *
+ * <p>Every connection is validated on borrow with one non-blocking read
+ * ({@link ControlConnection#isClean()}): a backend that closed after its last
+ * exchange, or left bytes in the stream, is never handed out, so a backend that
+ * closes after each exchange simply makes the pool dial per handoff. A connection
+ * whose exchange could have left an ACK in its stream is never returned: it is
+ * {@linkplain #invalidate destroyed} or {@linkplain #quarantine quarantined}.
+ */
+public final class ControlConnectionPool implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ControlConnectionPool.class);
+
+    /** Sizes for status and metrics. */
+    public record Stats(int idle, int active) {
+    }
+
+    private final PoolSettings settings;
+    private final Map<Path, GenericObjectPool<ControlConnection>> pools = new ConcurrentHashMap<>();
+
+    public ControlConnectionPool(PoolSettings settings) {
+        this.settings = settings;
+    }
+
+    /** Creates the endpoint's pool, so that it shows in status before the first handoff. */
+    public void register(Path endpoint) {
+        poolFor(endpoint);
+    }
+
+    /** Dials the minimum idle connections of every registered endpoint; a backend that is down is not an error. */
+    public void prepareAll() {
+        pools.keySet().forEach(this::prepare);
+    }
+
+    /** Creates the endpoint's pool and dials its minimum idle connections; a backend that is down is not an error. */
+    public void prepare(Path endpoint) {
+        try {
+            poolFor(endpoint).preparePool();
+        } catch (Exception e) {
+            log.info("handoff endpoint {}: could not pre-dial control connections yet: {}", endpoint, e.toString());
+        }
+    }
+
+    /** A clean connection to the endpoint, waiting at most the borrow timeout (dialling if needed). */
+    public ControlConnection borrow(Path endpoint) throws Exception {
+        return poolFor(endpoint).borrowObject(settings.borrowTimeout());
+    }
+
+    /** Returns a connection whose last exchange left its stream clean. */
+    public void release(ControlConnection connection) {
+        GenericObjectPool<ControlConnection> pool = pools.get(connection.endpoint());
+        if (pool == null) {
+            connection.close();
+            return;
+        }
+        pool.returnObject(connection);
+    }
+
+    /** Closes a connection that must not be reused and frees its slot. */
+    public void invalidate(ControlConnection connection) {
+        GenericObjectPool<ControlConnection> pool = pools.get(connection.endpoint());
+        if (pool == null) {
+            connection.close();
+            return;
+        }
+        try {
+            pool.invalidateObject(connection);
+        } catch (Exception e) {
+            connection.close();
+        }
+    }
+
+    /** Frees the connection's slot without closing it: the caller (the late-ACK watcher) now owns and closes it. */
+    public void quarantine(ControlConnection connection) {
+        connection.quarantine();
+        invalidate(connection);
+    }
+
+    public Stats stats(Path endpoint) {
+        GenericObjectPool<ControlConnection> pool = pools.get(endpoint);
+        return pool == null ? new Stats(0, 0) : new Stats(pool.getNumIdle(), pool.getNumActive());
+    }
+
+    private GenericObjectPool<ControlConnection> poolFor(Path endpoint) {
+        return pools.computeIfAbsent(endpoint, this::newPool);
+    }
+
+    private GenericObjectPool<ControlConnection> newPool(Path endpoint) {
+        GenericObjectPoolConfig<ControlConnection> config = new GenericObjectPoolConfig<>();
+        config.setMaxTotal(settings.maxSize());
+        config.setMaxIdle(settings.maxSize());
+        config.setMinIdle(settings.minIdle());
+        config.setBlockWhenExhausted(true);
+        config.setMaxWait(settings.borrowTimeout());
+        config.setTestOnBorrow(true);
+        config.setTestWhileIdle(true);
+        config.setLifo(true);
+        config.setTimeBetweenEvictionRuns(settings.maintenanceInterval());
+        config.setJmxEnabled(false);
+        return new GenericObjectPool<>(new Factory(endpoint), config);
+    }
+
+    @Override
+    public void close() {
+        pools.values().forEach(GenericObjectPool::close);
+        pools.clear();
+    }
+
+    private final class Factory extends BasePooledObjectFactory<ControlConnection> {
+
+        private final Path endpoint;
+
+        Factory(Path endpoint) {
+            this.endpoint = endpoint;
+        }
+
+        @Override
+        public ControlConnection create() throws Exception {
+            return ControlConnection.dial(endpoint, settings.dialTimeout());
+        }
+
+        @Override
+        public PooledObject<ControlConnection> wrap(ControlConnection connection) {
+            return new DefaultPooledObject<>(connection);
+        }
+
+        @Override
+        public boolean validateObject(PooledObject<ControlConnection> pooled) {
+            return pooled.getObject().isClean();
+        }
+
+        @Override
+        public void destroyObject(PooledObject<ControlConnection> pooled) {
+            if (!pooled.getObject().isQuarantined()) {
+                pooled.getObject().close();
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+package io.handoffbroker.handoff;
+
+/** The protocol's fallback reasons, as they appear in logs and metric labels. */
+public final class FallbackReason {
+
+    public static final String CLIENT_UNSUPPORTED = "client_unsupported";
+    public static final String SERVICE_POLICY_DISABLED = "service_policy_disabled";
+    public static final String FD_PRESSURE = "fd_pressure";
+    public static final String RATE_LIMITED = "rate_limited";
+    public static final String PERMISSION_DENIED = "permission_denied";
+    public static final String BACKEND_UNAVAILABLE = "backend_unavailable";
+    public static final String BACKEND_ACK_TIMEOUT = "backend_ack_timeout";
+    public static final String BACKEND_REFUSED = "backend_refused";
+    public static final String ACK_MISMATCH = "ack_mismatch";
+
+    /** Every reason, so counters can be registered at zero before the first event. */
+    public static final java.util.List<String> ALL = java.util.List.of(CLIENT_UNSUPPORTED, SERVICE_POLICY_DISABLED,
+            FD_PRESSURE, RATE_LIMITED, PERMISSION_DENIED, BACKEND_UNAVAILABLE, BACKEND_ACK_TIMEOUT, BACKEND_REFUSED,
+            ACK_MISMATCH);
+
+    private FallbackReason() {
+    }
+}

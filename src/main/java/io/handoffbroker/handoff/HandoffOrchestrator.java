@@ -1,0 +1,286 @@
+package io.handoffbroker.handoff;
+
+import io.handoffbroker.negotiation.HelloDecision;
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.server.ClientConnection;
+import io.handoffbroker.server.ConnectionRouter;
+import io.handoffbroker.server.HelloReplies;
+import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.HandoffToken;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides, per negotiated Hello, between the handoff and the reconnect route, and
+ * runs the handoff to its end under the ownership rule.
+ *
+ * <p>On the event loop ({@link #route}): eligibility in this order, each a fallback
+ * reason: client capability ({@code client_unsupported}), handoff switched on and
+ * the service has a handoff endpoint ({@code service_policy_disabled}), the
+ * endpoint answered its last probe ({@code backend_unavailable}), the backend's
+ * recent failures under the limit ({@code rate_limited}), a free token slot
+ * ({@code fd_pressure}). An ineligible client gets {@code Negotiated} without a
+ * token and reconnects. An eligible one gets {@code Negotiated} with the token; the
+ * connection is then detached and the delivery continues on a worker.
+ *
+ * <p>On a worker ({@link #deliver}): borrow a control connection, run one
+ * {@link WireHandoffDelivery}, then apply the ownership rule (see the package
+ * documentation). Every path ends with the token consumed or revoked, the client
+ * connection closed or released exactly once, and the control connection
+ * returned, destroyed or handed to the {@link LateAckWatcher}.
+ */
+public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(HandoffOrchestrator.class);
+
+    private final HandoffSettings settings;
+    private final HelloReplies replies;
+    private final PendingHandoffs pending;
+    private final ControlConnectionPool pool;
+    private final WireHandoffDelivery delivery;
+    private final LateAckWatcher watcher;
+    private final FailedAttemptLimiter failures;
+    private final Predicate<ServiceBackend> handoffEndpointUp;
+    private final HandoffEvents events;
+    private final ExecutorService workers;
+
+    public HandoffOrchestrator(HandoffSettings settings, HelloReplies replies, PendingHandoffs pending,
+            ControlConnectionPool pool, WireHandoffDelivery delivery, LateAckWatcher watcher,
+            FailedAttemptLimiter failures, Predicate<ServiceBackend> handoffEndpointUp, HandoffEvents events,
+            ExecutorService workers) {
+        this.settings = settings;
+        this.replies = replies;
+        this.pending = pending;
+        this.pool = pool;
+        this.delivery = delivery;
+        this.watcher = watcher;
+        this.failures = failures;
+        this.handoffEndpointUp = handoffEndpointUp;
+        this.events = events;
+        this.workers = workers;
+    }
+
+    @Override
+    public void route(ClientConnection connection, HelloDecision.Negotiate decision) {
+        ServiceBackend backend = decision.backend();
+        long now = System.nanoTime();
+        String ineligible = ineligibility(decision, now);
+        Optional<HandoffToken> token = Optional.empty();
+        long deadline = now + settings.ackDeadline().toNanos();
+        if (ineligible == null) {
+            token = pending.issue(connection.id(), deadline, now);
+            if (token.isEmpty()) {
+                ineligible = FallbackReason.FD_PRESSURE;
+            }
+        }
+        if (ineligible != null) {
+            events.fellBack(backend, connection.id(), ineligible, "handoff not attempted");
+            connection.reply(replies.negotiated(decision, connection.id(), null), decision,
+                    ClientConnection.CLOSE_AFTER_REPLY);
+            return;
+        }
+        HandoffToken issued = token.get();
+        connection.reply(replies.negotiated(decision, connection.id(), issued), decision, written -> {
+            written.detach();
+            try {
+                workers.execute(() -> deliver(written, backend, issued, deadline, now));
+            } catch (RejectedExecutionException full) {
+                brokerOwnedFailure(written, backend, issued, FallbackReason.FD_PRESSURE, "broker is overloaded");
+            }
+        });
+    }
+
+    private String ineligibility(HelloDecision.Negotiate decision, long now) {
+        ServiceBackend backend = decision.backend();
+        if ((decision.hello().getClientCapabilities() & WireProtocol.CAP_HANDLE_PASSING) == 0) {
+            return FallbackReason.CLIENT_UNSUPPORTED;
+        }
+        if (!settings.enabled() || !backend.acceptsHandoffs()) {
+            return FallbackReason.SERVICE_POLICY_DISABLED;
+        }
+        if (!handoffEndpointUp.test(backend)) {
+            return FallbackReason.BACKEND_UNAVAILABLE;
+        }
+        if (!failures.allows(backend.label(), now)) {
+            return FallbackReason.RATE_LIMITED;
+        }
+        return null;
+    }
+
+    /** Worker thread: one delivery and its consequences. */
+    void deliver(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline, long started) {
+        Path endpoint = backend.handoffEndpoint().orElseThrow();
+        FileDescriptor descriptor;
+        ControlConnection control;
+        try {
+            descriptor = client.channel().getFileDescriptor();
+            control = pool.borrow(endpoint);
+        } catch (Exception e) {
+            failures.recordFailure(backend.label(), System.nanoTime());
+            brokerOwnedFailure(client, backend, token, FallbackReason.BACKEND_UNAVAILABLE,
+                    "no control connection to " + endpoint + ": " + e.getMessage());
+            return;
+        }
+        DeliveryOutcome outcome = delivery.deliver(control, descriptor, token, backend.name(), client.id(), deadline);
+        if (outcome.status() == DeliveryOutcome.Status.TRANSFER_FAILED && control.exchanges() > 0) {
+            // A pooled connection the backend closed since its validation: nothing went out, so try once fresh.
+            pool.invalidate(control);
+            try {
+                control = pool.borrow(endpoint);
+            } catch (Exception e) {
+                failures.recordFailure(backend.label(), System.nanoTime());
+                brokerOwnedFailure(client, backend, token, FallbackReason.BACKEND_UNAVAILABLE, outcome.detail());
+                return;
+            }
+            outcome = delivery.deliver(control, descriptor, token, backend.name(), client.id(), deadline);
+        }
+        conclude(client, backend, token, control, outcome, started);
+    }
+
+    private void conclude(ClientConnection client, ServiceBackend backend, HandoffToken token,
+            ControlConnection control, DeliveryOutcome outcome, long started) {
+        long now = System.nanoTime();
+        switch (outcome.status()) {
+            case ACCEPTED -> {
+                PendingHandoffs.Consumption consumed = pending.consume(client.id(), token.toByteArray(), now);
+                if (consumed == PendingHandoffs.Consumption.CONSUMED) {
+                    control.exchangeCompleted();
+                    pool.release(control);
+                    relay(client, token, true, "");
+                    client.releaseAfterHandoff("handed off to " + backend.label());
+                    events.ackResult(backend, client.id(), AckResult.ACCEPTED);
+                    events.handedOff(backend, client.id(), now - started);
+                } else {
+                    ambiguousFailure(client, backend, token, control, AckResult.LATE,
+                            FallbackReason.BACKEND_ACK_TIMEOUT, "ACK came after the token expired");
+                }
+            }
+            case REFUSED -> {
+                pending.revoke(client.id());
+                control.exchangeCompleted();
+                pool.release(control);
+                failures.recordFailure(backend.label(), now);
+                events.ackResult(backend, client.id(), AckResult.REFUSED);
+                String detail = outcome.ackDetail() == null ? "" : outcome.ackDetail();
+                brokerOwnedFailure(client, backend, token, FallbackReason.BACKEND_REFUSED,
+                        detail.isEmpty() ? "backend refused the handoff" : detail);
+            }
+            case TRANSFER_FAILED -> {
+                pool.invalidate(control);
+                failures.recordFailure(backend.label(), now);
+                String reason = outcome.detail().contains("ermission") ? FallbackReason.PERMISSION_DENIED
+                        : FallbackReason.BACKEND_UNAVAILABLE;
+                brokerOwnedFailure(client, backend, token, reason, outcome.detail());
+            }
+            case DEADLINE_PASSED -> {
+                pending.revoke(client.id());
+                failures.recordFailure(backend.label(), now);
+                pool.quarantine(control);
+                watcher.watch(control, result -> events.ackResult(backend, client.id(), result));
+                silentRelease(client, backend, FallbackReason.BACKEND_ACK_TIMEOUT, outcome.detail());
+            }
+            case OFFER_FAILED, CLOSED -> ambiguousFailure(client, backend, token, control,
+                    outcome.status().ackResult(), FallbackReason.BACKEND_UNAVAILABLE, outcome.detail());
+            case LATE -> ambiguousFailure(client, backend, token, control, AckResult.LATE,
+                    FallbackReason.BACKEND_ACK_TIMEOUT, outcome.detail());
+            case MALFORMED, CORRELATION_MISMATCH, TOKEN_MISMATCH -> ambiguousFailure(client, backend, token, control,
+                    outcome.status().ackResult(), FallbackReason.ACK_MISMATCH, outcome.detail());
+        }
+    }
+
+    /** The descriptor reached the backend but the answer settles nothing: say nothing more to the client. */
+    private void ambiguousFailure(ClientConnection client, ServiceBackend backend, HandoffToken token,
+            ControlConnection control, AckResult ackResult, String reason, String detail) {
+        pending.revoke(client.id());
+        pool.invalidate(control);
+        failures.recordFailure(backend.label(), System.nanoTime());
+        if (ackResult != null) {
+            events.ackResult(backend, client.id(), ackResult);
+        }
+        silentRelease(client, backend, reason, detail);
+    }
+
+    private void silentRelease(ClientConnection client, ServiceBackend backend, String reason, String detail) {
+        log.warn("connection {}: handoff to {} abandoned ({}): {}; ownership is ambiguous, the client falls back "
+                + "after its relay wait", client.id(), backend.label(), reason, detail);
+        client.releaseAfterHandoff("handoff abandoned: " + reason);
+        events.fellBack(backend, client.id(), reason, detail);
+    }
+
+    /** The broker still owns the client connection: tell the client at once, then close. */
+    private void brokerOwnedFailure(ClientConnection client, ServiceBackend backend, HandoffToken token,
+            String reason, String detail) {
+        pending.revoke(client.id());
+        log.info("connection {}: handoff to {} failed ({}): {}; client told to reconnect", client.id(),
+                backend.label(), reason, detail);
+        relay(client, token, false, detail);
+        client.close("handoff failed: " + reason);
+        events.fellBack(backend, client.id(), reason, detail);
+    }
+
+    /**
+     * Writes the handoff-ready relay (EVENT, 0xD0FF) on the broker's copy of the
+     * client connection. The connection is non-blocking and holds at most the
+     * Negotiated reply the client is reading, so a relay of a few dozen bytes fits;
+     * if it did not, the relay is abandoned and the client's wait expires.
+     */
+    private void relay(ClientConnection client, HandoffToken token, boolean accepted, String detail) {
+        HandoffAck ack = HandoffAck.newBuilder()
+                .setToken(token.toByteString())
+                .setAccepted(accepted)
+                .setErrorDetail(detail)
+                .setCorrelationId(client.id())
+                .build();
+        ByteBuffer bytes = ByteBuffer.wrap(FrameIO.encode(
+                Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, client.id(), ack)));
+        try {
+            client.channel().write(bytes);
+            if (bytes.hasRemaining()) {
+                log.warn("connection {}: relay did not fit the socket buffer ({} of {} bytes written)", client.id(),
+                        bytes.position(), bytes.capacity());
+            }
+        } catch (IOException e) {
+            log.info("connection {}: relay could not be written: {}", client.id(), e.toString());
+        }
+    }
+
+    public PendingHandoffs pending() {
+        return pending;
+    }
+
+    public ControlConnectionPool pool() {
+        return pool;
+    }
+
+    public LateAckWatcher watcher() {
+        return watcher;
+    }
+
+    @Override
+    public void close() {
+        workers.shutdown();
+        try {
+            if (!workers.awaitTermination(settings.ackDeadline().toMillis() + 1_000, TimeUnit.MILLISECONDS)) {
+                workers.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            workers.shutdownNow();
+        }
+        watcher.close();
+        pool.close();
+    }
+}

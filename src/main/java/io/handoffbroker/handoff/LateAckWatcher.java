@@ -1,0 +1,149 @@
+package io.handoffbroker.handoff;
+
+import io.handoffbroker.wire.proto.Frame;
+import java.io.IOException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches control connections whose ACK deadline passed, for the grace period, to
+ * tell a late ACK from a missing one (protocol section 3). The handoff itself was
+ * already abandoned; nothing seen here is ever honoured. Each watched connection
+ * ends in exactly one verdict, {@link AckResult#LATE} when a complete frame
+ * arrives in time, {@link AckResult#MISSING} on silence, close or garbage, and is
+ * then closed: its stream is never trusted again.
+ *
+ * <p>One daemon thread and one selector for all of them, so a broken backend
+ * costs a descriptor for at most the grace period and no thread.
+ */
+public final class LateAckWatcher implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(LateAckWatcher.class);
+
+    private record Watch(ControlConnection connection, long graceEndsNanos, Consumer<AckResult> verdict) {
+    }
+
+    private final long graceNanos;
+    private final Selector selector;
+    private final Queue<Watch> incoming = new ConcurrentLinkedQueue<>();
+    private final List<Watch> watching = new ArrayList<>();
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    public LateAckWatcher(long graceNanos, Selector selector) {
+        this.graceNanos = graceNanos;
+        this.selector = selector;
+        this.thread = Thread.ofPlatform().name("broker-late-ack-watch").daemon(true).start(this::run);
+    }
+
+    /** Takes ownership of a quarantined connection; {@code verdict} is called once, on the watcher thread. */
+    public void watch(ControlConnection connection, Consumer<AckResult> verdict) {
+        incoming.add(new Watch(connection, System.nanoTime() + graceNanos, verdict));
+        selector.wakeup();
+    }
+
+    /** Connections being watched right now. */
+    public int watched() {
+        return watching.size() + incoming.size();
+    }
+
+    private void run() {
+        while (running) {
+            try {
+                Watch w;
+                while ((w = incoming.poll()) != null) {
+                    w.connection().channel().register(selector, SelectionKey.OP_READ, w);
+                    watching.add(w);
+                }
+                long now = System.nanoTime();
+                long next = Long.MAX_VALUE;
+                for (Watch each : watching) {
+                    next = Math.min(next, each.graceEndsNanos() - now);
+                }
+                if (next == Long.MAX_VALUE) {
+                    selector.select();
+                } else if (next > 0) {
+                    selector.select(Math.max(1, (next + 999_999) / 1_000_000));
+                } else {
+                    selector.selectNow();
+                }
+                for (SelectionKey key : selector.selectedKeys()) {
+                    readReady((Watch) key.attachment());
+                }
+                selector.selectedKeys().clear();
+                expire(System.nanoTime());
+            } catch (IOException | RuntimeException e) {
+                if (running) {
+                    log.error("late-ACK watcher failed an iteration", e);
+                }
+            }
+        }
+        for (Watch w : watching) {
+            finish(w, AckResult.MISSING);
+        }
+        incoming.forEach(w -> finish(w, AckResult.MISSING));
+    }
+
+    private void readReady(Watch w) {
+        if (!watching.contains(w)) {
+            return;
+        }
+        try {
+            long before = w.connection().decoder().bytesRead();
+            Frame frame = w.connection().decoder().readFrom(w.connection().channel());
+            if (frame != null) {
+                finish(w, AckResult.LATE);
+            } else if (w.connection().decoder().bytesRead() == before) {
+                // Reported ready with nothing to read: the backend closed the connection.
+                finish(w, AckResult.MISSING);
+            }
+        } catch (IOException closedOrGarbage) {
+            finish(w, AckResult.MISSING);
+        }
+    }
+
+    private void expire(long now) {
+        for (Watch w : new ArrayList<>(watching)) {
+            if (w.graceEndsNanos() - now <= 0) {
+                finish(w, AckResult.MISSING);
+            }
+        }
+    }
+
+    private void finish(Watch w, AckResult result) {
+        watching.remove(w);
+        SelectionKey key = w.connection().channel().keyFor(selector);
+        if (key != null) {
+            key.cancel();
+        }
+        w.connection().close();
+        try {
+            w.verdict().accept(result);
+        } catch (RuntimeException e) {
+            log.error("late-ACK verdict callback failed", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        selector.wakeup();
+        try {
+            thread.join(2_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            selector.close();
+        } catch (IOException ignored) {
+            // Nothing left registered.
+        }
+    }
+}
