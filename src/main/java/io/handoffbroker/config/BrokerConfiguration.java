@@ -87,20 +87,16 @@ public class BrokerConfiguration {
                 events.getIfAvailable(() -> HandoffEvents.NONE), workers);
     }
 
-    @Bean
-    @ConditionalOnMissingBean
-    BrokerEvents brokerEvents() {
-        return BrokerEvents.NONE;
-    }
 
     @Bean(destroyMethod = "close")
     BrokerServer brokerServer(BrokerProperties properties, ServiceCatalog catalog, BackendProber prober,
-            HandoffOrchestrator router, BrokerEvents events, DrainState drainState) {
+            HandoffOrchestrator router, ObjectProvider<BrokerEvents> events, DrainState drainState) {
         HelloRateLimiter rateLimiter = new HelloRateLimiter(properties.getRateLimit().getHellosPerPeer(),
                 properties.getRateLimit().getWindow().toNanos());
         HelloNegotiator negotiator = new HelloNegotiator(catalog, prober, rateLimiter, drainState::isDraining,
                 properties.getShutdownGracePeriod().toMillis(), prober.interval().toMillis());
-        return new BrokerServer(BrokerSettings.server(properties), negotiator, router, events, drainState);
+        return new BrokerServer(BrokerSettings.server(properties), negotiator, router,
+                events.getIfAvailable(() -> BrokerEvents.NONE), drainState);
     }
 
     @Bean(destroyMethod = "close")

@@ -1,0 +1,51 @@
+package io.handoffbroker.observability;
+
+import io.handoffbroker.handoff.ControlConnectionPool;
+import io.handoffbroker.handoff.HandoffOrchestrator;
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.server.BackendProber;
+import org.springframework.boot.health.contributor.AbstractHealthIndicator;
+import org.springframework.boot.health.contributor.Health;
+
+/**
+ * The {@code backends} health component: UP when every configured backend
+ * answered its last probe, DOWN otherwise; one flat detail per backend with its
+ * reachability and handoff pool state.
+ */
+public final class BackendsHealthIndicator extends AbstractHealthIndicator {
+
+    private final ServiceCatalog catalog;
+    private final BackendProber prober;
+    private final HandoffOrchestrator orchestrator;
+
+    public BackendsHealthIndicator(ServiceCatalog catalog, BackendProber prober, HandoffOrchestrator orchestrator) {
+        super("backends health check failed");
+        this.catalog = catalog;
+        this.prober = prober;
+        this.orchestrator = orchestrator;
+    }
+
+    @Override
+    protected void doHealthCheck(Health.Builder builder) {
+        boolean allUp = true;
+        for (ServiceBackend backend : catalog.all()) {
+            boolean up = prober.isReachable(backend);
+            allUp &= up;
+            String state = up ? "reachable" : prober.status(backend).map(s -> s.detail()).orElse("not probed yet");
+            String handoff = backend.handoffEndpoint()
+                    .map(e -> {
+                        ControlConnectionPool.Stats stats = orchestrator.pool().stats(e);
+                        return "handoff " + (backend.acceptsHandoffs() ? "on" : "off") + ", pool idle="
+                                + stats.idle() + " active=" + stats.active();
+                    })
+                    .orElse("handoff off");
+            builder.withDetail(backend.label(), state + "; " + handoff);
+        }
+        if (allUp) {
+            builder.up();
+        } else {
+            builder.down();
+        }
+    }
+}

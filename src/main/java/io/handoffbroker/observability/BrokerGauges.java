@@ -1,0 +1,44 @@
+package io.handoffbroker.observability;
+
+import io.handoffbroker.handoff.HandoffOrchestrator;
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.server.BackendProber;
+import io.handoffbroker.server.BrokerServer;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.List;
+
+/** The state gauges: open connections, reachable backends, uptime, pool and pending tokens. */
+public final class BrokerGauges {
+
+    private BrokerGauges() {
+    }
+
+    public static void register(MeterRegistry registry, BrokerServer server, ServiceCatalog catalog,
+            BackendProber prober, HandoffOrchestrator orchestrator) {
+        String p = BrokerMetrics.PREFIX;
+        Gauge.builder(p + "connections_open", server, BrokerServer::openConnections)
+                .description("Client connections open").register(registry);
+        Gauge.builder(p + "uptime_seconds", () -> ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0)
+                .description("Seconds since the broker started").register(registry);
+        Gauge.builder(p + "handoff_tokens_pending", orchestrator, o -> o.pending().size())
+                .description("Handoff tokens issued and not yet consumed or revoked").register(registry);
+        for (String service : catalog.all().stream().map(ServiceBackend::name).distinct().toList()) {
+            List<ServiceBackend> backends = catalog.versionsOf(service);
+            Gauge.builder(p + "active_backends", () -> backends.stream().filter(prober::isReachable).count())
+                    .description("Backends of the service that answered their last probe")
+                    .tag("service", service).register(registry);
+            List<Path> endpoints = backends.stream().filter(ServiceBackend::acceptsHandoffs)
+                    .flatMap(b -> b.handoffEndpoint().stream()).toList();
+            Gauge.builder(p + "handoff_pool_connections",
+                    () -> endpoints.stream().mapToInt(e -> orchestrator.pool().stats(e).idle()).sum())
+                    .tag("service", service).tag("state", "idle").register(registry);
+            Gauge.builder(p + "handoff_pool_connections",
+                    () -> endpoints.stream().mapToInt(e -> orchestrator.pool().stats(e).active()).sum())
+                    .tag("service", service).tag("state", "active").register(registry);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package io.handoffbroker.observability;
+
+import io.handoffbroker.handoff.ControlConnectionPool;
+import io.handoffbroker.handoff.HandoffOrchestrator;
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.server.BackendProber;
+import io.handoffbroker.server.BrokerServer;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
+import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
+
+/**
+ * {@code /actuator/broker}: the broker's status as one JSON document, in the
+ * spirit of the reference's {@code status --json} ({@code schema_version: 1}).
+ */
+@Endpoint(id = "broker")
+public final class BrokerStatusEndpoint {
+
+    private final BrokerServer server;
+    private final ServiceCatalog catalog;
+    private final BackendProber prober;
+    private final HandoffOrchestrator orchestrator;
+    private final MeterRegistry registry;
+
+    public BrokerStatusEndpoint(BrokerServer server, ServiceCatalog catalog, BackendProber prober,
+            HandoffOrchestrator orchestrator, MeterRegistry registry) {
+        this.server = server;
+        this.catalog = catalog;
+        this.prober = prober;
+        this.orchestrator = orchestrator;
+        this.registry = registry;
+    }
+
+    @ReadOperation
+    public Map<String, Object> status() {
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("schema_version", 1);
+        doc.put("pid", ProcessHandle.current().pid());
+        doc.put("uptime_seconds", ManagementFactory.getRuntimeMXBean().getUptime() / 1000);
+        doc.put("socket_path", server.socketPath().toString());
+        doc.put("accepting", server.isAccepting());
+        doc.put("draining", server.isDraining());
+        doc.put("connections", Map.of("open", server.openConnections(), "accepted", server.connectionsAccepted()));
+        doc.put("handoff_tokens_pending", orchestrator.pending().size());
+        List<Map<String, Object>> backends = new ArrayList<>();
+        for (ServiceBackend backend : catalog.all()) {
+            Map<String, Object> b = new LinkedHashMap<>();
+            b.put("service", backend.name());
+            b.put("version", backend.version().toString());
+            b.put("state", prober.isReachable(backend) ? "reachable" : "unreachable");
+            prober.status(backend).ifPresent(s -> b.put("last_probe", s.probedAt().toString()));
+            b.put("backend_endpoint", backend.backendEndpoint().toString());
+            b.put("handoff_endpoint", backend.handoffEndpoint().map(Object::toString).orElse(null));
+            b.put("handoff_enabled", backend.acceptsHandoffs());
+            backend.handoffEndpoint().ifPresent(e -> {
+                ControlConnectionPool.Stats stats = orchestrator.pool().stats(e);
+                b.put("pool", Map.of("idle", stats.idle(), "active", stats.active()));
+            });
+            b.put("handoffs", Map.of(
+                    "handed_off", count("handoff", backend.name(), "route", "handed_off"),
+                    "fallback", count("handoff", backend.name(), "route", "fallback")));
+            backends.add(b);
+        }
+        doc.put("backends", backends);
+        return doc;
+    }
+
+    private double count(String name, String service, String tag, String value) {
+        var counter = registry.find(BrokerMetrics.PREFIX + name).tag("service", service).tag(tag, value).counter();
+        return counter == null ? 0 : counter.count();
+    }
+}
