@@ -1,0 +1,94 @@
+package io.handoffbroker.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.handoffbroker.HandoffBrokerApplication;
+import io.handoffbroker.client.BrokerClient;
+import io.handoffbroker.client.Route;
+import io.handoffbroker.client.ServiceConnection;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/** The application as operators run it: defaults, overrides, validation, actuator. */
+class BrokerApplicationTest {
+
+    @TempDir
+    Path dir;
+
+    private ConfigurableApplicationContext start(String... args) {
+        return new SpringApplicationBuilder(HandoffBrokerApplication.class).run(args);
+    }
+
+    @Test
+    void withNoServicesConfiguredTheDemoEchoServiceIsHandedOffAndObservable() throws Exception {
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext context = start("--server.port=0",
+                "--broker.socket-path=" + socket)) {
+            try (ServiceConnection connection = new BrokerClient(socket).connect("echo", "1.0.0")) {
+                assertThat(connection.route()).isEqualTo(Route.HANDED_OFF);
+                connection.out().write("hi".getBytes(StandardCharsets.UTF_8));
+                connection.out().flush();
+                assertThat(connection.in().readNBytes(2)).isEqualTo("hi".getBytes(StandardCharsets.UTF_8));
+            }
+            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            String health = get(port, "/actuator/health");
+            assertThat(health).contains("\"broker\"").contains("\"backends\"").contains("\"status\":\"UP\"");
+            String metrics = get(port, "/actuator/prometheus");
+            assertThat(metrics)
+                    .contains("running_process_broker_v1_hello_total{outcome=\"negotiated\",service=\"echo\",version=\"1.0.0\"} 1.0")
+                    .contains("running_process_broker_v1_handoff_total{route=\"handed_off\",service=\"echo\"} 1.0")
+                    .contains("running_process_broker_v1_handoff_acks_total{result=\"accepted\",service=\"echo\"} 1.0")
+                    .contains("running_process_broker_v1_handoff_fallback_total{reason=\"backend_refused\",service=\"echo\"} 0.0");
+            assertThat(get(port, "/actuator/broker")).contains("\"schema_version\":1").contains("\"service\":\"echo\"");
+        }
+        assertThat(Files.exists(socket)).as("socket file removed on shutdown").isFalse();
+    }
+
+    @Test
+    void anInvalidServiceNameFailsStartupNamingTheKey() {
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.services[0].name=Echo", "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock")).close())
+                .hasStackTraceContaining("broker.services[0].name");
+    }
+
+    @Test
+    void aDuplicateBackendFailsStartupNamingBothKeys() {
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.demo.enabled=false",
+                "--broker.services[0].name=echo", "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"),
+                "--broker.services[1].name=echo", "--broker.services[1].version=1.0.0",
+                "--broker.services[1].backend-endpoint=" + dir.resolve("y.sock")).close())
+                .hasStackTraceContaining("broker.services[1]").hasStackTraceContaining("broker.services[0]");
+    }
+
+    @Test
+    void aLiveBrokerAtTheSocketPathFailsTheSecondStartup() {
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext first = start("--server.port=0", "--broker.socket-path=" + socket,
+                "--broker.demo.directory=" + dir.resolve("d1"))) {
+            assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + socket,
+                    "--broker.demo.directory=" + dir.resolve("d2")).close())
+                    .hasStackTraceContaining("a live listener already answers at " + socket);
+        }
+    }
+
+    private static String get(int port, String path) throws Exception {
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+        }
+    }
+}
