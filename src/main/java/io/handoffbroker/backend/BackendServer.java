@@ -149,14 +149,15 @@ public final class BackendServer implements AutoCloseable {
             handoffListener = null;
         }
         AFUNIXServerSocket server = listener;
-        if (server != null) {
-            try {
-                server.close();
-            } catch (IOException ignored) {
-                // Closing a listener only fails if it is already closed.
-            }
-            listener = null;
+        if (server == null) {
+            return; // never bound: the socket file, if any, belongs to someone else
         }
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // Closing a listener only fails if it is already closed.
+        }
+        listener = null;
         for (AFUNIXSocket connection : open) {
             try {
                 connection.close();

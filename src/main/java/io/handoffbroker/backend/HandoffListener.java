@@ -215,12 +215,13 @@ final class HandoffListener implements AutoCloseable {
     @Override
     public void close() {
         AFUNIXServerSocket server = listener;
-        if (server != null) {
-            try {
-                server.close();
-            } catch (IOException ignored) {
-                // Already closed.
-            }
+        if (server == null) {
+            return; // never bound: the socket file, if any, belongs to someone else
+        }
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // Already closed.
         }
         for (AFUNIXSocket control : controls) {
             try {

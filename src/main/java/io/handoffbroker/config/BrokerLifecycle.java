@@ -44,6 +44,7 @@ public final class BrokerLifecycle implements SmartLifecycle {
     @Override
     public void start() {
         try {
+            server.checkSocketPath();
             if (demo != null) {
                 demo.start();
             }

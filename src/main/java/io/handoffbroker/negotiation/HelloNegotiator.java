@@ -29,8 +29,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>that backend reachable at its last probe: {@code BACKEND_SPAWN_FAILED}, retry after the probe interval.</li>
  * </ol>
  * Draining and rate limit come first because they are about the broker and the
- * peer, not about what the frame says: a flood of garbage counts against its
- * sender like a flood of valid Hellos.
+ * peer, not about what the frame says: a flood of well-framed but invalid Hellos
+ * counts against its sender like a flood of valid ones. (Framing errors are
+ * answered by the listener before negotiation, and close the connection.)
  *
  * <p>Not thread-safe (the rate limiter is not): one negotiator per event loop.
  */

@@ -55,6 +55,20 @@ public final class BrokerServer implements AutoCloseable {
         this.drainState = Objects.requireNonNull(drainState);
     }
 
+    /**
+     * Fails, without side effects beyond creating the private directory, when the
+     * socket path cannot be bound: checked before anything else starts, so a second
+     * broker never touches the first one's files.
+     */
+    public void checkSocketPath() throws IOException {
+        SocketFile.preparePrivateParent(settings.socketPath());
+        if (java.nio.file.Files.exists(settings.socketPath(), LinkOption.NOFOLLOW_LINKS)
+                && SocketFile.isAnswering(settings.socketPath())) {
+            throw new IOException("a live listener already answers at " + settings.socketPath()
+                    + "; is another broker running? Stop it or choose another broker.socket-path");
+        }
+    }
+
     /** Binds the socket and starts accepting. Fails with the path and the reason when it cannot. */
     public synchronized void start() throws IOException {
         if (loop != null) {

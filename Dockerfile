@@ -1,0 +1,76 @@
+# handoff-broker container image.
+#
+#   docker build -t handoff-broker .
+#   docker run -v handoff-broker-run:/run/handoff-broker -p 127.0.0.1:8080:8080 handoff-broker
+#
+# Clients reach the broker through the /run/handoff-broker volume. Under the default
+# peer policy (same-uid) only processes running as uid 10001 are served; set
+# BROKER_PEER_POLICY / BROKER_PEER_ALLOWED_UIDS otherwise. Mount a configuration with
+# -v ...:/config and SPRING_CONFIG_ADDITIONAL_LOCATION=file:/config/application.yml;
+# the built-in demo backend is on by default (BROKER_DEMO_ENABLED=false turns it off).
+# The demo client runs inside the container as the same user:
+#
+#   docker exec <container> java --enable-native-access=ALL-UNNAMED
+#       org.springframework.boot.loader.launch.JarLauncher demo-client --socket /run/handoff-broker/broker.sock
+#   (one command line)
+#
+# Verification: the image has not been built end to end on the development machines
+# (they have no container runtime). The layered extraction command below and the
+# JarLauncher entry point were verified locally against target/handoff-broker.jar;
+# the extracted layer directories are the ones copied in the runtime stage.
+
+# ---- build -------------------------------------------------------------------
+FROM eclipse-temurin:25-jdk AS build
+WORKDIR /src
+
+# The Maven wrapper downloads Maven itself.
+COPY mvnw ./
+COPY .mvn .mvn
+COPY pom.xml ./
+COPY proto proto
+COPY src src
+RUN ./mvnw -B -q package -DskipTests
+
+# Split the fat jar into Spring Boot's layers (dependencies change less often than
+# the application, so they stay cached) plus the launcher.
+RUN java -Djarmode=tools -jar target/handoff-broker.jar extract --layers --launcher --destination /layers
+
+# ---- runtime -----------------------------------------------------------------
+FROM eclipse-temurin:25-jre
+
+RUN groupadd --system --gid 10001 broker \
+ && useradd --system --uid 10001 --gid broker --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin broker \
+ && mkdir -p /run/handoff-broker \
+ && chown broker:broker /run/handoff-broker \
+ && chmod 0700 /run/handoff-broker
+
+WORKDIR /app
+COPY --from=build /layers/dependencies/ ./
+COPY --from=build /layers/spring-boot-loader/ ./
+COPY --from=build /layers/snapshot-dependencies/ ./
+COPY --from=build /layers/application/ ./
+
+# The broker socket lives in this volume (mode 0700, owned by the broker user; make it
+# 0755 for peer policies other than same-uid). Spring maps BROKER_SOCKET_PATH to
+# broker.socket-path.
+VOLUME /run/handoff-broker
+ENV BROKER_SOCKET_PATH=/run/handoff-broker/broker.sock
+# Outside a container the actuator binds 127.0.0.1 only. Inside one it must listen on
+# all interfaces of the container so it can be scraped and probed from outside;
+# publish the port only where it is needed.
+ENV SERVER_ADDRESS=0.0.0.0
+EXPOSE 8080
+
+USER broker
+
+# The JRE image has no HTTP client to rely on; bash's /dev/tcp is enough for a
+# liveness request. Adjust the port if server.port is changed.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080 && printf "GET /actuator/health/liveness HTTP/1.0\r\n\r\n" >&3 && grep -q "\"UP\"" <&3'
+
+# Exec form: java is PID 1 and receives SIGTERM, which starts the drain. Give
+# `docker stop` a timeout above broker.shutdown-grace-period (default 5s).
+# junixsocket loads a native library: grant native access (the jar's manifest does
+# this for `java -jar`, not for the extracted launcher).
+ENTRYPOINT ["java", "--enable-native-access=ALL-UNNAMED", "org.springframework.boot.loader.launch.JarLauncher"]
