@@ -1,0 +1,374 @@
+package io.handoffbroker.handoff;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.handoffbroker.backend.BackendServer;
+import io.handoffbroker.client.BrokerClient;
+import io.handoffbroker.client.Route;
+import io.handoffbroker.client.ServiceConnection;
+import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.testing.OpenDescriptors;
+import io.handoffbroker.testing.RecordingHandoffEvents;
+import io.handoffbroker.wire.proto.FrameKind;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * A scriptable fake backend at the handoff endpoint misbehaves in one exchange; a
+ * real SDK backend serves {@code backend_pipe}. For every fault: the client ends on
+ * a working connection by the right route and in bounded time, the broker records
+ * exactly the expected ACK result and fallback reason, the next handoff to the
+ * (now well-behaved) backend succeeds, and the broker's descriptors return to their
+ * baseline.
+ */
+class HandoffFaultInjectionTest {
+
+    /** Scheduling slack on a loaded 2-CPU machine, on top of every protocol bound. */
+    private static final Duration MARGIN = Duration.ofMillis(1_000);
+    private static final Duration DESCRIPTOR_WAIT = Duration.ofSeconds(5);
+
+    @TempDir
+    Path dir;
+
+    private ScriptedHandoffBackend backend;
+    private RecordingEchoHandler fallbackHandler;
+    private BackendServer fallback;
+    private HandoffFixture broker;
+
+    private Path pipe() {
+        return dir.resolve("b").resolve("pipe.sock");
+    }
+
+    private Path handoffEndpoint() {
+        return dir.resolve("h").resolve("ho.sock");
+    }
+
+    @BeforeEach
+    void startBackends() throws Exception {
+        backend = new ScriptedHandoffBackend(handoffEndpoint()).start();
+        fallbackHandler = new RecordingEchoHandler();
+        fallback = new BackendServer(pipe(), fallbackHandler, 64).start();
+    }
+
+    private HandoffFixture startBroker(UnaryOperator<HandoffFixture> configure) throws Exception {
+        broker = configure.apply(new HandoffFixture(dir).service(HandoffFixture.handoffService(pipe(),
+                handoffEndpoint()))).start();
+        return broker;
+    }
+
+    private HandoffFixture startBroker() throws Exception {
+        return startBroker(f -> f);
+    }
+
+    @AfterEach
+    void stopAll() {
+        if (broker != null) {
+            broker.close();
+        }
+        backend.close();
+        fallback.close();
+    }
+
+    /** One misbehaviour and what the broker must make of it. */
+    record Fault(String name, ScriptedHandoffBackend.Behaviour behaviour, AckResult ackResult, String reason,
+            boolean backendKeepsDescriptor) {
+        @Override
+        public String toString() {
+            return name + " -> " + ackResult.label() + "/" + reason;
+        }
+    }
+
+    static Stream<Fault> faults() {
+        return Stream.of(
+                new Fault("backend that never answers", ScriptedHandoffBackend.neverAnswer(), AckResult.MISSING,
+                        FallbackReason.BACKEND_ACK_TIMEOUT, true),
+                new Fault("backend that answers after the deadline, within the grace period",
+                        ScriptedHandoffBackend.answerAfter(Duration.ofMillis(450)), AckResult.LATE,
+                        FallbackReason.BACKEND_ACK_TIMEOUT, true),
+                new Fault("backend that echoes another token",
+                        ScriptedHandoffBackend.ackWith(a -> a.setToken(ByteString.copyFrom(new byte[16]))),
+                        AckResult.TOKEN_MISMATCH, FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend that echoes a truncated token",
+                        ScriptedHandoffBackend.ackWith(a -> a.setToken(a.getToken().substring(0, 15))),
+                        AckResult.TOKEN_MISMATCH, FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend whose ACK carries another correlation_id",
+                        ScriptedHandoffBackend.ackWith(a -> a.setCorrelationId(a.getCorrelationId() + 1)),
+                        AckResult.CORRELATION_MISMATCH, FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend whose ACK frame carries another request_id",
+                        ScriptedHandoffBackend.ackWithRequestId(1), AckResult.CORRELATION_MISMATCH,
+                        FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend that writes garbage instead of a frame", ScriptedHandoffBackend.garbage(),
+                        AckResult.MALFORMED, FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend whose ACK is a REQUEST frame",
+                        ScriptedHandoffBackend.ackInFrame(f -> f.setKind(FrameKind.FRAME_KIND_REQUEST)),
+                        AckResult.MALFORMED, FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend whose ACK payload does not decode",
+                        ScriptedHandoffBackend.ackInFrame(f -> f.setPayload(ByteString.copyFrom(new byte[] {0x0A, 0x7F}))),
+                        AckResult.MALFORMED, FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend that closes the control connection before answering",
+                        ScriptedHandoffBackend.closeControl(), AckResult.MISSING, FallbackReason.BACKEND_UNAVAILABLE,
+                        false),
+                new Fault("backend that closes the control connection in the middle of its ACK",
+                        ScriptedHandoffBackend.closeInTheMiddleOfTheAck(), AckResult.MISSING,
+                        FallbackReason.BACKEND_UNAVAILABLE, false));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("faults")
+    void clientFallsBackToAWorkingConnectionTheVerdictIsExactAndTheNextHandoffSucceeds(Fault fault) throws Exception {
+        startBroker();
+        OpenDescriptors.Snapshot baseline = warmUp();
+        backend.then(fault.behaviour());
+
+        long started = System.nanoTime();
+        long id;
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            id = connection.connectionId();
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(took).as("time to a working connection")
+                    .isLessThan(broker.ackDeadline().plus(broker.relayWait()).plus(MARGIN));
+            if (fault.backendKeepsDescriptor()) {
+                // The broker said nothing more to the client (ownership is ambiguous): the client only
+                // gave up when its relay wait ended.
+                assertThat(connection.fallbackReason()).isEqualTo("no relay within 500 ms");
+            } else {
+                assertThat(connection.fallbackReason()).startsWith("relay not received");
+            }
+            assertThat(HandoffFixture.echo(connection.socket(), "after the fault")).isEqualTo("after the fault");
+        }
+        assertThat(fallbackHandler.servedOn(pipe().toString())).isEqualTo(1);
+        backend.releaseHeldDescriptors();
+
+        RecordingHandoffEvents events = broker.events();
+        Duration verdictWait = broker.ackDeadline().plus(broker.ackGrace()).plus(MARGIN);
+        RecordingHandoffEvents.Event fallbackEvent = events.awaitEvent(id, "fallback", verdictWait);
+        RecordingHandoffEvents.Event ackEvent = events.awaitEvent(id, "ack", verdictWait);
+        assertThat(fallbackEvent).as("fallback of connection %d; all: %s", id, events.all()).isNotNull();
+        assertThat(ackEvent).as("ACK result of connection %d; all: %s", id, events.all()).isNotNull();
+        assertThat(events.ackResultsOf(id)).containsExactly(fault.ackResult());
+        assertThat(events.fallbackReasonsOf(id)).containsExactly(fault.reason());
+        assertThat(events.wasHandedOff(id)).isFalse();
+        assertThat(broker.orchestrator().pending().size()).as("tokens left pending").isZero();
+        if (fault.reason().equals(FallbackReason.BACKEND_ACK_TIMEOUT)) {
+            // The deadline bounds the broker's wait: it abandons the handoff at the deadline ...
+            assertThat(Duration.ofNanos(fallbackEvent.atNanos() - started)).as("abandoned after")
+                    .isGreaterThanOrEqualTo(broker.ackDeadline().minusMillis(5))
+                    .isLessThan(broker.ackDeadline().plus(MARGIN));
+            // ... and only the watcher decides late versus missing, during the grace period.
+            if (fault.ackResult() == AckResult.MISSING) {
+                assertThat(Duration.ofNanos(ackEvent.atNanos() - fallbackEvent.atNanos())).as("missing decided after")
+                        .isGreaterThanOrEqualTo(broker.ackGrace().minusMillis(20));
+            }
+        }
+
+        assertNextHandoffSucceeds();
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void explicitRefusalRelaysAtOnceAndKeepsTheControlConnection() throws Exception {
+        startBroker();
+        OpenDescriptors.Snapshot baseline = warmUp();
+        backend.then(ScriptedHandoffBackend.refuse("scripted refusal"));
+        // A patient client: the refusal must reach it long before its relay wait would end.
+        BrokerClient patient = broker.client(Duration.ofSeconds(5));
+
+        long started = System.nanoTime();
+        long id;
+        try (ServiceConnection connection = patient.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            id = connection.connectionId();
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(connection.fallbackReason()).isEqualTo("scripted refusal");
+            assertThat(took).as("time to a working connection").isLessThan(MARGIN);
+            assertThat(HandoffFixture.echo(connection.socket(), "refused")).isEqualTo("refused");
+        }
+
+        RecordingHandoffEvents events = broker.events();
+        assertThat(events.awaitEvent(id, "fallback", MARGIN)).isNotNull();
+        assertThat(events.ackResultsOf(id)).containsExactly(AckResult.REFUSED);
+        assertThat(events.fallbackReasonsOf(id)).containsExactly(FallbackReason.BACKEND_REFUSED);
+        assertThat(broker.orchestrator().pending().size()).isZero();
+
+        assertNextHandoffSucceeds();
+        // A well-formed refusal leaves the stream clean: warm-up, refusal and the next handoff share one.
+        assertThat(backend.controlConnectionsAccepted()).isEqualTo(1);
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void backendThatCrashesMidExchangeAndComesBackIsHandedConnectionsAgain() throws Exception {
+        startBroker();
+        OpenDescriptors.Snapshot baseline = warmUp();
+        backend.then(exchange -> {
+            exchange.releaseDescriptors();
+            backend.crash();
+        });
+
+        long id;
+        long started = System.nanoTime();
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            id = connection.connectionId();
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(Duration.ofNanos(System.nanoTime() - started))
+                    .isLessThan(broker.ackDeadline().plus(broker.relayWait()).plus(MARGIN));
+            assertThat(HandoffFixture.echo(connection.socket(), "crash")).isEqualTo("crash");
+        }
+        RecordingHandoffEvents events = broker.events();
+        assertThat(events.awaitEvent(id, "ack", MARGIN)).isNotNull();
+        assertThat(events.awaitEvent(id, "fallback", MARGIN)).isNotNull();
+        assertThat(events.ackResultsOf(id)).containsExactly(AckResult.MISSING);
+        assertThat(events.fallbackReasonsOf(id)).containsExactly(FallbackReason.BACKEND_UNAVAILABLE);
+
+        // While it is down nothing reaches it: the broker still owns the connection and says so at once.
+        BrokerClient patient = broker.client(Duration.ofSeconds(5));
+        started = System.nanoTime();
+        long whileDown;
+        try (ServiceConnection connection = patient.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            whileDown = connection.connectionId();
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(MARGIN);
+            assertThat(connection.fallbackReason()).contains("no control connection");
+            assertThat(HandoffFixture.echo(connection.socket(), "down")).isEqualTo("down");
+        }
+        assertThat(events.awaitEvent(whileDown, "fallback", MARGIN)).isNotNull();
+        assertThat(events.fallbackReasonsOf(whileDown)).containsExactly(FallbackReason.BACKEND_UNAVAILABLE);
+        assertThat(events.ackResultsOf(whileDown)).as("never reached the ACK stage").isEmpty();
+
+        backend.start();
+        assertNextHandoffSucceeds();
+        assertThat(broker.orchestrator().pending().size()).isZero();
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void backendThatRestartsBetweenHandoffsIsInvisibleToTheNextClient() throws Exception {
+        startBroker();
+        OpenDescriptors.Snapshot baseline = warmUp();
+        backend.crash();
+        backend.start();
+        // The pooled connection to the old process is dead; the pool must not hand it out.
+        assertNextHandoffSucceeds();
+        assertThat(backend.controlConnectionsAccepted()).isEqualTo(2);
+        assertThat(broker.events().fallbackCounts()).isEmpty();
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void aControlConnectionLeftWithAStrayFrameIsNeverReused() throws Exception {
+        startBroker();
+        OpenDescriptors.Snapshot baseline = warmUp();
+        backend.then(ScriptedHandoffBackend.acceptAndAckTwice());
+        // The handoff itself succeeds: the first ACK is timely and correct.
+        assertNextHandoffSucceeds();
+        // The stray second ACK must not answer the next offer: the pool drops that connection and dials.
+        assertNextHandoffSucceeds();
+        assertThat(backend.controlConnectionsAccepted()).isEqualTo(2);
+        assertThat(broker.events().fallbackCounts()).isEmpty();
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void backendThatClosesTheControlConnectionAfterEveryExchangeStillGetsEveryHandoff() throws Exception {
+        startBroker();
+        backend.byDefault(ScriptedHandoffBackend.acceptThenCloseControl());
+        BrokerClient client = broker.client();
+        for (int i = 0; i < 20; i++) {
+            try (ServiceConnection connection = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+                assertThat(connection.route()).as("handoff %d: %s", i, connection.fallbackReason())
+                        .isEqualTo(Route.HANDED_OFF);
+                assertThat(HandoffFixture.echo(connection.socket(), "n" + i)).isEqualTo("n" + i);
+            }
+        }
+        assertThat(backend.exchanges()).hasSize(20);
+        assertThat(backend.exchanges().stream().map(e -> e.control).distinct().count())
+                .as("distinct control connections the exchanges came on").isEqualTo(20);
+        assertThat(backend.controlConnectionsAccepted()).as("one control connection per handoff").isEqualTo(20);
+        // handed_off is reported after the relay was written: the client may be done before it is recorded.
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.events().handedOff() == 20, MARGIN))
+                .as("handed off: %s", broker.events()).isTrue();
+        assertThat(broker.events().fallbackCounts()).isEmpty();
+        assertThat(broker.events().ackCounts()).containsExactly(Map.entry(AckResult.ACCEPTED, 20));
+    }
+
+    @Test
+    void backendThatKeepsFailingIsSkippedOnceTheFailedAttemptLimitIsReached() throws Exception {
+        startBroker(f -> f.failedAttempts(2, Duration.ofSeconds(60)));
+        backend.then(ScriptedHandoffBackend.garbage(), ScriptedHandoffBackend.garbage());
+        BrokerClient client = broker.client();
+        for (int i = 0; i < 2; i++) {
+            try (ServiceConnection connection = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            }
+        }
+        backend.releaseHeldDescriptors();
+        try (ServiceConnection connection = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(connection.fallbackReason()).isEqualTo("broker did not offer a handoff");
+            assertThat(connection.negotiated().getHandlePassedToken().isEmpty()).isTrue();
+            assertThat(HandoffFixture.echo(connection.socket(), "limited")).isEqualTo("limited");
+            assertThat(broker.events().awaitEvent(connection.connectionId(), "fallback", MARGIN).value())
+                    .isEqualTo(FallbackReason.RATE_LIMITED);
+        }
+        assertThat(backend.exchanges()).as("offers after the limit").hasSize(2);
+    }
+
+    @Test
+    void handoffBeyondThePendingTokenBoundFallsBackWithFdPressure() throws Exception {
+        startBroker(f -> f.maxPendingTokens(1));
+        backend.then(ScriptedHandoffBackend.neverAnswer());
+        BrokerClient client = broker.client();
+        Thread first = Thread.ofPlatform().start(() -> {
+            try (ServiceConnection connection = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+                HandoffFixture.echo(connection.socket(), "first");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(backend.awaitExchange(1, MARGIN)).as("the first handoff is in flight").isNotNull();
+        try (ServiceConnection second = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(second.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(second.fallbackReason()).isEqualTo("broker did not offer a handoff");
+            assertThat(HandoffFixture.echo(second.socket(), "second")).isEqualTo("second");
+            assertThat(broker.events().awaitEvent(second.connectionId(), "fallback", MARGIN).value())
+                    .isEqualTo(FallbackReason.FD_PRESSURE);
+        }
+        first.join(broker.ackDeadline().plus(broker.relayWait()).plus(MARGIN));
+        assertThat(first.isAlive()).isFalse();
+        backend.releaseHeldDescriptors();
+    }
+
+    // ---- helpers ----
+
+    /** One good handoff, so every lazily opened descriptor is open; then the settled count. */
+    private OpenDescriptors.Snapshot warmUp() throws Exception {
+        assertNextHandoffSucceeds();
+        RecordingHandoffEvents.awaitTrue(() -> backend.adoptedConnections() > 0 && fallback.openConnections() == 0,
+                MARGIN);
+        return OpenDescriptors.stable(Duration.ofMillis(150), Duration.ofSeconds(3));
+    }
+
+    private void assertNextHandoffSucceeds() throws Exception {
+        int before = broker.events().handedOff();
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(connection.route()).as("next handoff: %s; events %s", connection.fallbackReason(),
+                    broker.events()).isEqualTo(Route.HANDED_OFF);
+            assertThat(HandoffFixture.echo(connection.socket(), "handed off")).isEqualTo("handed off");
+            RecordingHandoffEvents.Event done = broker.events().awaitEvent(connection.connectionId(),
+                    "handed_off", MARGIN);
+            assertThat(done).isNotNull();
+        }
+        assertThat(broker.events().handedOff()).isEqualTo(before + 1);
+    }
+}

@@ -1,0 +1,250 @@
+package io.handoffbroker.testing;
+
+import io.handoffbroker.client.BrokerClient;
+import io.handoffbroker.handoff.ControlConnectionPool;
+import io.handoffbroker.handoff.FailedAttemptLimiter;
+import io.handoffbroker.handoff.HandoffOrchestrator;
+import io.handoffbroker.handoff.HandoffSettings;
+import io.handoffbroker.handoff.LateAckWatcher;
+import io.handoffbroker.handoff.PendingHandoffs;
+import io.handoffbroker.handoff.PoolSettings;
+import io.handoffbroker.handoff.WireHandoffDelivery;
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.wire.SemVer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import org.newsclub.net.unix.AFUNIXSelectorProvider;
+import org.newsclub.net.unix.AFUNIXSocket;
+
+/**
+ * A real broker ({@link BrokerFixture}) with a real {@link HandoffOrchestrator},
+ * assembled exactly as {@code BrokerConfiguration#handoffOrchestrator} does it, and
+ * a {@link RecordingHandoffEvents}. Defaults are short, for fault tests: ACK
+ * deadline 300 ms, grace 300 ms, client relay wait 500 ms, a failed-attempt limit
+ * high enough never to interfere, no pre-dialled control connections.
+ */
+public final class HandoffFixture implements AutoCloseable {
+
+    public static final String SERVICE = "echo";
+    public static final String VERSION = "1.2.3";
+
+    private final BrokerFixture broker;
+    private final RecordingHandoffEvents events = new RecordingHandoffEvents();
+    private final List<ServiceBackend> services = new ArrayList<>();
+    private boolean enabled = true;
+    private Duration ackDeadline = Duration.ofMillis(300);
+    private Duration ackGrace = Duration.ofMillis(300);
+    private Duration tokenTtl = Duration.ofSeconds(30);
+    private int maxPendingTokens = 1024;
+    private int failedAttemptLimit = 1_000;
+    private Duration failedAttemptWindow = Duration.ofSeconds(60);
+    private int workers = 16;
+    private PoolSettings pool = new PoolSettings(8, 0, Duration.ofMillis(250), Duration.ofMillis(250),
+            Duration.ofSeconds(30));
+    private Duration relayWait = Duration.ofMillis(500);
+    private Duration replyTimeout = Duration.ofSeconds(5);
+    private Predicate<ServiceBackend> handoffEndpointUp = backend -> true;
+    private HandoffOrchestrator orchestrator;
+    private boolean closed;
+
+    public HandoffFixture(Path directory) {
+        this.broker = new BrokerFixture(directory).rateLimit(100_000, Duration.ofSeconds(1));
+    }
+
+    /** A service with a handoff endpoint, handoff switched on. */
+    public static ServiceBackend handoffService(Path backendPipe, Path handoffEndpoint) {
+        return new ServiceBackend(SERVICE, SemVer.parse(VERSION), backendPipe, Optional.of(handoffEndpoint), true,
+                Optional.empty(), List.of());
+    }
+
+    public HandoffFixture service(ServiceBackend backend) {
+        services.add(backend);
+        broker.service(backend);
+        return this;
+    }
+
+    public HandoffFixture enabled(boolean on) {
+        this.enabled = on;
+        return this;
+    }
+
+    public HandoffFixture ackDeadline(Duration deadline) {
+        this.ackDeadline = deadline;
+        return this;
+    }
+
+    public HandoffFixture ackGrace(Duration grace) {
+        this.ackGrace = grace;
+        return this;
+    }
+
+    public HandoffFixture tokenTtl(Duration ttl) {
+        this.tokenTtl = ttl;
+        return this;
+    }
+
+    public HandoffFixture maxPendingTokens(int max) {
+        this.maxPendingTokens = max;
+        return this;
+    }
+
+    public HandoffFixture failedAttempts(int limit, Duration window) {
+        this.failedAttemptLimit = limit;
+        this.failedAttemptWindow = window;
+        return this;
+    }
+
+    public HandoffFixture workers(int n) {
+        this.workers = n;
+        return this;
+    }
+
+    public HandoffFixture pool(PoolSettings settings) {
+        this.pool = settings;
+        return this;
+    }
+
+    public HandoffFixture relayWait(Duration wait) {
+        this.relayWait = wait;
+        return this;
+    }
+
+    public HandoffFixture handoffEndpointUp(Predicate<ServiceBackend> up) {
+        this.handoffEndpointUp = up;
+        return this;
+    }
+
+    /** Adjusts the underlying broker listener (connection limit, Hello timeout, ...) before start. */
+    public HandoffFixture broker(Consumer<BrokerFixture> adjust) {
+        adjust.accept(broker);
+        return this;
+    }
+
+    public HandoffFixture start() throws IOException {
+        HandoffSettings settings = new HandoffSettings(enabled, ackDeadline, ackGrace, tokenTtl, maxPendingTokens,
+                failedAttemptLimit, failedAttemptWindow, workers, pool);
+        // The assembly of BrokerConfiguration#handoffOrchestrator, with a prober that is a predicate.
+        ControlConnectionPool connections = new ControlConnectionPool(settings.pool());
+        for (ServiceBackend backend : services) {
+            if (backend.acceptsHandoffs() && settings.enabled()) {
+                backend.handoffEndpoint().ifPresent(connections::register);
+            }
+        }
+        ThreadPoolExecutor executor = new ThreadPoolExecutor(settings.workers(), settings.workers(), 30,
+                TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.maxPendingTokens()),
+                Thread.ofPlatform().name("broker-handoff-", 0).daemon(true).factory());
+        executor.allowCoreThreadTimeOut(true);
+        LateAckWatcher watcher = new LateAckWatcher(settings.ackGracePeriod().toNanos(),
+                AFUNIXSelectorProvider.provider().openSelector());
+        broker.router(replies -> {
+            orchestrator = new HandoffOrchestrator(settings, replies,
+                    new PendingHandoffs(new SecureRandom(), settings.maxPendingTokens(),
+                            settings.tokenTtl().toNanos()),
+                    connections, new WireHandoffDelivery(), watcher,
+                    new FailedAttemptLimiter(settings.failedAttemptLimit(), settings.failedAttemptWindow().toNanos()),
+                    handoffEndpointUp, events, executor);
+            return orchestrator;
+        });
+        broker.start();
+        return this;
+    }
+
+    /** A client that advertises handle passing and waits the fixture's relay wait. */
+    public BrokerClient client() {
+        return client(relayWait);
+    }
+
+    public BrokerClient client(Duration relayWait) {
+        return new BrokerClient(broker.socketPath(), replyTimeout, relayWait, true);
+    }
+
+    /** A client that does not advertise handle passing. */
+    public BrokerClient clientWithoutHandoff() {
+        return new BrokerClient(broker.socketPath(), replyTimeout, relayWait, false);
+    }
+
+    public RecordingHandoffEvents events() {
+        return events;
+    }
+
+    public HandoffOrchestrator orchestrator() {
+        return orchestrator;
+    }
+
+    public BrokerFixture broker() {
+        return broker;
+    }
+
+    public Path socketPath() {
+        return broker.socketPath();
+    }
+
+    public Duration ackDeadline() {
+        return ackDeadline;
+    }
+
+    public Duration ackGrace() {
+        return ackGrace;
+    }
+
+    public Duration relayWait() {
+        return relayWait;
+    }
+
+    /** Stops the listener and the orchestrator (workers, watcher, pool). Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        broker.close();
+        if (orchestrator != null) {
+            orchestrator.close();
+        }
+    }
+
+    // ---- descriptors ----
+
+    /** This JVM's open descriptors (jar files excluded), see {@link OpenDescriptors}. */
+    public static int openDescriptors() {
+        return OpenDescriptors.count();
+    }
+
+    public static Map<String, Integer> openDescriptorsByKind() {
+        return OpenDescriptors.byKind();
+    }
+
+    // ---- echo ----
+
+    /** Writes {@code message} and reads the same number of bytes back (5 s at most). */
+    public static String echo(AFUNIXSocket socket, String message) throws IOException {
+        byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
+        int before = socket.getSoTimeout();
+        socket.setSoTimeout(5_000);
+        try {
+            OutputStream out = socket.getOutputStream();
+            out.write(bytes);
+            out.flush();
+            InputStream in = socket.getInputStream();
+            byte[] back = in.readNBytes(bytes.length);
+            return new String(back, StandardCharsets.UTF_8);
+        } finally {
+            socket.setSoTimeout(before);
+        }
+    }
+}
