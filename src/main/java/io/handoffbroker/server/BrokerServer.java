@@ -1,6 +1,7 @@
 package io.handoffbroker.server;
 
 import io.handoffbroker.negotiation.HelloNegotiator;
+import io.handoffbroker.unix.BoundSocketFile;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
@@ -8,7 +9,6 @@ import java.nio.channels.Selector;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Objects;
@@ -23,12 +23,14 @@ import org.slf4j.LoggerFactory;
  * The broker's listener: binds the socket file, runs the event loop, and drains
  * on shutdown.
  *
- * <p>Shutdown ({@link #drain(Duration)}): the socket file is unlinked first, so no
- * new client can reach this broker and a successor can bind at once; connections
- * already queued in the backlog are still accepted and, like every Hello that
- * arrives from then on, answered {@code SHUTTING_DOWN}; then the listener closes.
- * Connections in flight (including detached handoffs) get until the grace period
- * ends; what is left then is closed.
+ * <p>Shutdown ({@link #drain(Duration)}): from the first moment every Hello is
+ * answered {@code SHUTTING_DOWN}. The loop accepts what waits in the backlog, then
+ * unlinks the socket file (so no new client can reach this broker and a successor
+ * can bind at once) and closes the listener, in one step on the loop thread. The
+ * order matters: junixsocket's {@code accept} refuses to work once the bound file is
+ * gone, so unlinking first would reset the queued clients instead of answering
+ * them. Connections in flight (including detached handoffs) get until the grace
+ * period ends; what is left then is closed.
  */
 public final class BrokerServer implements AutoCloseable {
 
@@ -43,7 +45,7 @@ public final class BrokerServer implements AutoCloseable {
 
     private @Nullable EventLoop loop;
     private @Nullable Thread loopThread;
-    private @Nullable Object boundFileKey;
+    private @Nullable BoundSocketFile boundFile;
     private volatile boolean listening;
 
     public BrokerServer(ServerSettings settings, HelloNegotiator negotiator, ConnectionRouter router,
@@ -62,7 +64,7 @@ public final class BrokerServer implements AutoCloseable {
      */
     public void checkSocketPath() throws IOException {
         SocketFile.preparePrivateParent(settings.socketPath());
-        if (java.nio.file.Files.exists(settings.socketPath(), LinkOption.NOFOLLOW_LINKS)
+        if (Files.exists(settings.socketPath(), LinkOption.NOFOLLOW_LINKS)
                 && SocketFile.isAnswering(settings.socketPath())) {
             throw new IOException("a live listener already answers at " + settings.socketPath()
                     + "; is another broker running? Stop it or choose another broker.socket-path");
@@ -79,10 +81,13 @@ public final class BrokerServer implements AutoCloseable {
         SocketFile.claim(path);
         AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
         try {
+            // junixsocket would unlink the path on close even if a successor has bound it by then;
+            // removeSocketFile() does it only while the file is still ours.
+            listener.setDeleteOnClose(false);
             listener.bind(AFUNIXSocketAddress.of(path), settings.backlog());
             Files.setPosixFilePermissions(path,
                     PosixFilePermissions.fromString(settings.peerPolicy().isPrivate() ? "rw-------" : "rw-rw-rw-"));
-            boundFileKey = fileKey(path);
+            boundFile = BoundSocketFile.identify(path);
             Selector selector = listener.provider().openSelector();
             EventLoop eventLoop = new EventLoop(listener, selector, settings, negotiator, router, events,
                     connectionIds, () -> listening = false);
@@ -140,10 +145,9 @@ public final class BrokerServer implements AutoCloseable {
             return;
         }
         if (drainState.begin()) {
-            log.info("draining: socket file removed, answering SHUTTING_DOWN, waiting up to {} ms for {} connection(s)",
+            log.info("draining: answering SHUTTING_DOWN, removing the socket file, waiting up to {} ms for {} connection(s)",
                     grace.toMillis(), l.openConnections());
-            removeSocketFile();
-            l.execute(l::closeListenerAfterBacklog);
+            l.execute(() -> l.closeListenerAfterBacklog(this::removeSocketFile));
         }
         long deadline = System.nanoTime() + grace.toNanos();
         try {
@@ -183,21 +187,14 @@ public final class BrokerServer implements AutoCloseable {
 
     // Removes the socket file only if it is still the one we bound: a successor may already own the path.
     private void removeSocketFile() {
-        Path path = settings.socketPath();
+        BoundSocketFile bound = boundFile;
+        if (bound == null) {
+            return;
+        }
         try {
-            Object key = fileKey(path);
-            if (key != null && Objects.equals(key, boundFileKey)) {
-                Files.deleteIfExists(path);
-            }
+            bound.removeIfStillOurs();
         } catch (IOException e) {
-            log.warn("could not remove socket file {}: {}", path, e.toString());
+            log.warn("could not remove socket file {}: {}", bound, e.toString());
         }
-    }
-
-    private static @Nullable Object fileKey(Path path) throws IOException {
-        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-            return null;
-        }
-        return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
     }
 }

@@ -119,9 +119,13 @@ final class EventLoop implements Runnable {
         return running && k != null && k.isValid() && !acceptPaused;
     }
 
-    /** Accepts what already waits in the backlog, so those clients get an answer, then closes the listener. */
-    void closeListenerAfterBacklog() {
+    /**
+     * Accepts what already waits in the backlog, so those clients get an answer, runs
+     * {@code unlinkSocketFile}, then closes the listener.
+     */
+    void closeListenerAfterBacklog(Runnable unlinkSocketFile) {
         acceptAll(true);
+        unlinkSocketFile.run();
         SelectionKey k = acceptKey;
         if (k != null) {
             k.cancel();

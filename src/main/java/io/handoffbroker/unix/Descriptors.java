@@ -3,7 +3,6 @@ package io.handoffbroker.unix;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
-import java.nio.channels.Channel;
 import org.newsclub.net.unix.AFSocket;
 import org.newsclub.net.unix.AFSocketChannel;
 
@@ -44,12 +43,12 @@ public final class Descriptors {
         releaseDescriptor(descriptor);
     }
 
-    /** Closes, keeping the first failure as the one reported; never throws. */
-    public static void closeQuietly(Channel channel) {
+    /** Closes a channel, socket or listener that is being discarded; never throws. */
+    public static void closeQuietly(AutoCloseable closeable) {
         try {
-            channel.close();
-        } catch (IOException ignored) {
-            // Nothing left to do with a channel that failed to close; its descriptor is gone either way.
+            closeable.close();
+        } catch (Exception ignored) {
+            // Nothing left to do with something that failed to close; its descriptor is gone either way.
         }
     }
 

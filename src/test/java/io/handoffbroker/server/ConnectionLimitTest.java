@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -94,13 +93,6 @@ class ConnectionLimitTest {
     }
 
     @Test
-    @Disabled("BUG: BrokerServer.drain (BrokerServer.java:145-146) unlinks the socket file before the loop"
-            + " runs EventLoop.closeListenerAfterBacklog; junixsocket's accept() compares the listener's bound inode"
-            + " with the path, finds the file gone, closes the listener and throws AsynchronousCloseException,"
-            + " which EventLoop.acceptAll (EventLoop.java:192-199) swallows without a log line because the listener"
-            + " is no longer open. The backlog is never accepted: queued clients get ECONNRESET instead of"
-            + " SHUTTING_DOWN, contrary to BrokerServer's javadoc. Fix: accept the backlog before unlinking, or use"
-            + " a listener without junixsocket's inode check")
     void clientWaitingInTheBacklogIsAnsweredShuttingDownWhenTheBrokerDrains() throws Exception {
         holdIdleConnectionsUpToTheLimit();
         try (RawClient waiting = RawClient.connect(broker.socketPath(), Duration.ofMillis(300))) {

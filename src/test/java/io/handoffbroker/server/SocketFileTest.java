@@ -19,7 +19,6 @@ import java.time.Instant;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -170,11 +169,6 @@ class SocketFileTest {
     }
 
     @Test
-    @Disabled("BUG: BrokerServer.start (BrokerServer.java:80-82) opens the listener with junixsocket's default"
-            + " deleteOnClose=true, so Descriptors.closeQuietly(listener) in EventLoop.closeEverything"
-            + " (EventLoop.java:423) unlinks whatever socket file is at the path by then, a successor's included"
-            + " (junixsocket compares the path, not the inode); BrokerServer.removeSocketFile's file-key check never"
-            + " gets a say. Fix: listener.socket().setDeleteOnClose(false) before bind")
     void closingABrokerLeavesTheSocketFileOfASuccessorAtTheSamePath() throws Exception {
         broker = fixture(dir).start();
         Path socket = broker.socketPath();
@@ -192,9 +186,9 @@ class SocketFileTest {
     }
 
     @Test
-    // Passes today only because junixsocket's accept() notices the foreign inode at the path and closes the
-    // listener natively before closeListenerAfterBacklog closes it (so deleteOnClose never runs): a guard for
-    // the "a successor can bind at once" promise of BrokerServer's javadoc.
+    // The loop unlinks the socket file only after it has accepted the backlog, so a loop that is busy when the
+    // drain starts delays the unlink until it is free; from then on a successor can bind, and the old broker's
+    // remaining drain and close leave the successor's file alone.
     void successorThatBindsWhileTheOldBrokerDrainsKeepsItsSocketFile() throws Exception {
         CountDownLatch routing = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -214,13 +208,13 @@ class SocketFileTest {
             client.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 1));
             assertThat(routing.await(5, TimeUnit.SECONDS)).as("the loop is routing").isTrue();
             drain = Thread.ofPlatform().name("test-drain").start(() -> broker.server().drain(Duration.ofSeconds(5)));
+            release.countDown();
+            assertThat(client.readReply().hasNegotiated()).as("a Hello decided before the drain").isTrue();
             await("the drain to unlink the socket file", Duration.ofSeconds(5),
                     () -> !Files.exists(socket, LinkOption.NOFOLLOW_LINKS));
 
             successor = fixture(dir).start();
             Object successorKey = fileKey(socket);
-            release.countDown();
-            assertThat(client.readReply().hasNegotiated()).isTrue();
             drain.join(Duration.ofSeconds(10));
             assertThat(drain.isAlive()).isFalse();
 
