@@ -1,9 +1,8 @@
 package io.handoffbroker.backend;
 
-import io.handoffbroker.unix.SocketFile;
+import io.handoffbroker.unix.Descriptors;
 import java.io.IOException;
 import java.net.SocketException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -14,7 +13,6 @@ import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +37,7 @@ public final class BackendServer implements AutoCloseable {
     private final ConnectionHandler handler;
     private final Semaphore slots;
     private final Set<AFUNIXSocket> open = ConcurrentHashMap.newKeySet();
-    private @Nullable AFUNIXServerSocket listener;
+    private @Nullable BoundListener listener;
     private @Nullable HandoffListener handoffListener;
 
     /**
@@ -61,20 +59,23 @@ public final class BackendServer implements AutoCloseable {
         this(endpoint, Optional.empty(), handler, maxConnections);
     }
 
-    /** Binds the endpoints (replacing stale socket files) and starts accepting. */
+    /**
+     * Binds the endpoints (creating their directories, replacing stale socket files)
+     * and starts accepting.
+     */
     public synchronized BackendServer start() throws IOException {
-        Path parent = endpoint.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        SocketFile.claim(endpoint);
-        AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(endpoint));
-        listener = server;
-        Thread.ofPlatform().name("backend-accept").daemon(true).start(() -> acceptLoop(server));
+        BoundListener bound = BoundListener.bind(endpoint);
+        listener = bound;
+        Thread.ofPlatform().name("backend-accept").daemon(true).start(() -> acceptLoop(bound.socket()));
         if (handoffEndpoint.isPresent()) {
             HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::tryServe,
                     Duration.ofSeconds(5));
-            handoffs.start();
+            try {
+                handoffs.start();
+            } catch (IOException | RuntimeException e) {
+                close();
+                throw e;
+            }
             handoffListener = handoffs;
         }
         return this;
@@ -129,18 +130,31 @@ public final class BackendServer implements AutoCloseable {
     }
 
     private void serve(AFUNIXSocket connection) {
-        try (connection) {
+        try {
             handler.serve(connection);
         } catch (SocketException closed) {
             log.debug("backend {}: connection ended: {}", endpoint, closed.toString());
         } catch (IOException | RuntimeException e) {
             log.warn("backend {}: handler failed: {}", endpoint, e.toString());
         } finally {
+            release(connection);
             open.remove(connection);
             slots.release();
         }
     }
 
+    // A handed-off socket was made from a descriptor, and Socket.close() on such a socket
+    // shuts it down but leaves the descriptor open; release the descriptor explicitly.
+    // This is the last copy of the connection, so the client sees end of stream either way.
+    private void release(AFUNIXSocket connection) {
+        try {
+            Descriptors.closeWithoutShutdown(connection);
+        } catch (IOException e) {
+            log.debug("backend {}: closing a connection failed: {}", endpoint, e.toString());
+        }
+    }
+
+    /** Closes the listeners and every open connection; the handlers see their sockets shut down. */
     @Override
     public synchronized void close() {
         HandoffListener handoffs = handoffListener;
@@ -148,27 +162,14 @@ public final class BackendServer implements AutoCloseable {
             handoffs.close();
             handoffListener = null;
         }
-        AFUNIXServerSocket server = listener;
-        if (server == null) {
+        BoundListener bound = listener;
+        if (bound == null) {
             return; // never bound: the socket file, if any, belongs to someone else
         }
-        try {
-            server.close();
-        } catch (IOException ignored) {
-            // Closing a listener only fails if it is already closed.
-        }
+        bound.close();
         listener = null;
-        for (AFUNIXSocket connection : open) {
-            try {
-                connection.close();
-            } catch (IOException ignored) {
-                // Already closed by its handler.
-            }
-        }
-        try {
-            Files.deleteIfExists(endpoint);
-        } catch (IOException e) {
-            log.warn("backend {}: could not remove socket file: {}", endpoint, e.toString());
-        }
+        // Shutting down (not just closing) wakes each handler blocked in a read; the handler's
+        // thread then releases the descriptor.
+        open.forEach(Descriptors::closeQuietly);
     }
 }

@@ -1,7 +1,6 @@
 package io.handoffbroker.backend;
 
 import io.handoffbroker.unix.Descriptors;
-import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.HandoffToken;
@@ -24,7 +23,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,7 +55,7 @@ final class HandoffListener implements AutoCloseable {
     private final Duration offerTimeout;
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
-    private @Nullable AFUNIXServerSocket listener;
+    private @Nullable BoundListener listener;
 
     HandoffListener(Path endpoint, Adopter adopter, Duration offerTimeout) {
         this.endpoint = endpoint;
@@ -66,10 +64,9 @@ final class HandoffListener implements AutoCloseable {
     }
 
     void start() throws IOException {
-        SocketFile.claim(endpoint);
-        AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(endpoint));
-        listener = server;
-        Thread.ofPlatform().name("backend-handoff-accept").daemon(true).start(() -> acceptLoop(server));
+        BoundListener bound = BoundListener.bind(endpoint);
+        listener = bound;
+        Thread.ofPlatform().name("backend-handoff-accept").daemon(true).start(() -> acceptLoop(bound.socket()));
     }
 
     private void acceptLoop(AFUNIXServerSocket server) {
@@ -154,7 +151,7 @@ final class HandoffListener implements AutoCloseable {
         String refusal = check(frame, offer, tokenWithDescriptor, received);
         boolean accepted = false;
         if (refusal == null) {
-            AFUNIXSocket adopted = FileDescriptorCast.using(received.getFirst()).as(AFUNIXSocket.class);
+            AFUNIXSocket adopted = adopt(received);
             accepted = adopter.tryServe(adopted);
             if (!accepted) {
                 Descriptors.closeWithoutShutdown(adopted);
@@ -175,6 +172,21 @@ final class HandoffListener implements AutoCloseable {
         FrameIO.write(control.getOutputStream(),
                 Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_HANDOFF, frame.getRequestId(), ack));
         return true;
+    }
+
+    /**
+     * Makes a socket of its own from the received descriptor. junixsocket closes every
+     * descriptor received on a control socket when that socket closes, so a socket made
+     * straight from the received one would die with the control connection; a duplicate
+     * is ours alone, and the received original is closed at once.
+     */
+    private static AFUNIXSocket adopt(List<FileDescriptor> received) throws IOException {
+        FileDescriptor original = received.getFirst();
+        try {
+            return FileDescriptorCast.duplicating(original).as(AFUNIXSocket.class);
+        } finally {
+            closeAll(received);
+        }
     }
 
     private @Nullable String check(Frame frame, HandoffOffer offer, byte[] tokenWithDescriptor,
@@ -214,26 +226,11 @@ final class HandoffListener implements AutoCloseable {
 
     @Override
     public void close() {
-        AFUNIXServerSocket server = listener;
-        if (server == null) {
+        BoundListener bound = listener;
+        if (bound == null) {
             return; // never bound: the socket file, if any, belongs to someone else
         }
-        try {
-            server.close();
-        } catch (IOException ignored) {
-            // Already closed.
-        }
-        for (AFUNIXSocket control : controls) {
-            try {
-                control.close();
-            } catch (IOException ignored) {
-                // Already closed.
-            }
-        }
-        try {
-            java.nio.file.Files.deleteIfExists(endpoint);
-        } catch (IOException e) {
-            log.warn("handoff endpoint {}: could not remove socket file: {}", endpoint, e.toString());
-        }
+        bound.close();
+        controls.forEach(Descriptors::closeQuietly);
     }
 }

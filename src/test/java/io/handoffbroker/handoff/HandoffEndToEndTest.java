@@ -24,7 +24,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -144,11 +143,6 @@ class HandoffEndToEndTest {
     }
 
     @Test
-    @Disabled("BUG: HandoffListener adopts with FileDescriptorCast.using(received): junixsocket's "
-            + "AncillaryDataSupport.close() closes every descriptor received on the control socket that is still "
-            + "open when the control socket closes, so every connection the SDK adopted dies when the control "
-            + "connection it arrived on closes (broker shutdown, pool eviction, invalidation after a later failed "
-            + "exchange). Fix: adopt FileDescriptorCast.duplicating(fd) and Descriptors.closeReceived(fd)")
     void sdkBackendKeepsUsingTheConnectionAfterTheBrokerIsClosedEntirely() throws Exception {
         closeLater(new BackendServer(pipe(), Optional.of(handoff()), new RecordingEchoHandler(), 16).start());
         HandoffFixture broker = broker();
@@ -169,11 +163,6 @@ class HandoffEndToEndTest {
     }
 
     @Test
-    @Disabled("BUG: BackendServer closes an adopted connection with AFUNIXSocket.close(), which on Java 25 shuts the "
-            + "socket down but never closes the descriptor (java.net.Socket.close() skips impl.close() for a socket "
-            + "it did not create, and FileDescriptorCast sockets are never 'created'): one descriptor leaks in the "
-            + "backend per handed-off connection, until the control connection closes. Fix: release the adopted "
-            + "descriptor explicitly (Descriptors.closeReceived(fd) after close()) in BackendServer.serve")
     void sdkBackendReleasesTheDescriptorOfEveryHandedOffConnectionItFinishedServing() throws Exception {
         BackendServer backend = closeLater(new BackendServer(pipe(), Optional.of(handoff()),
                 new RecordingEchoHandler(), 16).start());
@@ -253,9 +242,6 @@ class HandoffEndToEndTest {
     }
 
     @Test
-    @Disabled("BUG: BackendServer.start() creates the parent directory of backend_pipe but not of "
-            + "the handoff endpoint, so a handoff endpoint in a directory of its own fails with "
-            + "'No such file or directory' (BackendServer.java, start(): Files.createDirectories only for endpoint)")
     void backendServerCreatesTheHandoffEndpointsDirectoryLikeItDoesForBackendPipe() throws Exception {
         Path ownDirectory = dir.resolve("h").resolve("ho.sock");
         try (BackendServer server = new BackendServer(pipe(), Optional.of(ownDirectory), new RecordingEchoHandler(), 4)
