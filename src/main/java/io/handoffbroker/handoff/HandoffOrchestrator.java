@@ -100,6 +100,11 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             } catch (RejectedExecutionException full) {
                 brokerOwnedFailure(written, backend, issued, FallbackReason.FD_PRESSURE, "broker is overloaded");
             }
+        }, abandoned -> {
+            // The client never received its token: nothing was offered, nothing to relay, no route taken.
+            pending.revoke(abandoned.id());
+            log.info("connection {}: client gone before its Negotiated was written; handoff token revoked",
+                    abandoned.id());
         });
     }
 

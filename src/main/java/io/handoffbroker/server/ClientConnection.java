@@ -40,6 +40,7 @@ public final class ClientConnection {
     private @Nullable SelectionKey key;
     private @Nullable ByteBuffer pendingReply;
     private @Nullable Consumer<ClientConnection> afterReply;
+    private @Nullable Consumer<ClientConnection> ifAbandoned;
     private @Nullable HelloDecision answered;
     private boolean helloRead;
     private volatile boolean detached;
@@ -80,8 +81,20 @@ public final class ClientConnection {
      * reads, still bounded by the first-frame deadline.
      */
     public void reply(Frame reply, HelloDecision decision, Consumer<ClientConnection> then) {
+        reply(reply, decision, then, c -> { });
+    }
+
+    /**
+     * Like {@link #reply(Frame, HelloDecision, Consumer)}, and runs {@code ifAbandoned}
+     * instead of {@code then} when the connection closes before the whole reply was
+     * written: the client hung up, stopped reading past the first-frame deadline, or
+     * the broker stopped. Whatever the reply promised (a handoff token) must be undone there.
+     */
+    public void reply(Frame reply, HelloDecision decision, Consumer<ClientConnection> then,
+            Consumer<ClientConnection> ifAbandoned) {
         this.answered = decision;
         this.afterReply = then;
+        this.ifAbandoned = ifAbandoned;
         this.pendingReply = ByteBuffer.wrap(FrameIO.encode(reply));
         loop.writeReply(this);
     }
@@ -107,6 +120,11 @@ public final class ClientConnection {
             }
             Descriptors.closeQuietly(channel);
             loop.connectionClosed(this, reason);
+            Consumer<ClientConnection> abandoned = ifAbandoned;
+            if (pendingReply != null && abandoned != null) {
+                ifAbandoned = null;
+                abandoned.accept(this);
+            }
         }
     }
 
@@ -168,6 +186,7 @@ public final class ClientConnection {
         Consumer<ClientConnection> then = afterReply;
         HelloDecision decision = answered;
         afterReply = null;
+        ifAbandoned = null;
         if (decision != null) {
             loop.helloAnswered(this, decision);
         }
