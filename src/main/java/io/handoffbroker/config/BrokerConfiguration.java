@@ -8,22 +8,10 @@ import io.handoffbroker.server.BrokerEvents;
 import io.handoffbroker.server.BrokerServer;
 import io.handoffbroker.server.DrainState;
 import io.handoffbroker.server.HelloReplies;
-import io.handoffbroker.handoff.ControlConnectionPool;
-import io.handoffbroker.handoff.FailedAttemptLimiter;
 import io.handoffbroker.handoff.HandoffEvents;
 import io.handoffbroker.handoff.HandoffOrchestrator;
-import io.handoffbroker.handoff.HandoffSettings;
-import io.handoffbroker.handoff.LateAckWatcher;
-import io.handoffbroker.handoff.PendingHandoffs;
-import io.handoffbroker.handoff.WireHandoffDelivery;
-import io.handoffbroker.negotiation.ServiceBackend;
 import java.io.IOException;
-import java.security.SecureRandom;
 import java.time.Clock;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
@@ -67,26 +55,10 @@ public class BrokerConfiguration {
     @ConditionalOnMissingBean
     HandoffOrchestrator handoffOrchestrator(BrokerProperties properties, HelloReplies replies,
             ServiceCatalog catalog, BackendProber prober, ObjectProvider<HandoffEvents> events) throws IOException {
-        HandoffSettings settings = BrokerSettings.handoff(properties);
-        ControlConnectionPool pool = new ControlConnectionPool(settings.pool());
-        for (ServiceBackend backend : catalog.all()) {
-            if (backend.acceptsHandoffs() && settings.enabled()) {
-                backend.handoffEndpoint().ifPresent(pool::register);
-            }
-        }
-        ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 30,
-                TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.maxPendingTokens()),
-                Thread.ofPlatform().name("broker-handoff-", 0).daemon(true).factory());
-        workers.allowCoreThreadTimeOut(true);
-        return new HandoffOrchestrator(settings, replies,
-                new PendingHandoffs(new SecureRandom(), settings.maxPendingTokens(), settings.tokenTtl().toNanos()),
-                pool, new WireHandoffDelivery(),
-                new LateAckWatcher(settings.ackGracePeriod().toNanos(), AFUNIXSelectorProvider.provider().openSelector()),
-                new FailedAttemptLimiter(settings.failedAttemptLimit(), settings.failedAttemptWindow().toNanos()),
+        return HandoffOrchestrator.create(BrokerSettings.handoff(properties), replies, catalog.all(),
                 backend -> prober.status(backend).flatMap(BackendProber.BackendStatus::handoffReachable).orElse(true),
-                events.getIfAvailable(() -> HandoffEvents.NONE), workers);
+                events.getIfAvailable(() -> HandoffEvents.NONE));
     }
-
 
     @Bean(destroyMethod = "close")
     BrokerServer brokerServer(BrokerProperties properties, ServiceCatalog catalog, BackendProber prober,

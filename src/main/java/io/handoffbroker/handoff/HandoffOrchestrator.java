@@ -15,11 +15,16 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Collection;
 import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,6 +76,37 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         this.handoffEndpointUp = handoffEndpointUp;
         this.events = events;
         this.workers = workers;
+    }
+
+    /**
+     * The production assembly: one pool with an entry per handoff endpoint of the
+     * services that accept handoffs, a bounded worker pool (its queue holds at most
+     * {@code max-pending-tokens} deliveries), the pending-token store, the late-ACK
+     * watcher and the failed-attempt limiter, all sized from {@code settings}.
+     *
+     * @param handoffEndpointUp false when the endpoint failed its last probe
+     */
+    public static HandoffOrchestrator create(HandoffSettings settings, HelloReplies replies,
+            Collection<ServiceBackend> services, Predicate<ServiceBackend> handoffEndpointUp, HandoffEvents events)
+            throws IOException {
+        ControlConnectionPool pool = new ControlConnectionPool(settings.pool());
+        if (settings.enabled()) {
+            for (ServiceBackend backend : services) {
+                if (backend.acceptsHandoffs()) {
+                    backend.handoffEndpoint().ifPresent(pool::register);
+                }
+            }
+        }
+        ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 30,
+                TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.maxPendingTokens()),
+                Thread.ofPlatform().name("broker-handoff-", 0).daemon(true).factory());
+        workers.allowCoreThreadTimeOut(true);
+        return new HandoffOrchestrator(settings, replies,
+                new PendingHandoffs(new SecureRandom(), settings.maxPendingTokens(), settings.tokenTtl().toNanos()),
+                pool, new WireHandoffDelivery(),
+                new LateAckWatcher(settings.ackGracePeriod().toNanos(), AFUNIXSelectorProvider.provider().openSelector()),
+                new FailedAttemptLimiter(settings.failedAttemptLimit(), settings.failedAttemptWindow().toNanos()),
+                handoffEndpointUp, events, workers);
     }
 
     @Override

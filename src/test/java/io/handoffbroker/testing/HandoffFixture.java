@@ -1,38 +1,29 @@
 package io.handoffbroker.testing;
 
 import io.handoffbroker.client.BrokerClient;
-import io.handoffbroker.handoff.ControlConnectionPool;
-import io.handoffbroker.handoff.FailedAttemptLimiter;
 import io.handoffbroker.handoff.HandoffOrchestrator;
 import io.handoffbroker.handoff.HandoffSettings;
-import io.handoffbroker.handoff.LateAckWatcher;
-import io.handoffbroker.handoff.PendingHandoffs;
 import io.handoffbroker.handoff.PoolSettings;
-import io.handoffbroker.handoff.WireHandoffDelivery;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.wire.SemVer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
-import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.newsclub.net.unix.AFUNIXSocket;
 
 /**
  * A real broker ({@link BrokerFixture}) with a real {@link HandoffOrchestrator},
- * assembled exactly as {@code BrokerConfiguration#handoffOrchestrator} does it, and
+ * assembled by {@link HandoffOrchestrator#create} as in production, and
  * a {@link RecordingHandoffEvents}. Defaults are short, for fault tests: ACK
  * deadline 300 ms, grace 300 ms, client relay wait 500 ms, a failed-attempt limit
  * high enough never to interfere, no pre-dialled control connections.
@@ -137,26 +128,12 @@ public final class HandoffFixture implements AutoCloseable {
     public HandoffFixture start() throws IOException {
         HandoffSettings settings = new HandoffSettings(enabled, ackDeadline, ackGrace, tokenTtl, maxPendingTokens,
                 failedAttemptLimit, failedAttemptWindow, workers, pool);
-        // The assembly of BrokerConfiguration#handoffOrchestrator, with a prober that is a predicate.
-        ControlConnectionPool connections = new ControlConnectionPool(settings.pool());
-        for (ServiceBackend backend : services) {
-            if (backend.acceptsHandoffs() && settings.enabled()) {
-                backend.handoffEndpoint().ifPresent(connections::register);
-            }
-        }
-        ThreadPoolExecutor executor = new ThreadPoolExecutor(settings.workers(), settings.workers(), 30,
-                TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.maxPendingTokens()),
-                Thread.ofPlatform().name("broker-handoff-", 0).daemon(true).factory());
-        executor.allowCoreThreadTimeOut(true);
-        LateAckWatcher watcher = new LateAckWatcher(settings.ackGracePeriod().toNanos(),
-                AFUNIXSelectorProvider.provider().openSelector());
         broker.router(replies -> {
-            orchestrator = new HandoffOrchestrator(settings, replies,
-                    new PendingHandoffs(new SecureRandom(), settings.maxPendingTokens(),
-                            settings.tokenTtl().toNanos()),
-                    connections, new WireHandoffDelivery(), watcher,
-                    new FailedAttemptLimiter(settings.failedAttemptLimit(), settings.failedAttemptWindow().toNanos()),
-                    handoffEndpointUp, events, executor);
+            try {
+                orchestrator = HandoffOrchestrator.create(settings, replies, services, handoffEndpointUp, events);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
             return orchestrator;
         });
         broker.start();
