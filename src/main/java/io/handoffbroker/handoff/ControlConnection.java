@@ -142,20 +142,15 @@ public final class ControlConnection implements AutoCloseable {
      *
      * @throws DeadlinePassedException when the deadline passes first
      * @throws EOFException when the backend closed the connection before a frame began
+     * @throws io.handoffbroker.wire.IncompleteFrameException when it closed in the middle of one
      * @throws io.handoffbroker.wire.WireException when what arrived is not a valid frame
      */
     public Frame readFrame(long deadlineNanos) throws IOException {
         boolean reportedReady = false;
         while (true) {
-            long before = decoder.bytesRead();
-            Frame frame = decoder.readFrom(channel);
+            Frame frame = reportedReady ? decoder.readReported(channel) : decoder.readFrom(channel);
             if (frame != null) {
                 return frame;
-            }
-            if (reportedReady && decoder.bytesRead() == before) {
-                // Readable yet nothing to read: end of stream (junixsocket's non-blocking reads return 0).
-                throw new EOFException("backend closed the control connection"
-                        + (decoder.isMidFrame() ? " in the middle of a frame" : ""));
             }
             reportedReady = await(SelectionKey.OP_READ, deadlineNanos, "ACK");
         }

@@ -96,13 +96,9 @@ public final class LateAckWatcher implements AutoCloseable {
             return;
         }
         try {
-            long before = w.connection().decoder().bytesRead();
-            Frame frame = w.connection().decoder().readFrom(w.connection().channel());
+            Frame frame = w.connection().decoder().readReported(w.connection().channel());
             if (frame != null) {
                 finish(w, AckResult.LATE);
-            } else if (w.connection().decoder().bytesRead() == before) {
-                // Reported ready with nothing to read: the backend closed the connection.
-                finish(w, AckResult.MISSING);
             }
         } catch (IOException closedOrGarbage) {
             finish(w, AckResult.MISSING);

@@ -3,6 +3,7 @@ package io.handoffbroker.handoff;
 import io.handoffbroker.handoff.DeliveryOutcome.Status;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.HandoffToken;
+import io.handoffbroker.wire.IncompleteFrameException;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
@@ -71,6 +72,8 @@ public final class WireHandoffDelivery {
             return outcome(Status.DEADLINE_PASSED, true, "no ACK before the deadline");
         } catch (EOFException e) {
             return outcome(Status.CLOSED, true, "backend closed the control connection without an ACK");
+        } catch (IncompleteFrameException e) {
+            return outcome(Status.CLOSED, true, "backend closed the control connection in the middle of the ACK");
         } catch (WireException e) {
             return outcome(Status.MALFORMED, true, "ACK is not a valid frame: " + e.getMessage());
         } catch (IOException e) {

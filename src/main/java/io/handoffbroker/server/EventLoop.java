@@ -4,8 +4,8 @@ import io.handoffbroker.negotiation.HelloDecision;
 import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
-import io.handoffbroker.wire.IncompleteFrameException;
 import io.handoffbroker.wire.Refusals;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.proto.ErrorCode;
@@ -243,14 +243,14 @@ final class EventLoop implements Runnable {
     }
 
     /**
-     * @param reportedReady the selector reported the channel readable; a read that then
-     *     makes no progress is end of stream (junixsocket's non-blocking reads return 0 there)
+     * @param reportedReady the selector reported the channel readable, so a read that
+     *     makes no progress is end of stream (see {@link FrameDecoder#readReported})
      */
     private void readHello(ClientConnection connection, boolean reportedReady) {
-        long before = connection.decoder().bytesRead();
+        FrameDecoder decoder = connection.decoder();
         Frame frame;
         try {
-            frame = connection.decoder().readFrom(connection.channel());
+            frame = reportedReady ? decoder.readReported(connection.channel()) : decoder.readFrom(connection.channel());
         } catch (EOFException e) {
             connection.close("client closed before sending a Hello");
             return;
@@ -264,9 +264,6 @@ final class EventLoop implements Runnable {
             return;
         }
         if (frame == null) {
-            if (reportedReady && connection.decoder().bytesRead() == before) {
-                endOfStream(connection);
-            }
             return;
         }
         connection.markHelloRead();
@@ -276,17 +273,6 @@ final class EventLoop implements Runnable {
             case HelloDecision.Refuse refuse -> answer(connection, refuse);
             case HelloDecision.Negotiate negotiate -> route(connection, negotiate);
         }
-    }
-
-    private void endOfStream(ClientConnection connection) {
-        if (!connection.decoder().isMidFrame()) {
-            connection.close("client closed before sending a Hello");
-            return;
-        }
-        connection.markHelloRead();
-        stopReading(connection);
-        answer(connection, new HelloDecision.Refuse(null,
-                Refusals.of(new IncompleteFrameException((int) connection.decoder().bytesRead(), -1)), "", ""));
     }
 
     private void route(ClientConnection connection, HelloDecision.Negotiate negotiate) {

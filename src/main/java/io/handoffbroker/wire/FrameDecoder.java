@@ -96,6 +96,26 @@ public final class FrameDecoder {
         return bytesRead;
     }
 
+    /**
+     * {@link #readFrom} for a channel its selector has just reported readable. A read
+     * that then makes no progress is end of stream: junixsocket's non-blocking
+     * channels report end of stream as a read of 0 bytes, never as -1.
+     *
+     * @throws EOFException at end of stream before a frame began
+     * @throws IncompleteFrameException at end of stream inside a frame
+     */
+    public @Nullable Frame readReported(ReadableByteChannel channel) throws IOException {
+        long before = bytesRead;
+        Frame frame = readFrom(channel);
+        if (frame == null && bytesRead == before) {
+            if (isMidFrame()) {
+                throw new IncompleteFrameException(isHello(), received(), expected());
+            }
+            throw new EOFException("stream ended before a frame began");
+        }
+        return frame;
+    }
+
     /** True when part of a frame has been read and the rest is outstanding. */
     public boolean isMidFrame() {
         return header.position() > 0;
@@ -107,18 +127,22 @@ public final class FrameDecoder {
             read = channel.read(into);
         } catch (IOException e) {
             if (isMidFrame()) {
-                throw new IncompleteFrameException(received(), expected(), e);
+                throw new IncompleteFrameException(isHello(), received(), expected(), e);
             }
             throw e;
         }
         if (read < 0) {
             if (isMidFrame()) {
-                throw new IncompleteFrameException(received(), expected());
+                throw new IncompleteFrameException(isHello(), received(), expected());
             }
             throw new EOFException("stream ended before a frame began");
         }
         bytesRead += read;
         return read;
+    }
+
+    private boolean isHello() {
+        return maxBodyLength == WireProtocol.MAX_HELLO_BODY;
     }
 
     private int received() {

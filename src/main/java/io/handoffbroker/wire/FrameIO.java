@@ -62,14 +62,15 @@ public final class FrameIO {
         }
         header.put((byte) first);
         FrameDecoder.checkFramingByte(header);
-        readFully(in, header.array(), 1, WireProtocol.HEADER_LENGTH - 1, 1, -1);
+        boolean hello = maxBodyLength == WireProtocol.MAX_HELLO_BODY;
+        readFully(in, hello, header.array(), 1, WireProtocol.HEADER_LENGTH - 1, 1, -1);
         ByteBuffer body = FrameDecoder.allocateBody(header.getInt(1), maxBodyLength);
         long expected = WireProtocol.HEADER_LENGTH + (long) body.capacity();
-        readFully(in, body.array(), 0, body.capacity(), WireProtocol.HEADER_LENGTH, expected);
+        readFully(in, hello, body.array(), 0, body.capacity(), WireProtocol.HEADER_LENGTH, expected);
         return FrameDecoder.parse(body.array());
     }
 
-    private static void readFully(InputStream in, byte[] into, int offset, int length, int alreadyReceived,
+    private static void readFully(InputStream in, boolean hello, byte[] into, int offset, int length, int alreadyReceived,
             long expected) throws IOException {
         int done = 0;
         while (done < length) {
@@ -79,10 +80,10 @@ public final class FrameIO {
             } catch (java.net.SocketTimeoutException e) {
                 throw e;
             } catch (IOException e) {
-                throw new IncompleteFrameException(alreadyReceived + done, expected, e);
+                throw new IncompleteFrameException(hello, alreadyReceived + done, expected, e);
             }
             if (n < 0) {
-                throw new IncompleteFrameException(alreadyReceived + done, expected);
+                throw new IncompleteFrameException(hello, alreadyReceived + done, expected);
             }
             done += n;
         }

@@ -8,16 +8,24 @@ public final class IncompleteFrameException extends WireException {
     private final int received;
     private final long expected;
 
-    public IncompleteFrameException(int received, long expected) {
-        super(ErrorCode.ERROR_PEER_REJECTED, "incomplete Hello frame");
+    /**
+     * @param hello whether the frame was a connection's first (its Hello): the refusal
+     *     table's reason is then "incomplete Hello frame", otherwise "incomplete frame"
+     */
+    public IncompleteFrameException(boolean hello, int received, long expected) {
+        super(ErrorCode.ERROR_PEER_REJECTED, reason(hello));
         this.received = received;
         this.expected = expected;
     }
 
-    public IncompleteFrameException(int received, long expected, Throwable cause) {
-        super(ErrorCode.ERROR_PEER_REJECTED, "incomplete Hello frame", cause);
+    public IncompleteFrameException(boolean hello, int received, long expected, Throwable cause) {
+        super(ErrorCode.ERROR_PEER_REJECTED, reason(hello), cause);
         this.received = received;
         this.expected = expected;
+    }
+
+    private static String reason(boolean hello) {
+        return hello ? "incomplete Hello frame" : "incomplete frame";
     }
 
     /** Bytes of the frame (header included) that did arrive. */

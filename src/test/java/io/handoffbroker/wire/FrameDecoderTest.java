@@ -294,4 +294,42 @@ class FrameDecoderTest {
         }
         throw new AssertionError("no payload size gives a body of " + bodyLength);
     }
+
+    // junixsocket's non-blocking channels read 0 at end of stream; readReported knows the
+    // selector said "readable", so 0 bytes there is end of stream.
+
+    @Test
+    void aReportedReadThatMakesNoProgressBeforeAFrameIsEndOfStream() {
+        ScriptedChannel channel = new ScriptedChannel().nothing();
+        assertThat(catchThrowable(() -> FrameDecoder.forHello().readReported(channel)))
+                .isExactlyInstanceOf(EOFException.class);
+    }
+
+    @Test
+    void aReportedReadThatMakesNoProgressInsideAFrameIsAnIncompleteFrame() throws IOException {
+        byte[] wire = FrameIO.encode(FRAME_A);
+        ScriptedChannel channel = new ScriptedChannel().bytes(Arrays.copyOf(wire, 7)).nothing();
+        FrameDecoder decoder = FrameDecoder.forHello();
+        assertThat(decoder.readReported(channel)).as("progress, no frame yet").isNull();
+        IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
+                () -> decoder.readReported(channel));
+        assertThat(e.reason()).isEqualTo("incomplete Hello frame");
+        assertThat(e.received()).isEqualTo(7);
+        assertThat(e.expected()).isEqualTo(wire.length);
+    }
+
+    @Test
+    void aReportedReadThatCompletesAFrameReturnsIt() throws IOException {
+        ScriptedChannel channel = new ScriptedChannel().bytes(FrameIO.encode(FRAME_A));
+        assertThat(FrameDecoder.forHello().readReported(channel)).isEqualTo(FRAME_A);
+    }
+
+    @Test
+    void anIncompleteLaterFrameIsNotCalledAHello() {
+        byte[] wire = FrameIO.encode(FRAME_A);
+        ScriptedChannel channel = new ScriptedChannel().bytes(Arrays.copyOf(wire, 3)).eof();
+        IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
+                () -> decode(FrameDecoder.forStream(), channel));
+        assertThat(e.reason()).isEqualTo("incomplete frame");
+    }
 }

@@ -33,7 +33,7 @@ class RefusalsTest {
         assertThat(tooLong.getCode()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
         assertThat(tooLong.getReason()).isEqualTo("initial Hello frame exceeds 64 KiB");
 
-        Refused incomplete = Refusals.of(new IncompleteFrameException(3, -1));
+        Refused incomplete = Refusals.of(new IncompleteFrameException(true, 3, -1));
         assertThat(incomplete.getCode()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
         assertThat(incomplete.getReason()).isEqualTo("incomplete Hello frame");
     }
