@@ -9,6 +9,9 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -21,9 +24,10 @@ import org.slf4j.LoggerFactory;
  * reconnect to {@code backend_pipe}, and, when a handoff endpoint is given,
  * connections the broker hands over.
  *
- * <p>Each connection is served on its own platform thread, at most
+ * <p>Each connection is served on a platform thread of its own (threads are reused), at most
  * {@code maxConnections} at once for both routes together. At the limit a
- * reconnecting client waits in the listen backlog, and a handoff is refused
+ * reconnecting client waits (the first one accepted, the others in the listen
+ * backlog) until a connection ends, and a handoff is refused
  * ("backend at capacity"), which sends that client to {@code backend_pipe} at once.
  * Every connection is closed when the handler returns; {@link #close()} closes the
  * listeners and every open connection.
@@ -37,7 +41,11 @@ public final class BackendServer implements AutoCloseable {
     private final ConnectionHandler handler;
     private final Semaphore slots;
     private final Set<AFUNIXSocket> open = ConcurrentHashMap.newKeySet();
+    // Reused threads: starting a platform thread per connection costs more than the exchange itself.
+    private final ExecutorService handlerThreads = Executors.newCachedThreadPool(
+            Thread.ofPlatform().name("backend-conn-", 0).daemon(true).factory());
     private @Nullable BoundListener listener;
+    private @Nullable Thread acceptThread;
     private @Nullable HandoffListener handoffListener;
 
     /**
@@ -66,9 +74,9 @@ public final class BackendServer implements AutoCloseable {
     public synchronized BackendServer start() throws IOException {
         BoundListener bound = BoundListener.bind(endpoint);
         listener = bound;
-        Thread.ofPlatform().name("backend-accept").daemon(true).start(() -> acceptLoop(bound.socket()));
+        acceptThread = Thread.ofPlatform().name("backend-accept").daemon(true).start(() -> acceptLoop(bound.socket()));
         if (handoffEndpoint.isPresent()) {
-            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::tryServe,
+            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot,
                     Duration.ofSeconds(5));
             try {
                 handoffs.start();
@@ -96,37 +104,54 @@ public final class BackendServer implements AutoCloseable {
 
     private void acceptLoop(AFUNIXServerSocket server) {
         while (!server.isClosed()) {
-            try {
-                slots.acquire();
-            } catch (InterruptedException e) {
-                return;
-            }
             AFUNIXSocket connection;
             try {
                 connection = server.accept();
             } catch (IOException e) {
-                slots.release();
                 if (!server.isClosed()) {
                     log.warn("backend {}: accept failed: {}", endpoint, e.toString());
                 }
                 continue;
             }
+            // The slot is taken after the accept, not before: a slot held while waiting in
+            // accept() would be one the handoff route could never have.
+            try {
+                slots.acquire();
+            } catch (InterruptedException e) {
+                Descriptors.closeQuietly(connection);
+                return;
+            }
             serveOnThread(connection);
         }
     }
 
-    /** Serves an adopted connection if a slot is free; false leaves the connection to the caller. */
-    private boolean tryServe(AFUNIXSocket adopted) {
+    /** A handler slot for a connection about to be adopted, or null at capacity. */
+    private HandoffListener.Adopter.@Nullable Slot reserveSlot() {
         if (!slots.tryAcquire()) {
-            return false;
+            return null;
         }
-        serveOnThread(adopted);
-        return true;
+        return new HandoffListener.Adopter.Slot() {
+            @Override
+            public void serve(AFUNIXSocket adopted) {
+                serveOnThread(adopted);
+            }
+
+            @Override
+            public void release() {
+                slots.release();
+            }
+        };
     }
 
     private void serveOnThread(AFUNIXSocket connection) {
         open.add(connection);
-        Thread.ofPlatform().name("backend-conn").daemon(true).start(() -> serve(connection));
+        try {
+            handlerThreads.execute(() -> serve(connection));
+        } catch (RejectedExecutionException closing) {
+            release(connection);
+            open.remove(connection);
+            slots.release();
+        }
     }
 
     private void serve(AFUNIXSocket connection) {
@@ -168,8 +193,13 @@ public final class BackendServer implements AutoCloseable {
         }
         bound.close();
         listener = null;
+        Thread accepting = acceptThread;
+        if (accepting != null) {
+            accepting.interrupt(); // it may hold an accepted connection while it waits for a slot
+        }
         // Shutting down (not just closing) wakes each handler blocked in a read; the handler's
         // thread then releases the descriptor.
         open.forEach(Descriptors::closeQuietly);
+        handlerThreads.shutdown();
     }
 }

@@ -45,9 +45,18 @@ final class HandoffListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HandoffListener.class);
     private static final int TOKEN_BYTES = HandoffToken.LENGTH;
 
-    /** Where adopted connections go; false when no handler slot is free. */
+    /** Where adopted connections go. */
     interface Adopter {
-        boolean tryServe(AFUNIXSocket adopted);
+
+        /** A handler slot, held from before the ACK until the connection is served or given up. */
+        interface Slot {
+            void serve(AFUNIXSocket adopted);
+
+            void release();
+        }
+
+        /** Reserves a handler slot; null when none is free. */
+        @Nullable Slot reserve();
     }
 
     private final Path endpoint;
@@ -149,28 +158,48 @@ final class HandoffListener implements AutoCloseable {
             return false;
         }
         String refusal = check(frame, offer, tokenWithDescriptor, received);
-        boolean accepted = false;
+        Adopter.Slot slot = null;
         if (refusal == null) {
-            AFUNIXSocket adopted = adopt(received);
-            accepted = adopter.tryServe(adopted);
-            if (!accepted) {
-                Descriptors.closeWithoutShutdown(adopted);
+            slot = adopter.reserve();
+            if (slot == null) {
                 refusal = "backend at capacity";
+            }
+        }
+        AFUNIXSocket adopted = null;
+        if (slot != null) {
+            try {
+                adopted = adopt(received);
+            } catch (IOException | RuntimeException e) {
+                slot.release();
+                throw e;
             }
         } else {
             closeAll(received);
-        }
-        if (refusal != null) {
             log.info("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
         }
         HandoffAck ack = HandoffAck.newBuilder()
                 .setToken(offer.getToken())
-                .setAccepted(accepted)
+                .setAccepted(adopted != null)
                 .setErrorDetail(refusal == null ? "" : refusal)
                 .setCorrelationId(offer.getCorrelationId())
                 .build();
-        FrameIO.write(control.getOutputStream(),
-                Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_HANDOFF, frame.getRequestId(), ack));
+        // The ACK goes out before the handler starts: the broker's relay, and so the
+        // client's first request, waits for it, while the handler only waits for that request.
+        try {
+            FrameIO.write(control.getOutputStream(), Envelope.frame(FrameKind.FRAME_KIND_RESPONSE,
+                    WireProtocol.PAYLOAD_HANDOFF, frame.getRequestId(), ack));
+        } catch (IOException | RuntimeException e) {
+            if (adopted != null) {
+                // The broker never learns of the acceptance and treats the handoff as failed; the
+                // client reconnects. Serving a connection it has given up would only hold a slot.
+                Descriptors.closeWithoutShutdown(adopted);
+                slot.release();
+            }
+            throw e;
+        }
+        if (adopted != null) {
+            slot.serve(adopted);
+        }
         return true;
     }
 

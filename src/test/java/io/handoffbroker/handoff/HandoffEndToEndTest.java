@@ -192,6 +192,44 @@ class HandoffEndToEndTest {
     }
 
     @Test
+    void sdkBackendAtCapacityRefusesTheHandoffAtOnceAndTheClientReconnects() throws Exception {
+        BackendServer backend = closeLater(new BackendServer(pipe(), Optional.of(handoff()),
+                new RecordingEchoHandler(), 1).start());
+        HandoffFixture broker = broker();
+        BrokerClient client = broker.client();
+
+        ServiceConnection first = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION);
+        try {
+            assertThat(first.route()).isEqualTo(Route.HANDED_OFF);
+            assertThat(HandoffFixture.echo(first.socket(), "first")).isEqualTo("first");
+            long started = System.nanoTime();
+            // The only slot is taken: the SDK refuses the offer, the broker relays the refusal, and the
+            // client goes to backend_pipe, where it waits in the backlog until the slot frees.
+            Thread freeTheSlot = Thread.ofPlatform().start(() -> {
+                RecordingHandoffEvents.awaitTrue(() -> broker.events().fallbackCounts()
+                        .containsKey(FallbackReason.BACKEND_REFUSED), EVENT_WAIT);
+                try {
+                    first.close();
+                } catch (IOException ignored) {
+                    // The test fails below if the slot never frees.
+                }
+            });
+            try (ServiceConnection second = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+                assertThat(second.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(second.fallbackReason()).contains("backend at capacity");
+                assertThat(Duration.ofNanos(System.nanoTime() - started))
+                        .as("a refusal is relayed at once, not after the relay wait").isLessThan(broker.relayWait());
+                assertThat(HandoffFixture.echo(second.socket(), "second")).isEqualTo("second");
+            }
+            freeTheSlot.join(EVENT_WAIT);
+        } finally {
+            first.close();
+        }
+        assertThat(broker.events().fallbackCounts()).containsEntry(FallbackReason.BACKEND_REFUSED, 1);
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.openConnections() == 0, EVENT_WAIT)).isTrue();
+    }
+
+    @Test
     void offerCarriesOneDescriptorTheAnnouncedTokenAndTheConnectionIdAsCorrelation() throws Exception {
         ScriptedHandoffBackend backend = closeLater(new ScriptedHandoffBackend(handoff()).start());
         closeLater(new BackendServer(pipe(), new RecordingEchoHandler(), 16).start());
