@@ -13,6 +13,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 
@@ -154,6 +155,17 @@ public final class ControlConnection implements AutoCloseable {
             }
             reportedReady = await(SelectionKey.OP_READ, deadlineNanos, "ACK");
         }
+    }
+
+    /**
+     * Reads what has arrived of a frame after a selector reported the channel
+     * readable; never waits.
+     *
+     * @return the frame once complete, else null
+     * @throws EOFException when the backend closed the connection before a frame began
+     */
+    public @Nullable Frame readReadyFrame() throws IOException {
+        return decoder.readReported(channel);
     }
 
     /** Marks the connection as owned by the late-ACK watcher: the pool forgets it without closing it. */

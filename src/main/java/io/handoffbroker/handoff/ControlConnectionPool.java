@@ -1,13 +1,16 @@
 package io.handoffbroker.handoff;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.commons.pool2.BasePooledObjectFactory;
 import org.apache.commons.pool2.PooledObject;
 import org.apache.commons.pool2.impl.DefaultPooledObject;
 import org.apache.commons.pool2.impl.GenericObjectPool;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +31,9 @@ public final class ControlConnectionPool implements AutoCloseable {
     /** Sizes for status and metrics. */
     public record Stats(int idle, int active) {
     }
+
+    // Commons Pool dials when it finds no idle connection; pollIdle forbids that for its call.
+    private static final ThreadLocal<Boolean> NO_DIAL = new ThreadLocal<>();
 
     private final PoolSettings settings;
     private final Map<Path, GenericObjectPool<ControlConnection>> pools = new ConcurrentHashMap<>();
@@ -58,6 +64,26 @@ public final class ControlConnectionPool implements AutoCloseable {
     /** A clean connection to the endpoint, waiting at most the borrow timeout (dialling if needed). */
     public ControlConnection borrow(Path endpoint) throws Exception {
         return poolFor(endpoint).borrowObject(settings.borrowTimeout());
+    }
+
+    /**
+     * A clean idle connection to the endpoint if one is ready now, else null: never
+     * dials and never waits, so the event loop may call it.
+     */
+    public @Nullable ControlConnection pollIdle(Path endpoint) {
+        GenericObjectPool<ControlConnection> pool = pools.get(endpoint);
+        if (pool == null || pool.getNumIdle() == 0) {
+            return null;
+        }
+        NO_DIAL.set(Boolean.TRUE);
+        try {
+            return pool.borrowObject(Duration.ZERO);
+        } catch (Exception raced) {
+            // Another thread took the last idle connection (and this one may not dial).
+            return null;
+        } finally {
+            NO_DIAL.remove();
+        }
     }
 
     /** Returns a connection whose last exchange left its stream clean. */
@@ -130,6 +156,9 @@ public final class ControlConnectionPool implements AutoCloseable {
 
         @Override
         public ControlConnection create() throws Exception {
+            if (NO_DIAL.get() != null) {
+                throw new NoSuchElementException("no idle control connection to " + endpoint);
+            }
             return ControlConnection.dial(endpoint, settings.dialTimeout());
         }
 

@@ -41,15 +41,19 @@ import org.slf4j.LoggerFactory;
  * token and reconnects. An eligible one gets {@code Negotiated} with the token; the
  * connection is then detached and the delivery continues on a worker.
  *
- * <p>On a worker ({@link #deliver}): borrow a control connection, run one
- * {@link WireHandoffDelivery}, then apply the ownership rule (see the package
- * documentation). Every path ends with the token consumed or revoked, the client
+ * <p>With an idle pooled control connection the exchange stays on the event loop:
+ * the descriptor and the offer are written right after the {@code Negotiated}, and
+ * the ACK is read when the loop sees it arrive ({@link io.handoffbroker.server.Reactor}),
+ * so no other thread is woken. Otherwise, on a worker ({@link #deliver}): borrow
+ * (dialling, bounded by the borrow timeout), run one {@link WireHandoffDelivery}.
+ * Either way the ownership rule then decides (see the package documentation). Every path ends with the token consumed or revoked, the client
  * connection closed or released exactly once, and the control connection
  * returned, destroyed or handed to the {@link LateAckWatcher}.
  */
 public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(HandoffOrchestrator.class);
+    private static final long LOOP_SEND_BUDGET_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
 
     private final HandoffSettings settings;
     private final HelloReplies replies;
@@ -131,11 +135,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         HandoffToken issued = token.get();
         connection.reply(replies.negotiated(decision, connection.id(), issued), decision, written -> {
             written.detach();
-            try {
-                workers.execute(() -> deliver(written, backend, issued, deadline, now));
-            } catch (RejectedExecutionException full) {
-                brokerOwnedFailure(written, backend, issued, FallbackReason.FD_PRESSURE, "broker is overloaded");
-            }
+            offerOnLoop(written, backend, issued, deadline, now);
         }, abandoned -> {
             // The client never received its token: nothing was offered, nothing to relay, no route taken.
             pending.revoke(abandoned.id());
@@ -159,6 +159,63 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             return FallbackReason.RATE_LIMITED;
         }
         return null;
+    }
+
+    /**
+     * Event loop: the usual case, with an idle pooled control connection, runs the
+     * whole exchange on the loop that read the Hello: descriptor and offer are
+     * written at once (a connection just validated clean has an empty send buffer),
+     * and the ACK is read when the loop sees it arrive. No other thread wakes up on
+     * the way. Without an idle connection the exchange needs a dial, which may wait,
+     * so it goes to a worker.
+     */
+    private void offerOnLoop(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline,
+            long started) {
+        ControlConnection control = pool.pollIdle(backend.handoffEndpoint().orElseThrow());
+        if (control == null) {
+            deliverOnWorker(client, backend, token, deadline, started);
+            return;
+        }
+        DeliveryOutcome failed;
+        try {
+            // Bounded far below the ACK deadline: the loop must never wait for a send buffer.
+            long sendDeadline = Math.min(deadline, System.nanoTime() + LOOP_SEND_BUDGET_NANOS);
+            failed = delivery.offer(control, client.channel().getFileDescriptor(), token, backend.name(),
+                    client.id(), sendDeadline);
+        } catch (IOException e) {
+            failed = new DeliveryOutcome(DeliveryOutcome.Status.TRANSFER_FAILED, false,
+                    "client descriptor unavailable: " + e.getMessage(), null);
+        }
+        if (failed == null) {
+            awaitAckOnLoop(client, backend, token, control, deadline, started);
+        } else if (failed.status() == DeliveryOutcome.Status.TRANSFER_FAILED) {
+            // Nothing went out; the backend may have closed this pooled connection since its validation.
+            pool.invalidate(control);
+            deliverOnWorker(client, backend, token, deadline, started);
+        } else {
+            conclude(client, backend, token, control, failed, started);
+        }
+    }
+
+    private void awaitAckOnLoop(ClientConnection client, ServiceBackend backend, HandoffToken token,
+            ControlConnection control, long deadline, long started) {
+        client.reactor().awaitReadable(control.channel(), deadline, () -> {
+            DeliveryOutcome outcome = delivery.readAck(control, token, client.id(), deadline);
+            if (outcome == null) {
+                awaitAckOnLoop(client, backend, token, control, deadline, started); // part of the ACK so far
+            } else {
+                conclude(client, backend, token, control, outcome, started);
+            }
+        }, () -> conclude(client, backend, token, control, WireHandoffDelivery.deadlinePassed(), started));
+    }
+
+    private void deliverOnWorker(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline,
+            long started) {
+        try {
+            workers.execute(() -> deliver(client, backend, token, deadline, started));
+        } catch (RejectedExecutionException full) {
+            brokerOwnedFailure(client, backend, token, FallbackReason.FD_PRESSURE, "broker is overloaded");
+        }
     }
 
     /** Worker thread: one delivery and its consequences. */

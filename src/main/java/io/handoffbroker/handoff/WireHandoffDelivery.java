@@ -14,6 +14,7 @@ import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One handoff exchange over one control connection, exactly as protocol section 3
@@ -44,7 +45,20 @@ public final class WireHandoffDelivery {
         this(System::nanoTime);
     }
 
+    /** The whole exchange on the calling thread, waiting for the ACK until the deadline. */
     public DeliveryOutcome deliver(ControlConnection control, FileDescriptor client, HandoffToken token,
+            String serviceName, long correlationId, long deadlineNanos) {
+        DeliveryOutcome failed = offer(control, client, token, serviceName, correlationId, deadlineNanos);
+        return failed != null ? failed : awaitAck(control, token, correlationId, deadlineNanos);
+    }
+
+    /**
+     * The broker's half: the descriptor with the token bytes, then the offer frame.
+     *
+     * @return null when both went out; otherwise how it failed ({@code TRANSFER_FAILED}
+     *     when nothing went out, {@code OFFER_FAILED} when only the descriptor did)
+     */
+    public @Nullable DeliveryOutcome offer(ControlConnection control, FileDescriptor client, HandoffToken token,
             String serviceName, long correlationId, long deadlineNanos) {
         try {
             if (!control.sendDescriptor(client, token, deadlineNanos)) {
@@ -65,20 +79,55 @@ public final class WireHandoffDelivery {
         } catch (IOException e) {
             return outcome(Status.OFFER_FAILED, true, "offer could not be written: " + e.getMessage());
         }
+        return null;
+    }
+
+    /** Waits for the ACK until the deadline and judges it. */
+    public DeliveryOutcome awaitAck(ControlConnection control, HandoffToken token, long correlationId,
+            long deadlineNanos) {
         Frame frame;
         try {
             frame = control.readFrame(deadlineNanos);
-        } catch (DeadlinePassedException e) {
-            return outcome(Status.DEADLINE_PASSED, true, "no ACK before the deadline");
-        } catch (EOFException e) {
-            return outcome(Status.CLOSED, true, "backend closed the control connection without an ACK");
-        } catch (IncompleteFrameException e) {
-            return outcome(Status.CLOSED, true, "backend closed the control connection in the middle of the ACK");
-        } catch (WireException e) {
-            return outcome(Status.MALFORMED, true, "ACK is not a valid frame: " + e.getMessage());
         } catch (IOException e) {
-            return outcome(Status.CLOSED, true, "control connection failed before the ACK: " + e.getMessage());
+            return readFailed(e);
         }
+        return judge(frame, token, correlationId, deadlineNanos);
+    }
+
+    /**
+     * Reads what has arrived of the ACK, without waiting, after the channel was
+     * reported readable; judges it once complete.
+     *
+     * @return null while the ACK is incomplete
+     */
+    public @Nullable DeliveryOutcome readAck(ControlConnection control, HandoffToken token, long correlationId,
+            long deadlineNanos) {
+        Frame frame;
+        try {
+            frame = control.readReadyFrame();
+        } catch (IOException e) {
+            return readFailed(e);
+        }
+        return frame == null ? null : judge(frame, token, correlationId, deadlineNanos);
+    }
+
+    /** The outcome when the deadline passed with no complete ACK. */
+    public static DeliveryOutcome deadlinePassed() {
+        return outcome(Status.DEADLINE_PASSED, true, "no ACK before the deadline");
+    }
+
+    private static DeliveryOutcome readFailed(IOException e) {
+        return switch (e) {
+            case DeadlinePassedException passed -> deadlinePassed();
+            case EOFException eof -> outcome(Status.CLOSED, true, "backend closed the control connection without an ACK");
+            case IncompleteFrameException cut -> outcome(Status.CLOSED, true,
+                    "backend closed the control connection in the middle of the ACK");
+            case WireException invalid -> outcome(Status.MALFORMED, true, "ACK is not a valid frame: " + e.getMessage());
+            default -> outcome(Status.CLOSED, true, "control connection failed before the ACK: " + e.getMessage());
+        };
+    }
+
+    private DeliveryOutcome judge(Frame frame, HandoffToken token, long correlationId, long deadlineNanos) {
         if (nanoClock.getAsLong() - deadlineNanos > 0) {
             return outcome(Status.LATE, true, "ACK arrived after the deadline");
         }

@@ -70,6 +70,11 @@ public final class ClientConnection {
         return channel;
     }
 
+    /** The event loop this connection was accepted on, for a router that waits on other channels there. */
+    public Reactor reactor() {
+        return loop;
+    }
+
     /** {@link System#nanoTime()} at accept. */
     public long acceptedNanos() {
         return acceptedNanos;

@@ -17,7 +17,9 @@ import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.util.ArrayDeque;
+import java.util.Comparator;
 import java.util.Iterator;
+import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -46,7 +48,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Other threads talk to the loop only through {@link #execute(Runnable)}.
  */
-final class EventLoop implements Runnable {
+final class EventLoop implements Runnable, Reactor {
 
     private static final Logger log = LoggerFactory.getLogger(EventLoop.class);
 
@@ -61,9 +63,12 @@ final class EventLoop implements Runnable {
     private final AtomicInteger openConnections = new AtomicInteger();
     private final ArrayDeque<ClientConnection> byDeadline = new ArrayDeque<>();
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final PriorityQueue<ChannelWait> channelWaits = new PriorityQueue<>(
+            Comparator.comparingLong(ChannelWait::deadlineNanos));
     private final Runnable onListenerClosed;
 
     private @Nullable SelectionKey acceptKey;
+    private @Nullable Thread loopThread;
     private volatile boolean acceptPaused;
     private volatile boolean running = true;
 
@@ -85,6 +90,7 @@ final class EventLoop implements Runnable {
 
     @Override
     public void run() {
+        loopThread = Thread.currentThread();
         try {
             while (running) {
                 selectOnce();
@@ -102,6 +108,46 @@ final class EventLoop implements Runnable {
     void execute(Runnable task) {
         tasks.add(task);
         selector.wakeup();
+    }
+
+    @Override
+    public boolean inLoop() {
+        return Thread.currentThread() == loopThread;
+    }
+
+    @Override
+    public void awaitReadable(AFUNIXSocketChannel channel, long deadlineNanos, Runnable onReadable,
+            Runnable onDeadline) {
+        if (!inLoop()) {
+            throw new IllegalStateException("awaitReadable is for the event loop thread only");
+        }
+        ChannelWait wait = new ChannelWait(deadlineNanos, onReadable, onDeadline);
+        try {
+            // A channel keeps its key with this selector between waits (interest 0 while idle):
+            // re-registering after cancel() would fail until the next select.
+            SelectionKey key = channel.keyFor(selector);
+            if (key != null && !key.isValid()) {
+                // junixsocket invalidates the key when the peer hangs up and never reports it
+                // again: the channel is as readable as it will ever be.
+                wait.done = true;
+                onReadable.run();
+                return;
+            }
+            if (key == null) {
+                key = channel.register(selector, SelectionKey.OP_READ, wait);
+            } else {
+                key.attach(wait);
+                key.interestOps(SelectionKey.OP_READ);
+            }
+            wait.key = key;
+        } catch (IOException | RuntimeException e) {
+            // Not registrable: closed or broken; the reader finds out when it reads.
+            log.debug("could not wait for a channel: {}", e.toString());
+            wait.done = true;
+            onReadable.run();
+            return;
+        }
+        channelWaits.add(wait);
     }
 
     /** Stops the loop; open connections are closed by the loop thread on its way out. */
@@ -160,6 +206,11 @@ final class EventLoop implements Runnable {
             if (key.isValid()) {
                 acceptAll(false);
             }
+            return;
+        }
+        if (key.attachment() instanceof ChannelWait wait) {
+            // An invalid key is a hang-up (junixsocket): readable, and the read will say so.
+            wait.finish(true);
             return;
         }
         if (!(key.attachment() instanceof ClientConnection connection)
@@ -359,10 +410,20 @@ final class EventLoop implements Runnable {
 
     private long nanosUntilNextDeadline(long now) {
         ClientConnection head = byDeadline.peekFirst();
-        return head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
+        long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
+        ChannelWait wait;
+        while ((wait = channelWaits.peek()) != null && wait.done) {
+            channelWaits.poll();
+        }
+        return wait == null ? hello : Math.min(hello, wait.deadlineNanos - now);
     }
 
     private void expireDeadlines(long now) {
+        ChannelWait wait;
+        while ((wait = channelWaits.peek()) != null && (wait.done || wait.deadlineNanos - now <= 0)) {
+            channelWaits.poll();
+            wait.finish(false);
+        }
         ClientConnection head;
         while ((head = byDeadline.peekFirst()) != null && head.helloDeadlineNanos() - now <= 0) {
             byDeadline.pollFirst();
@@ -410,11 +471,53 @@ final class EventLoop implements Runnable {
             }
         }
         byDeadline.clear();
+        // Whoever waits on a channel learns that no answer will come through this loop.
+        ChannelWait wait;
+        while ((wait = channelWaits.poll()) != null) {
+            wait.finish(false);
+        }
         Descriptors.closeQuietly(listener);
         try {
             selector.close();
         } catch (IOException ignored) {
             // Nothing is registered any more.
+        }
+    }
+
+    /** One {@link #awaitReadable} call: fires once, then leaves the channel registered with interest 0. */
+    private static final class ChannelWait {
+
+        private final long deadlineNanos;
+        private final Runnable onReadable;
+        private final Runnable onDeadline;
+        private @Nullable SelectionKey key;
+        private boolean done;
+
+        ChannelWait(long deadlineNanos, Runnable onReadable, Runnable onDeadline) {
+            this.deadlineNanos = deadlineNanos;
+            this.onReadable = onReadable;
+            this.onDeadline = onDeadline;
+        }
+
+        long deadlineNanos() {
+            return deadlineNanos;
+        }
+
+        void finish(boolean readable) {
+            if (done) {
+                return;
+            }
+            done = true;
+            SelectionKey k = key;
+            if (k != null && k.isValid() && k.attachment() == this) {
+                k.interestOps(0);
+                k.attach(null);
+            }
+            try {
+                (readable ? onReadable : onDeadline).run();
+            } catch (RuntimeException e) {
+                log.error("a channel wait callback failed", e);
+            }
         }
     }
 }
