@@ -36,8 +36,13 @@ public final class BackendsHealthIndicator extends AbstractHealthIndicator {
             String handoff = backend.handoffEndpoint()
                     .map(e -> {
                         ControlConnectionPool.Stats stats = orchestrator.pool().stats(e);
-                        return "handoff " + (backend.acceptsHandoffs() ? "on" : "off") + ", pool idle="
-                                + stats.idle() + " active=" + stats.active();
+                        // A handoff endpoint that is down costs clients the faster route, not the service:
+                        // it shows here and in the fallback metrics, and does not turn the component DOWN.
+                        boolean endpointUp = prober.status(backend)
+                                .flatMap(BackendProber.BackendStatus::handoffReachable).orElse(true);
+                        return "handoff " + (backend.acceptsHandoffs() ? "on" : "off")
+                                + (endpointUp ? "" : " (handoff endpoint unreachable: clients reconnect)")
+                                + ", pool idle=" + stats.idle() + " active=" + stats.active();
                     })
                     .orElse("handoff off");
             builder.withDetail(backend.label(), state + "; " + handoff);

@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.handoffbroker.HandoffBrokerApplication;
+import io.handoffbroker.backend.BackendServer;
 import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
+import io.handoffbroker.demo.EchoHandler;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -82,6 +84,28 @@ class BrokerApplicationTest {
             assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + socket,
                     "--broker.demo.directory=" + dir.resolve("d2")).close())
                     .hasStackTraceContaining("a live listener already answers at " + socket);
+        }
+    }
+
+    @Test
+    void aHandoffEndpointThatIsDownShowsInTheBackendsHealthWithoutTurningItDown() throws Exception {
+        Path pipe = dir.resolve("svc").resolve("pipe.sock");
+        Path missingHandoff = dir.resolve("svc").resolve("handoff.sock");
+        try (BackendServer backend = new BackendServer(pipe, new EchoHandler(), 4).start();
+                ConfigurableApplicationContext context = start("--server.port=0",
+                        "--broker.socket-path=" + dir.resolve("b").resolve("broker.sock"),
+                        "--broker.demo.enabled=false", "--broker.backend-probe.interval=100ms",
+                        "--broker.services[0].name=svc", "--broker.services[0].version=2.0.0",
+                        "--broker.services[0].backend-endpoint=" + pipe,
+                        "--broker.services[0].handoff-endpoint=" + missingHandoff)) {
+            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            String health = "";
+            for (int i = 0; i < 50 && !health.contains("unreachable"); i++) {
+                Thread.sleep(100);
+                health = get(port, "/actuator/health/backends");
+            }
+            assertThat(health).contains("\"status\":\"UP\"")
+                    .contains("svc@2.0.0").contains("handoff endpoint unreachable: clients reconnect");
         }
     }
 
