@@ -37,20 +37,21 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * exchanges. Each control connection is served on its own thread and may carry any
  * number of exchanges. Descriptors it receives and neither adopts nor releases are
  * held (a misbehaving backend keeps what it got) until {@link #releaseHeldDescriptors()},
- * {@link #crash()} or {@link #close()}, then closed without shutdown.
+ * {@link #crash()} or {@link #close()}, then closed without shutdown. Public, with
+ * the means to script it, for tests in other packages (metrics, logs).
  */
-final class ScriptedHandoffBackend implements AutoCloseable {
+public final class ScriptedHandoffBackend implements AutoCloseable {
 
     /** What the backend does with one received offer. */
     @FunctionalInterface
-    interface Behaviour {
+    public interface Behaviour {
         void act(Exchange exchange) throws IOException;
     }
 
     /** One offer as the backend received it, and the means to answer it. */
-    final class Exchange {
+    public final class Exchange {
         final AFUNIXSocket control;
-        final byte[] tokenBytes;
+        public final byte[] tokenBytes;
         final List<FileDescriptor> descriptors;
         final Frame frame;
         final HandoffOffer offer;
@@ -126,12 +127,12 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     private volatile Thread acceptThread;
     private volatile boolean stopping;
 
-    ScriptedHandoffBackend(Path endpoint) {
+    public ScriptedHandoffBackend(Path endpoint) {
         this.endpoint = endpoint;
     }
 
     /** Binds (again, after a {@link #crash()}) and accepts control connections. */
-    synchronized ScriptedHandoffBackend start() throws IOException {
+    public synchronized ScriptedHandoffBackend start() throws IOException {
         Files.createDirectories(endpoint.getParent());
         Files.deleteIfExists(endpoint);
         AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(endpoint));
@@ -142,7 +143,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** Queues behaviours for the next exchanges, in order; afterwards the default applies again. */
-    ScriptedHandoffBackend then(Behaviour... next) {
+    public ScriptedHandoffBackend then(Behaviour... next) {
         script.addAll(List.of(next));
         return this;
     }
@@ -157,7 +158,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
         return endpoint;
     }
 
-    List<Exchange> exchanges() {
+    public List<Exchange> exchanges() {
         return List.copyOf(exchanges);
     }
 
@@ -174,7 +175,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** Waits until the n-th exchange (1-based) arrived; null when it did not within the timeout. */
-    Exchange awaitExchange(int n, Duration timeout) throws InterruptedException {
+    public Exchange awaitExchange(int n, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (exchanges.size() < n) {
             if (System.nanoTime() - deadline > 0) {
@@ -252,7 +253,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** Closes (without shutdown) every received descriptor the script held. */
-    void releaseHeldDescriptors() {
+    public void releaseHeldDescriptors() {
         closeAll(held);
     }
 
@@ -292,7 +293,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** Closes the listener and every connection, as a crashing process would. Restart with {@link #start()}. */
-    synchronized void crash() {
+    public synchronized void crash() {
         AFUNIXServerSocket server = listener;
         if (server != null) {
             // Wake our own accept first: junixsocket's close() would do it with a temporary socket
@@ -347,7 +348,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     // ---- behaviours ----
 
     /** Well-behaved: adopt, serve an echo, ACK correctly. */
-    static Behaviour acceptAndEcho() {
+    public static Behaviour acceptAndEcho() {
         return exchange -> {
             exchange.adoptAndEcho();
             exchange.sendAck(exchange.correctAck(true, "").build(), exchange.frame.getRequestId());
@@ -355,7 +356,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** Adopts and ACKs correctly, but sends the ACK twice in one write: a stray frame stays in the stream. */
-    static Behaviour acceptAndAckTwice() {
+    public static Behaviour acceptAndAckTwice() {
         return exchange -> {
             exchange.adoptAndEcho();
             byte[] ack = FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_HANDOFF,
@@ -367,7 +368,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** Well-behaved for the exchange, then closes the control connection (a backend that never keeps one). */
-    static Behaviour acceptThenCloseControl() {
+    public static Behaviour acceptThenCloseControl() {
         return exchange -> {
             acceptAndEcho().act(exchange);
             exchange.closeControl();
@@ -375,13 +376,13 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** Holds the descriptor and never answers; the connection stays open. */
-    static Behaviour neverAnswer() {
+    public static Behaviour neverAnswer() {
         return exchange -> {
         };
     }
 
     /** Holds the descriptor and sends a correct, accepting ACK after {@code delay}. */
-    static Behaviour answerAfter(Duration delay) {
+    public static Behaviour answerAfter(Duration delay) {
         return exchange -> {
             sleepUntil(exchange.receivedNanos + delay.toNanos());
             exchange.sendAck(exchange.correctAck(true, "").build(), exchange.frame.getRequestId());
@@ -389,7 +390,7 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** A well-formed refusal: releases the descriptor, then ACKs accepted=false with the detail. */
-    static Behaviour refuse(String detail) {
+    public static Behaviour refuse(String detail) {
         return exchange -> {
             exchange.releaseDescriptors();
             exchange.sendAck(exchange.correctAck(false, detail).build(), exchange.frame.getRequestId());
@@ -397,36 +398,36 @@ final class ScriptedHandoffBackend implements AutoCloseable {
     }
 
     /** An accepting ACK with one field changed. */
-    static Behaviour ackWith(UnaryOperator<HandoffAck.Builder> change) {
+    public static Behaviour ackWith(UnaryOperator<HandoffAck.Builder> change) {
         return exchange -> exchange.sendAck(change.apply(exchange.correctAck(true, "")).build(),
                 exchange.frame.getRequestId());
     }
 
     /** A correct, accepting ACK in a frame whose request_id is not the correlation id. */
-    static Behaviour ackWithRequestId(long offset) {
+    public static Behaviour ackWithRequestId(long offset) {
         return exchange -> exchange.sendAck(exchange.correctAck(true, "").build(),
                 exchange.frame.getRequestId() + offset);
     }
 
     /** A correct, accepting ACK payload in a frame the broker must not accept as a response. */
-    static Behaviour ackInFrame(UnaryOperator<Frame.Builder> change) {
+    public static Behaviour ackInFrame(UnaryOperator<Frame.Builder> change) {
         return exchange -> exchange.send(change.apply(Envelope.frame(FrameKind.FRAME_KIND_RESPONSE,
                 WireProtocol.PAYLOAD_HANDOFF, exchange.frame.getRequestId(), exchange.correctAck(true, "").build())
                 .toBuilder()).build());
     }
 
     /** Bytes that are no frame at all. */
-    static Behaviour garbage() {
+    public static Behaviour garbage() {
         return exchange -> exchange.write("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
     }
 
     /** Closes the control connection after reading the offer, before any ACK. */
-    static Behaviour closeControl() {
+    public static Behaviour closeControl() {
         return Exchange::closeControl;
     }
 
     /** Sends the first half of a correct ACK frame, then closes the control connection. */
-    static Behaviour closeInTheMiddleOfTheAck() {
+    public static Behaviour closeInTheMiddleOfTheAck() {
         return exchange -> {
             byte[] ack = FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_HANDOFF,
                     exchange.frame.getRequestId(), exchange.correctAck(true, "").build()));

@@ -1,6 +1,8 @@
 package io.handoffbroker.testing;
 
 import io.handoffbroker.client.BrokerClient;
+import io.handoffbroker.handoff.AckResult;
+import io.handoffbroker.handoff.HandoffEvents;
 import io.handoffbroker.handoff.HandoffOrchestrator;
 import io.handoffbroker.handoff.HandoffSettings;
 import io.handoffbroker.handoff.PoolSettings;
@@ -24,7 +26,8 @@ import org.newsclub.net.unix.AFUNIXSocket;
 /**
  * A real broker ({@link BrokerFixture}) with a real {@link HandoffOrchestrator},
  * assembled by {@link HandoffOrchestrator#create} as in production, and
- * a {@link RecordingHandoffEvents}. Defaults are short, for fault tests: ACK
+ * a {@link RecordingHandoffEvents} (plus, optionally, any other {@link HandoffEvents},
+ * such as the metrics, see {@link #alsoReportTo}). Defaults are short, for fault tests: ACK
  * deadline 300 ms, grace 300 ms, client relay wait 500 ms, a failed-attempt limit
  * high enough never to interfere, no pre-dialled control connections.
  */
@@ -35,6 +38,7 @@ public final class HandoffFixture implements AutoCloseable {
 
     private final BrokerFixture broker;
     private final RecordingHandoffEvents events = new RecordingHandoffEvents();
+    private HandoffEvents alsoReportTo = HandoffEvents.NONE;
     private final List<ServiceBackend> services = new ArrayList<>();
     private boolean enabled = true;
     private Duration ackDeadline = Duration.ofMillis(300);
@@ -119,6 +123,15 @@ public final class HandoffFixture implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Reports every handoff event to {@code other} too (before the recording, so once
+     * a test sees an event recorded, {@code other} has it as well).
+     */
+    public HandoffFixture alsoReportTo(HandoffEvents other) {
+        this.alsoReportTo = other;
+        return this;
+    }
+
     /** Adjusts the underlying broker listener (connection limit, Hello timeout, ...) before start. */
     public HandoffFixture broker(Consumer<BrokerFixture> adjust) {
         adjust.accept(broker);
@@ -130,7 +143,7 @@ public final class HandoffFixture implements AutoCloseable {
                 failedAttemptLimit, failedAttemptWindow, workers, pool);
         broker.router(replies -> {
             try {
-                orchestrator = HandoffOrchestrator.create(settings, replies, services, handoffEndpointUp, events);
+                orchestrator = HandoffOrchestrator.create(settings, replies, services, handoffEndpointUp, both(alsoReportTo));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -138,6 +151,32 @@ public final class HandoffFixture implements AutoCloseable {
         });
         broker.start();
         return this;
+    }
+
+    /** {@code other}, then the recording. */
+    private HandoffEvents both(HandoffEvents other) {
+        if (other == HandoffEvents.NONE) {
+            return events;
+        }
+        return new HandoffEvents() {
+            @Override
+            public void handedOff(ServiceBackend backend, long connectionId, long durationNanos) {
+                other.handedOff(backend, connectionId, durationNanos);
+                events.handedOff(backend, connectionId, durationNanos);
+            }
+
+            @Override
+            public void fellBack(ServiceBackend backend, long connectionId, String reason, String detail) {
+                other.fellBack(backend, connectionId, reason, detail);
+                events.fellBack(backend, connectionId, reason, detail);
+            }
+
+            @Override
+            public void ackResult(ServiceBackend backend, long connectionId, AckResult result) {
+                other.ackResult(backend, connectionId, result);
+                events.ackResult(backend, connectionId, result);
+            }
+        };
     }
 
     /** A client that advertises handle passing and waits the fixture's relay wait. */
