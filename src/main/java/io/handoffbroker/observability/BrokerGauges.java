@@ -35,9 +35,11 @@ public final class BrokerGauges {
                     .flatMap(b -> b.handoffEndpoint().stream()).toList();
             Gauge.builder(p + "handoff_pool_connections",
                     () -> endpoints.stream().mapToInt(e -> orchestrator.pool().stats(e).idle()).sum())
+                    .description("Control connections to the service's handoff endpoints, by state")
                     .tag("service", service).tag("state", "idle").register(registry);
             Gauge.builder(p + "handoff_pool_connections",
                     () -> endpoints.stream().mapToInt(e -> orchestrator.pool().stats(e).active()).sum())
+                    .description("Control connections to the service's handoff endpoints, by state")
                     .tag("service", service).tag("state", "active").register(registry);
         }
     }

@@ -1,5 +1,6 @@
 package io.handoffbroker.observability;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoffbroker.handoff.AckResult;
 import io.handoffbroker.handoff.FallbackReason;
 import io.handoffbroker.handoff.HandoffEvents;
@@ -8,12 +9,15 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.server.BrokerEvents;
 import io.handoffbroker.server.ClientConnection;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.Hello;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +48,7 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
             helloCounter(service, version, "negotiated");
             helloTimer(service);
             for (String route : new String[] {"handed_off", "fallback"}) {
-                Counter.builder(PREFIX + "handoff").tag("service", service).tag("route", route).register(registry);
+                handoffCounter(service, route);
             }
             for (AckResult result : AckResult.values()) {
                 ackCounter(service, result);
@@ -62,25 +66,28 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         String version = versionLabel(decision.serviceName(), decision.wantedVersion());
         helloCounter(service, version, decision.outcome()).increment();
         helloTimer(service).record(durationNanos, TimeUnit.NANOSECONDS);
+        Frame request = decision instanceof HelloDecision.Negotiate n ? n.request()
+                : ((HelloDecision.Refuse) decision).request();
         String requestId = decision instanceof HelloDecision.Negotiate n ? n.hello().getRequestId()
-                : decision instanceof HelloDecision.Refuse r && r.request() != null
-                        ? Long.toString(r.request().getRequestId()) : "";
+                : helloRequestId(request);
+        long frameRequestId = request == null ? 0 : request.getRequestId();
         helloLog.atInfo()
                 .addKeyValue("service", decision.serviceName())
                 .addKeyValue("version", decision.wantedVersion())
                 .addKeyValue("connection_id", connection.id())
                 .addKeyValue("request_id", requestId)
+                .addKeyValue("frame_request_id", frameRequestId)
                 .addKeyValue("outcome", decision.outcome())
                 .addKeyValue("duration_us", durationNanos / 1_000)
-                .log("hello service={} version={} connection_id={} request_id={} outcome={} duration_us={}",
-                        decision.serviceName(), decision.wantedVersion(), connection.id(), requestId,
+                .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
+                        + " duration_us={}",
+                        decision.serviceName(), decision.wantedVersion(), connection.id(), requestId, frameRequestId,
                         decision.outcome(), durationNanos / 1_000);
     }
 
     @Override
     public void handedOff(ServiceBackend backend, long connectionId, long durationNanos) {
-        Counter.builder(PREFIX + "handoff").tag("service", backend.name()).tag("route", "handed_off")
-                .register(registry).increment();
+        handoffCounter(backend.name(), "handed_off").increment();
         handoffTimer(backend.name()).record(durationNanos, TimeUnit.NANOSECONDS);
         handoffLog.atInfo()
                 .addKeyValue("service", backend.name())
@@ -94,8 +101,7 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
 
     @Override
     public void fellBack(ServiceBackend backend, long connectionId, String reason, String detail) {
-        Counter.builder(PREFIX + "handoff").tag("service", backend.name()).tag("route", "fallback")
-                .register(registry).increment();
+        handoffCounter(backend.name(), "fallback").increment();
         fallbackCounter(backend.name(), reason).increment();
         handoffLog.atInfo()
                 .addKeyValue("service", backend.name())
@@ -110,6 +116,24 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     @Override
     public void ackResult(ServiceBackend backend, long connectionId, AckResult result) {
         ackCounter(backend.name(), result).increment();
+    }
+
+    // The Hello's own request_id (the client's correlation for logs), also for a refused Hello
+    // whose payload decoded; empty when there was none or it did not decode.
+    private static String helloRequestId(@Nullable Frame request) {
+        if (request == null) {
+            return "";
+        }
+        try {
+            return Hello.parseFrom(request.getPayload()).getRequestId();
+        } catch (InvalidProtocolBufferException notAHello) {
+            return "";
+        }
+    }
+
+    private Counter handoffCounter(String service, String route) {
+        return Counter.builder(PREFIX + "handoff").description("Negotiated connections, by the route they took")
+                .tag("service", service).tag("route", route).register(registry);
     }
 
     private Counter helloCounter(String service, String version, String outcome) {

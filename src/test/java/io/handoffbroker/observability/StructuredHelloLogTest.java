@@ -74,6 +74,12 @@ class StructuredHelloLogTest {
                 connectionId = reply.getNegotiated().getConnectionId();
                 assertTrue(client.isClosedByPeer());
             }
+            // A refused Hello logs the same two ids the same way.
+            Hello unknown = RawClient.hello("nosuch", "1.0.0").toBuilder().setRequestId(requestId + "-refused").build();
+            try (RawClient client = RawClient.connect(broker.socket())) {
+                client.send(RawClient.helloFrame(unknown, 42));
+                assertTrue(client.readFrame().getRequestId() == 42);
+            }
         }
         // Closing the context stops the broker after it logged both lines.
         List<JsonNode> lines = new ArrayList<>();
@@ -83,7 +89,15 @@ class StructuredHelloLogTest {
             }
         }
 
-        JsonNode helloLine = only(lines, format, "io.handoffbroker.hello");
+        List<JsonNode> helloLines = all(lines, format, "io.handoffbroker.hello");
+        assertEquals(2, helloLines.size(), () -> "Hello lines: " + helloLines);
+        JsonNode helloLine = helloLines.getFirst();
+        JsonNode refusedLine = helloLines.getLast();
+        assertEquals("service_unknown", field(format, refusedLine, "outcome").stringValue(), refusedLine::toString);
+        assertEquals(requestId + "-refused", field(format, refusedLine, "request_id").stringValue(),
+                refusedLine::toString);
+        assertEquals(42, field(format, refusedLine, "frame_request_id").longValue(), refusedLine::toString);
+        assertEquals(7, field(format, helloLine, "frame_request_id").longValue(), helloLine::toString);
         assertEquals("echo", field(format, helloLine, "service").stringValue(), helloLine::toString);
         assertEquals("1.0.0", field(format, helloLine, "version").stringValue(), helloLine::toString);
         assertEquals(connectionId, field(format, helloLine, "connection_id").longValue(), helloLine::toString);
@@ -113,10 +127,14 @@ class StructuredHelloLogTest {
     }
 
     private static JsonNode only(List<JsonNode> lines, Format format, String logger) {
-        List<JsonNode> found = lines.stream()
-                .filter(l -> format.logger.apply(l).isString() && logger.equals(format.logger.apply(l).stringValue()))
-                .toList();
+        List<JsonNode> found = all(lines, format, logger);
         assertEquals(1, found.size(), () -> "lines of " + logger + " among " + lines);
         return found.getFirst();
+    }
+
+    private static List<JsonNode> all(List<JsonNode> lines, Format format, String logger) {
+        return lines.stream()
+                .filter(l -> format.logger.apply(l).isString() && logger.equals(format.logger.apply(l).stringValue()))
+                .toList();
     }
 }
