@@ -12,9 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
-import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +36,9 @@ public final class BackendServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(BackendServer.class);
 
+    // How often an accept thread waiting for a slot checks whether the server closed.
+    private static final Duration SLOT_POLL = Duration.ofMillis(100);
+
     private final Path endpoint;
     private final Optional<Path> handoffEndpoint;
     private final ConnectionHandler handler;
@@ -44,8 +47,7 @@ public final class BackendServer implements AutoCloseable {
     // Reused threads: starting a platform thread per connection costs more than the exchange itself.
     private final ExecutorService handlerThreads = Executors.newCachedThreadPool(
             Thread.ofPlatform().name("backend-conn-", 0).daemon(true).factory());
-    private @Nullable BoundListener listener;
-    private @Nullable Thread acceptThread;
+    private volatile @Nullable BoundListener listener;
     private @Nullable HandoffListener handoffListener;
 
     /**
@@ -72,9 +74,9 @@ public final class BackendServer implements AutoCloseable {
      * and starts accepting.
      */
     public synchronized BackendServer start() throws IOException {
-        BoundListener bound = BoundListener.bind(endpoint);
-        listener = bound;
-        acceptThread = Thread.ofPlatform().name("backend-accept").daemon(true).start(() -> acceptLoop(bound.socket()));
+        // The slot is taken after the accept, not before: a slot held while waiting in
+        // accept() would be one the handoff route could never have.
+        listener = BoundListener.start(endpoint, "backend-accept", this::admit);
         if (handoffEndpoint.isPresent()) {
             HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot,
                     Duration.ofSeconds(5));
@@ -102,27 +104,22 @@ public final class BackendServer implements AutoCloseable {
         return open.size();
     }
 
-    private void acceptLoop(AFUNIXServerSocket server) {
-        while (!server.isClosed()) {
-            AFUNIXSocket connection;
-            try {
-                connection = server.accept();
-            } catch (IOException e) {
-                if (!server.isClosed()) {
-                    log.warn("backend {}: accept failed: {}", endpoint, e.toString());
+    /** Accept thread: waits for a slot, then serves; gives up the connection if the server closes meanwhile. */
+    private void admit(AFUNIXSocket connection) {
+        try {
+            while (!slots.tryAcquire(SLOT_POLL.toMillis(), TimeUnit.MILLISECONDS)) {
+                BoundListener bound = listener;
+                if (bound == null || bound.isClosing()) {
+                    Descriptors.closeQuietly(connection);
+                    return;
                 }
-                continue;
             }
-            // The slot is taken after the accept, not before: a slot held while waiting in
-            // accept() would be one the handoff route could never have.
-            try {
-                slots.acquire();
-            } catch (InterruptedException e) {
-                Descriptors.closeQuietly(connection);
-                return;
-            }
-            serveOnThread(connection);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            Descriptors.closeQuietly(connection);
+            return;
         }
+        serveOnThread(connection);
     }
 
     /** A handler slot for a connection about to be adopted, or null at capacity. */
@@ -193,10 +190,6 @@ public final class BackendServer implements AutoCloseable {
         }
         bound.close();
         listener = null;
-        Thread accepting = acceptThread;
-        if (accepting != null) {
-            accepting.interrupt(); // it may hold an accepted connection while it waits for a slot
-        }
         // Shutting down (not just closing) wakes each handler blocked in a read; the handler's
         // thread then releases the descriptor.
         open.forEach(Descriptors::closeQuietly);

@@ -6,29 +6,46 @@ import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Consumer;
 import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One of the backend's listening sockets: binds at a path (creating its directory,
- * replacing a stale socket file, refusing a live one) and, on close, removes the
- * socket file only while it is still the one it bound.
+ * One of the backend's listening sockets with its accept thread: binds at a path
+ * (creating its directory, replacing a stale socket file, refusing a live one),
+ * hands every accepted connection to a consumer, and on close stops the thread and
+ * removes the socket file only while it is still the one it bound.
+ *
+ * <p>Why close wakes its own accept first: closing a junixsocket listener while a
+ * thread is blocked in {@code accept()} makes junixsocket unblock it with a
+ * temporary socket of its own, which it leaks whenever that connect fails. A
+ * connection from ourselves ends the accept cleanly instead.
  */
 final class BoundListener implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(BoundListener.class);
+    private static final Duration STOP_WAIT = Duration.ofSeconds(2);
 
     private final AFUNIXServerSocket socket;
     private final BoundSocketFile file;
+    private volatile boolean closing;
+    private Thread acceptThread;
 
     private BoundListener(AFUNIXServerSocket socket, BoundSocketFile file) {
         this.socket = socket;
         this.file = file;
     }
 
-    static BoundListener bind(Path path) throws IOException {
+    /**
+     * Binds and starts accepting. {@code onAccept} runs on the accept thread and
+     * owns each connection it is given; it should return quickly (or give up when
+     * {@link #isClosing()}), since the next accept waits for it.
+     */
+    static BoundListener start(Path path, String threadName, Consumer<AFUNIXSocket> onAccept) throws IOException {
         Path parent = path.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
@@ -36,33 +53,81 @@ final class BoundListener implements AutoCloseable {
         SocketFile.claim(path);
         // No deleteOnClose: junixsocket would unlink by path, a successor's file included.
         AFUNIXServerSocket socket = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path), false);
+        BoundListener listener;
         try {
-            return new BoundListener(socket, BoundSocketFile.identify(path));
+            listener = new BoundListener(socket, BoundSocketFile.identify(path));
         } catch (IOException e) {
             Descriptors.closeQuietly(socket);
             throw e;
         }
-    }
-
-    AFUNIXServerSocket socket() {
-        return socket;
+        listener.acceptThread = Thread.ofPlatform().name(threadName).daemon(true)
+                .start(() -> listener.acceptLoop(onAccept));
+        return listener;
     }
 
     Path path() {
         return file.path();
     }
 
-    boolean isClosed() {
-        return socket.isClosed();
+    /** True once {@link #close()} has begun. */
+    boolean isClosing() {
+        return closing;
+    }
+
+    private void acceptLoop(Consumer<AFUNIXSocket> onAccept) {
+        while (!closing && !socket.isClosed()) {
+            AFUNIXSocket connection;
+            try {
+                connection = socket.accept();
+            } catch (IOException e) {
+                if (!closing && !socket.isClosed()) {
+                    log.warn("listener {}: accept failed: {}", file, e.toString());
+                }
+                continue;
+            }
+            if (closing) {
+                Descriptors.closeQuietly(connection); // our own wake-up call, or a client that came too late
+                return;
+            }
+            try {
+                onAccept.accept(connection);
+            } catch (RuntimeException e) {
+                log.warn("listener {}: a connection could not be taken on: {}", file, e.toString());
+                Descriptors.closeQuietly(connection);
+            }
+        }
     }
 
     @Override
     public void close() {
+        closing = true;
+        Thread thread = acceptThread;
+        if (thread != null && thread.isAlive() && thread != Thread.currentThread()) {
+            wakeAccept();
+            try {
+                thread.join(STOP_WAIT);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         Descriptors.closeQuietly(socket);
         try {
             file.removeIfStillOurs();
         } catch (IOException e) {
             log.warn("could not remove socket file {}: {}", file, e.toString());
+        }
+    }
+
+    private void wakeAccept() {
+        try {
+            if (!file.isStillOurs()) {
+                return; // another listener owns the path now; ours is reachable no more
+            }
+            try (AFUNIXSocket wake = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(file.path()))) {
+                // Connected: the accept thread takes it, sees closing, and ends.
+            }
+        } catch (IOException e) {
+            log.debug("listener {}: could not wake the accept thread: {}", file, e.toString());
         }
     }
 }

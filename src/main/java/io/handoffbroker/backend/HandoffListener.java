@@ -21,7 +21,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
-import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
@@ -73,23 +72,10 @@ final class HandoffListener implements AutoCloseable {
     }
 
     void start() throws IOException {
-        BoundListener bound = BoundListener.bind(endpoint);
-        listener = bound;
-        Thread.ofPlatform().name("backend-handoff-accept").daemon(true).start(() -> acceptLoop(bound.socket()));
-    }
-
-    private void acceptLoop(AFUNIXServerSocket server) {
-        while (!server.isClosed()) {
-            try {
-                AFUNIXSocket control = server.accept();
-                controls.add(control);
-                Thread.ofPlatform().name("backend-handoff-control").daemon(true).start(() -> serveControl(control));
-            } catch (IOException e) {
-                if (!server.isClosed()) {
-                    log.warn("handoff endpoint {}: accept failed: {}", endpoint, e.toString());
-                }
-            }
-        }
+        listener = BoundListener.start(endpoint, "backend-handoff-accept", control -> {
+            controls.add(control);
+            Thread.ofPlatform().name("backend-handoff-control").daemon(true).start(() -> serveControl(control));
+        });
     }
 
     /** One control connection carries any number of offer/ACK exchanges in sequence. */

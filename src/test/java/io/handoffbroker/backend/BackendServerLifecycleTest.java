@@ -1,0 +1,75 @@
+package io.handoffbroker.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.demo.EchoHandler;
+import io.handoffbroker.testing.OpenDescriptors;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/** Starting and closing the backend SDK's server leaves nothing behind: no descriptor, no thread, no file. */
+class BackendServerLifecycleTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void closingReleasesEveryDescriptorAndRemovesBothSocketFiles() throws Exception {
+        Path pipe = dir.resolve("b").resolve("pipe.sock");
+        Path handoff = dir.resolve("h").resolve("handoff.sock");
+        cycle(pipe, handoff); // class loading and junixsocket's native set-up happen once
+        OpenDescriptors.Snapshot baseline = OpenDescriptors.stable(Duration.ofMillis(100), Duration.ofSeconds(3));
+
+        for (int i = 0; i < 20; i++) {
+            cycle(pipe, handoff);
+        }
+
+        OpenDescriptors.awaitAtMost(baseline, Duration.ofSeconds(3));
+        assertThat(Files.exists(pipe)).isFalse();
+        assertThat(Files.exists(handoff)).isFalse();
+        assertThat(Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+                .filter(n -> n.startsWith("backend-") && n.endsWith("accept")))
+                .as("accept threads left running").isEmpty();
+    }
+
+    @Test
+    void aClientWaitingForASlotIsLetGoWhenTheServerCloses() throws Exception {
+        Path pipe = dir.resolve("pipe.sock");
+        BackendServer server = new BackendServer(pipe, new EchoHandler(), 1).start();
+        try (AFUNIXSocket first = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(pipe));
+                AFUNIXSocket waiting = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(pipe))) {
+            assertThat(echo(first, "one")).isEqualTo("one");
+            waiting.setSoTimeout(5_000);
+            long started = System.nanoTime();
+            server.close();
+            assertThat(waiting.getInputStream().read()).as("the waiting client sees end of stream").isEqualTo(-1);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(3));
+        }
+    }
+
+    private static void cycle(Path pipe, Path handoff) throws Exception {
+        try (BackendServer server = new BackendServer(pipe, Optional.of(handoff), new EchoHandler(), 4).start();
+                AFUNIXSocket client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(pipe))) {
+            assertThat(echo(client, "x")).isEqualTo("x");
+            assertThat(server.openConnections()).isEqualTo(1);
+        }
+    }
+
+    private static String echo(AFUNIXSocket socket, String message) throws IOException {
+        socket.setSoTimeout(5_000);
+        OutputStream out = socket.getOutputStream();
+        out.write(message.getBytes());
+        out.flush();
+        InputStream in = socket.getInputStream();
+        return new String(in.readNBytes(message.length()));
+    }
+}
