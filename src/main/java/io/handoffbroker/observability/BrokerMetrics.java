@@ -33,6 +33,7 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     private static final Logger handoffLog = LoggerFactory.getLogger("io.handoffbroker.handoff");
 
     static final String PREFIX = "running_process_broker_v1_";
+    private static final int LOGGED_TEXT_MAX = 128;
 
     private final MeterRegistry registry;
     private final Set<String> serviceNames;
@@ -62,18 +63,29 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
 
     @Override
     public void helloAnswered(ClientConnection connection, HelloDecision decision, long durationNanos) {
-        String service = serviceLabel(decision.serviceName());
-        String version = versionLabel(decision.serviceName(), decision.wantedVersion());
-        helloCounter(service, version, decision.outcome()).increment();
+        // A Hello refused before its payload was looked at (rate limit, draining) still names its
+        // service and version when it decodes; the labels stay bounded to configured services.
+        Hello hello = switch (decision) {
+            case HelloDecision.Negotiate n -> n.hello();
+            case HelloDecision.Refuse r -> decodeHello(r.request());
+        };
+        Frame request = switch (decision) {
+            case HelloDecision.Negotiate n -> n.request();
+            case HelloDecision.Refuse r -> r.request();
+        };
+        // What a client sent is logged printable and bounded, whatever it was refused for.
+        String serviceName = printable(decision.serviceName().isEmpty() && hello != null ? hello.getServiceName()
+                : decision.serviceName());
+        String wantedVersion = printable(decision.wantedVersion().isEmpty() && hello != null
+                ? hello.getWantedVersion() : decision.wantedVersion());
+        String service = serviceLabel(serviceName);
+        helloCounter(service, versionLabel(serviceName, wantedVersion), decision.outcome()).increment();
         helloTimer(service).record(durationNanos, TimeUnit.NANOSECONDS);
-        Frame request = decision instanceof HelloDecision.Negotiate n ? n.request()
-                : ((HelloDecision.Refuse) decision).request();
-        String requestId = decision instanceof HelloDecision.Negotiate n ? n.hello().getRequestId()
-                : helloRequestId(request);
+        String requestId = hello == null ? "" : printable(hello.getRequestId());
         long frameRequestId = request == null ? 0 : request.getRequestId();
         helloLog.atInfo()
-                .addKeyValue("service", decision.serviceName())
-                .addKeyValue("version", decision.wantedVersion())
+                .addKeyValue("service", serviceName)
+                .addKeyValue("version", wantedVersion)
                 .addKeyValue("connection_id", connection.id())
                 .addKeyValue("request_id", requestId)
                 .addKeyValue("frame_request_id", frameRequestId)
@@ -81,7 +93,7 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
                 .addKeyValue("duration_us", durationNanos / 1_000)
                 .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
                         + " duration_us={}",
-                        decision.serviceName(), decision.wantedVersion(), connection.id(), requestId, frameRequestId,
+                        serviceName, wantedVersion, connection.id(), requestId, frameRequestId,
                         decision.outcome(), durationNanos / 1_000);
     }
 
@@ -118,17 +130,24 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         ackCounter(backend.name(), result).increment();
     }
 
-    // The Hello's own request_id (the client's correlation for logs), also for a refused Hello
-    // whose payload decoded; empty when there was none or it did not decode.
-    private static String helloRequestId(@Nullable Frame request) {
+    // The Hello inside a refused request, when it decodes: the client's service, version and
+    // request_id are worth logging even when the broker said no before it read them.
+    private static @Nullable Hello decodeHello(@Nullable Frame request) {
         if (request == null) {
-            return "";
+            return null;
         }
         try {
-            return Hello.parseFrom(request.getPayload()).getRequestId();
+            return Hello.parseFrom(request.getPayload());
         } catch (InvalidProtocolBufferException notAHello) {
-            return "";
+            return null;
         }
+    }
+
+    private static String printable(String text) {
+        String bounded = text.length() > LOGGED_TEXT_MAX ? text.substring(0, LOGGED_TEXT_MAX) + "..." : text;
+        return bounded.codePoints().allMatch(c -> c >= 0x20 && c != 0x7F) ? bounded
+                : bounded.codePoints().map(c -> c < 0x20 || c == 0x7F ? '?' : c)
+                        .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString();
     }
 
     private Counter handoffCounter(String service, String route) {

@@ -120,9 +120,9 @@ class MetricsAfterFaultsTest {
                 "hello{outcome=service_unknown,service=unknown,version=other}", 1.0,
                 "hello{outcome=backend_spawn_failed,service=echo,version=other}", 1.0,
                 "hello{outcome=peer_rejected,service=unknown,version=other}", 1.0,
-                "hello{outcome=rate_limited,service=unknown,version=other}", 1.0)), nonZeroCounters());
-        assertEquals(4, timer("hello_duration", "service", "echo").count());
-        assertEquals(3, timer("hello_duration", "service", "unknown").count());
+                "hello{outcome=rate_limited,service=echo,version=1.2.3}", 1.0)), nonZeroCounters());
+        assertEquals(5, timer("hello_duration", "service", "echo").count());
+        assertEquals(2, timer("hello_duration", "service", "unknown").count());
         assertEquals(0.0, counter("handoff", "service", "echo", "route", "handed_off").count());
         assertEquals(0.0, counter("handoff", "service", "echo", "route", "fallback").count());
         assertEquals(0, timer("handoff_duration", "service", "echo").count());

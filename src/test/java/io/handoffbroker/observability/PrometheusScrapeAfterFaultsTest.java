@@ -67,7 +67,7 @@ class PrometheusScrapeAfterFaultsTest {
                     sample("hello_total", "service", s, "version", v, "outcome", "negotiated", 6),
                     sample("hello_total", "service", "unknown", "version", "other", "outcome", "service_unknown", 1),
                     sample("hello_total", "service", "unknown", "version", "other", "outcome", "peer_rejected", 1),
-                    sample("hello_total", "service", "unknown", "version", "other", "outcome", "rate_limited", 1),
+                    sample("hello_total", "service", s, "version", v, "outcome", "rate_limited", 1),
                     sample("handoff_total", "service", s, "route", "handed_off", 1),
                     sample("handoff_total", "service", s, "route", "fallback", 5),
                     sample("handoff_acks_total", "service", s, "result", "accepted", 1),
@@ -90,8 +90,8 @@ class PrometheusScrapeAfterFaultsTest {
                 assertEquals(0.0, samples.get(P + "handoff_fallback_total", "service", s, "reason", reason), reason);
             }
             // Timers: every Hello is timed under its (bounded) service label; only the accepted handoff.
-            assertEquals(6.0, samples.get(P + "hello_duration_seconds_count", "service", s));
-            assertEquals(3.0, samples.get(P + "hello_duration_seconds_count", "service", "unknown"));
+            assertEquals(7.0, samples.get(P + "hello_duration_seconds_count", "service", s));
+            assertEquals(2.0, samples.get(P + "hello_duration_seconds_count", "service", "unknown"));
             assertEquals(1.0, samples.get(P + "handoff_duration_seconds_count", "service", s));
             // Gauges: nothing pending once every verdict is in; no client connection is left open.
             assertEquals(0.0, samples.get(P + "handoff_tokens_pending"));
