@@ -15,6 +15,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -36,7 +37,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * and {@code BENCH_WARMUP} [5000] for the floor and the Hello; {@code BENCH_ROUTE_SAMPLES} [5000]
  * and {@code BENCH_ROUTE_WARMUP} [2000] per route; {@code BENCH_CLIENTS} [64],
  * {@code BENCH_RATE} [20000] and {@code BENCH_SECONDS} [5] for the throughput;
- * {@code BENCH_CONNECTIONS} [10000] for the memory; {@code BENCH_PIN} [0] pins the broker and
+ * {@code BENCH_CONNECTIONS} [10000] for the memory, measured with the broker's JVM options and
+ * once more with {@code BENCH_CAPPED_JVM_OPTS} [-Xmx128m] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker and
  * the floor server to CPU 0 and every other process to CPU 1; {@code BENCH_BROKER_JVM_OPTS} and
  * {@code BENCH_CLIENT_JVM_OPTS} [none] add JVM options; {@code BENCH_ENFORCE} [0] makes a missed
  * target fail the run (exit status 1).
@@ -51,7 +53,7 @@ public final class Bench {
 
     private record Settings(int samples, int warmup, int routeSamples, int routeWarmup, int clients, int rate,
             double seconds, int connections, boolean pin, List<String> brokerJvm, List<String> clientJvm,
-            boolean enforce) {
+            List<String> cappedJvm, boolean enforce) {
 
         static Settings fromEnvironment() {
             boolean pin = env("BENCH_PIN", 0) == 1;
@@ -63,7 +65,8 @@ public final class Bench {
                     env("BENCH_ROUTE_SAMPLES", 5_000), env("BENCH_ROUTE_WARMUP", 2_000), env("BENCH_CLIENTS", 64),
                     env("BENCH_RATE", 20_000), Double.parseDouble(envString("BENCH_SECONDS", "5")),
                     env("BENCH_CONNECTIONS", 10_000), pin, options("BENCH_BROKER_JVM_OPTS"),
-                    options("BENCH_CLIENT_JVM_OPTS"), env("BENCH_ENFORCE", 0) == 1);
+                    options("BENCH_CLIENT_JVM_OPTS"), options("BENCH_CAPPED_JVM_OPTS", "-Xmx128m"),
+                    env("BENCH_ENFORCE", 0) == 1);
         }
 
         private static String envString(String name, String otherwise) {
@@ -76,7 +79,11 @@ public final class Bench {
         }
 
         private static List<String> options(String name) {
-            String value = envString(name, "");
+            return options(name, "");
+        }
+
+        private static List<String> options(String name, String otherwise) {
+            String value = System.getenv(name) == null ? otherwise : System.getenv(name).trim();
             return value.isEmpty() ? List.of() : Arrays.asList(value.split("\\s+"));
         }
     }
@@ -89,11 +96,16 @@ public final class Bench {
     private final Path handoffEndpoint;
 
     private @Nullable Child broker;
+    private final Map<String, Integer> actuatorPorts = new HashMap<>();
     private @Nullable Results latency;
     private @Nullable Results routes;
     private @Nullable Results throughput;
-    private @Nullable Results idle;
-    private final Map<String, Object> memory = new LinkedHashMap<>();
+    private final Map<String, Object> afterTraffic = new LinkedHashMap<>();
+    /** Per memory run ("defaults", "capped"): the broker's sizes and the idle client's results. */
+    private final Map<String, Map<String, Object>> memory = new LinkedHashMap<>();
+    private final Map<String, Results> idle = new LinkedHashMap<>();
+    /** The broker's own timer means (µs) and counts, per figure key. */
+    private final Map<String, double[]> brokerMeans = new HashMap<>();
     private final Map<String, String> failures = new LinkedHashMap<>();
 
     private Bench(Settings settings, Path work, Children children) {
@@ -137,7 +149,11 @@ public final class Bench {
         phase("floor and Hello", this::latencyPhase);
         phase("handoff and reconnect", this::routePhase);
         phase("throughput", this::throughputPhase);
-        phase("memory", this::memoryPhase);
+        phase("memory, JVM defaults", () -> memoryPhase("defaults", List.of()));
+        if (!settings.cappedJvm().isEmpty()) {
+            phase("memory, " + String.join(" ", settings.cappedJvm()),
+                    () -> memoryPhase("capped", settings.cappedJvm()));
+        }
 
         report.facts.put("load average before", loadBefore);
         report.facts.put("load average after", Proc.firstLine("/proc/loadavg"));
@@ -218,13 +234,15 @@ public final class Bench {
         Child backend = children.start("backend", CLIENT_CPU, settings.clientJvm(), work, "backend",
                 backendPipe.toString(), handoffEndpoint.toString(), "8192");
         Child floor = children.start("floor-server", BROKER_CPU, settings.clientJvm(), work, "floor-server",
-                work.resolve("floor.sock").toString());
+                work.resolve("floor.sock").toString(), work.resolve("floor-connect.sock").toString());
         awaitSocket(backend, backendPipe);
         awaitSocket(backend, handoffEndpoint);
         awaitSocket(floor, work.resolve("floor.sock"));
+        awaitSocket(floor, work.resolve("floor-connect.sock"));
     }
 
-    private Child startBroker(String name, String helloTimeout) throws Exception {
+    private Child startBroker(String name, String helloTimeout, List<String> extraJvm) throws Exception {
+        int port = Actuator.freePort();
         Path socket = work.resolve(name + "/broker.sock");
         List<String> args = List.of(
                 "--broker.socket-path=" + socket,
@@ -239,10 +257,12 @@ public final class Bench {
                 // Every client of a phase is one process, and the limit is per process.
                 "--broker.rate-limit.hellos-per-peer=1000000000",
                 "--broker.shutdown-grace-period=0s",
-                "--server.port=0",
+                "--server.port=" + port,
                 "--logging.level.root=WARN");
-        Child broker = children.start(name, BROKER_CPU, settings.brokerJvm(), work, "broker",
-                args.toArray(String[]::new));
+        List<String> jvm = new ArrayList<>(settings.brokerJvm());
+        jvm.addAll(extraJvm);
+        Child broker = children.start(name, BROKER_CPU, jvm, work, "broker", args.toArray(String[]::new));
+        actuatorPorts.put(name, port);
         awaitSocket(broker, socket);
         return broker;
     }
@@ -252,58 +272,90 @@ public final class Bench {
     }
 
     private void latencyPhase() throws Exception {
-        broker = startBroker("broker", "2s");
+        Child b = startBroker("broker", "2s", List.of());
+        broker = b;
+        Path marker = work.resolve("latency.warmed");
         Child client = children.start("latency-client", CLIENT_CPU, settings.clientJvm(), work, "latency-client",
-                work.resolve("floor.sock").toString(), brokerSocket(broker).toString(), SERVICE, VERSION,
-                Integer.toString(settings.warmup()), Integer.toString(settings.samples()), "1000",
+                work.resolve("floor.sock").toString(), work.resolve("floor-connect.sock").toString(),
+                brokerSocket(b).toString(), SERVICE, VERSION, Integer.toString(settings.warmup()),
+                Integer.toString(settings.samples()), "1000", marker.toString(),
                 work.resolve("latency.properties").toString());
+        awaitMarker(client, marker);
+        Map<String, Double> before = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
+        client.send("continue");
         children.awaitExit(client, CLIENT_TIMEOUT);
         latency = Results.read(work.resolve("latency.properties"));
+        brokerMeans.put("hello", Actuator.meanMicros(before, Actuator.scrape(actuatorPorts.get(b.name()), SERVICE),
+                Actuator.HELLO));
     }
 
     private void routePhase() throws Exception {
+        Child b = requireBroker();
+        Path marker = work.resolve("routes.warmed");
         Child client = children.start("route-client", CLIENT_CPU, settings.clientJvm(), work, "route-client",
-                brokerSocket(broker).toString(), SERVICE, VERSION, Integer.toString(settings.routeWarmup()),
-                Integer.toString(settings.routeSamples()), work.resolve("routes.properties").toString());
+                brokerSocket(b).toString(), SERVICE, VERSION, Integer.toString(settings.routeWarmup()),
+                Integer.toString(settings.routeSamples()), marker.toString(),
+                work.resolve("routes.properties").toString());
+        awaitMarker(client, marker);
+        Map<String, Double> before = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
+        client.send("continue");
         children.awaitExit(client, CLIENT_TIMEOUT);
         routes = Results.read(work.resolve("routes.properties"));
+        Map<String, Double> after = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
+        brokerMeans.put("handoff", Actuator.meanMicros(before, after, Actuator.HANDOFF));
+        brokerMeans.put("route-hello", Actuator.meanMicros(before, after, Actuator.HELLO));
+    }
+
+    private Child requireBroker() throws IOException {
+        Child b = broker;
+        if (b == null || !b.process().isAlive()) {
+            throw new IOException("the broker is not running (see the earlier failure)");
+        }
+        return b;
     }
 
     private void throughputPhase() throws Exception {
+        Child b = requireBroker();
         String seconds = Double.toString(settings.seconds());
         Child client = children.start("throughput-client", CLIENT_CPU, settings.clientJvm(), work,
-                "throughput-client", brokerSocket(broker).toString(), SERVICE, VERSION,
+                "throughput-client", brokerSocket(b).toString(), Long.toString(b.pid()), SERVICE, VERSION,
                 Integer.toString(settings.clients()), "2", seconds, seconds, settings.rate() + ",0.75c",
                 work.resolve("throughput.properties").toString());
         children.awaitExit(client, CLIENT_TIMEOUT);
         throughput = Results.read(work.resolve("throughput.properties"));
-        Map<String, Long> status = Proc.status(broker.pid());
-        memory.put("after_traffic_rss_mib", mib(status.get("VmRSS")));
-        memory.put("after_traffic_hwm_mib", mib(status.get("VmHWM")));
-        memory.put("after_traffic_threads", status.get("Threads"));
-        children.stop(broker);
+        Map<String, Long> status = Proc.status(b.pid());
+        afterTraffic.put("rss_mib", mib(status.get("VmRSS")));
+        afterTraffic.put("hwm_mib", mib(status.get("VmHWM")));
+        afterTraffic.put("threads", status.get("Threads"));
+        children.stop(b);
     }
 
-    private void memoryPhase() throws Exception {
-        // A fresh broker whose Hello deadline outlasts the measurement, so idle connections stay open.
-        Child memoryBroker = startBroker("memory-broker", "5m");
+    /**
+     * Figure 6 with one set of broker JVM options: a fresh broker whose Hello deadline
+     * outlasts the measurement, so the idle connections stay open.
+     */
+    private void memoryPhase(String run, List<String> extraJvm) throws Exception {
+        Map<String, Object> sizes = new LinkedHashMap<>();
+        memory.put(run, sizes);
+        sizes.put("jvm_options", String.join(" ", extraJvm));
+        Child memoryBroker = startBroker("memory-broker-" + run, "5m", extraJvm);
         long limit = Proc.openFilesLimit(memoryBroker.pid());
-        memory.put("broker_open_files_limit", limit);
+        sizes.put("broker_open_files_limit", limit);
         if (limit >= 0 && limit < settings.connections() + 200L) {
             throw new IOException("the broker may open only " + limit + " files, fewer than "
                     + settings.connections() + " connections need; raise the hard limit (ulimit -Hn)");
         }
-        Path markers = Files.createDirectories(work.resolve("markers"));
-        Child client = children.start("idle-client", CLIENT_CPU, settings.clientJvm(), work, "idle-client",
+        Path markers = Files.createDirectories(work.resolve("markers-" + run));
+        Path resultFile = work.resolve("idle-" + run + ".properties");
+        Child client = children.start("idle-client-" + run, CLIENT_CPU, settings.clientJvm(), work, "idle-client",
                 brokerSocket(memoryBroker).toString(), SERVICE, VERSION, "10000",
-                Integer.toString(settings.connections()), "100", "500", markers.toString(),
-                work.resolve("idle.properties").toString());
+                Integer.toString(settings.connections()), "100", "500", markers.toString(), resultFile.toString());
         awaitMarker(client, markers.resolve("idle.warmed"));
         Thread.sleep(1_000);
         Map<String, Long> baseline = Proc.status(memoryBroker.pid());
         int baselineFds = Proc.descriptors(memoryBroker.pid());
-        memory.put("baseline_rss_mib", mib(baseline.get("VmRSS")));
-        memory.put("baseline_fds", baselineFds);
+        sizes.put("baseline_rss_mib", mib(baseline.get("VmRSS")));
+        sizes.put("baseline_fds", baselineFds);
         client.send("continue");
 
         awaitMarker(client, markers.resolve("idle.opened"));
@@ -315,126 +367,194 @@ public final class Bench {
         }
         Thread.sleep(2_000); // let the loop settle before reading its size
         Map<String, Long> held = Proc.status(memoryBroker.pid());
-        memory.put("fds", Proc.descriptors(memoryBroker.pid()));
-        memory.put("rss_mib", mib(held.get("VmRSS")));
-        memory.put("rss_anon_mib", mib(held.get("RssAnon")));
-        memory.put("rss_file_mib", mib(held.get("RssFile")));
-        memory.put("hwm_mib", mib(held.get("VmHWM")));
-        memory.put("threads", held.get("Threads"));
-        memory.put("per_connection_kib", Report.round(
+        sizes.put("fds", Proc.descriptors(memoryBroker.pid()));
+        sizes.put("rss_mib", mib(held.get("VmRSS")));
+        sizes.put("rss_anon_mib", mib(held.get("RssAnon")));
+        sizes.put("rss_file_mib", mib(held.get("RssFile")));
+        sizes.put("hwm_mib", mib(held.get("VmHWM")));
+        sizes.put("threads", held.get("Threads"));
+        sizes.put("per_connection_kib", Report.round(
                 (held.get("VmRSS") - baseline.get("VmRSS")) / (double) settings.connections()));
-        memory.put("all_accepted", fds >= expected);
+        sizes.put("all_accepted", fds >= expected);
         client.send("continue");
         children.awaitExit(client, CLIENT_TIMEOUT);
-        idle = Results.read(work.resolve("idle.properties"));
+        idle.put(run, Results.read(resultFile));
         children.stop(memoryBroker);
     }
 
     // ---- evaluation -----------------------------------------------------------------------
 
     private void evaluate() {
-        Histogram floor = latency == null ? null : latency.histogram("floor");
-        Histogram hello = latency == null ? null : latency.histogram("hello");
-        if (floor != null && hello != null) {
-            report.figures.add(new Figure("floor", "1. floor: 1-byte ping-pong between 2 processes",
-                    floor.getTotalCount(), floor, "", Map.of(), "—", Verdict.INFO, ""));
-            long helloFailures = latency.getLong("hello.failures");
-            double helloP50 = Report.p(hello, 50);
-            double helloP99 = Report.p(hello, 99);
-            double floorP50 = Report.p(floor, 50);
-            boolean enough = hello.getTotalCount() >= 10_000;
-            boolean p50ok = helloP50 <= 200;
-            boolean p99ok = helloP99 <= 1_000;
-            boolean ratioOk = helloP50 <= 1.5 * floorP50;
-            Verdict helloVerdict = helloFailures > 0 ? Verdict.INVALID
-                    : Verdict.of(enough && p50ok && p99ok && ratioOk);
-            report.figures.add(new Figure("hello", "2. Hello round trip, fresh connection", hello.getTotalCount(),
-                    hello, "", Map.of("failures", helloFailures),
-                    "P50 ≤ 200, P99 ≤ 1,000, P50 ≤ 1.5× floor", helloVerdict,
-                    helloFailures > 0 ? "failed Hellos: " + latency.get("hello.failures.detail") : ""));
-            report.ratios.add(new Ratio("Hello P50 / floor P50", helloP50 / floorP50, "≤ 1.5"));
-            report.ratios.add(new Ratio("Hello P99 / floor P99", helloP99 / Report.p(floor, 99), "—"));
-            String count = String.format(Locale.ROOT, " (%,d samples)", hello.getTotalCount());
-            report.checks.add(new Check("Hello P50 ≤ 200 µs, 10,000 samples", Report.us(helloP50) + " µs" + count,
-                    helloFailures > 0 ? Verdict.INVALID : Verdict.of(p50ok && enough)));
-            report.checks.add(new Check("Hello P99 ≤ 1 ms", Report.us(helloP99) + " µs",
-                    helloFailures > 0 ? Verdict.INVALID : Verdict.of(p99ok && enough)));
-            report.checks.add(new Check("Hello P50 ≤ 1.5 × floor P50 (same run)",
-                    String.format(Locale.ROOT, "%s µs vs 1.5 × %s µs: %.1f×", Report.us(helloP50),
-                            Report.us(floorP50), helloP50 / floorP50),
-                    helloFailures > 0 ? Verdict.INVALID : Verdict.of(ratioOk)));
+        if (latency != null) {
+            evaluateLatency(latency);
         }
         if (routes != null) {
-            Histogram handoff = routes.histogram("handoff");
-            Histogram reconnect = routes.histogram("reconnect");
-            long fallbacks = routes.getLong("handoff.fallbacks");
-            long unexpected = routes.getLong("reconnect.unexpected");
-            long errors = routes.getLong("errors");
-            boolean valid = fallbacks == 0 && errors == 0 && unexpected == 0 && handoff.getTotalCount() > 0;
-            String problems = (fallbacks > 0 ? fallbacks + " handoffs fell back: " + routes.get("fallbacks.detail")
-                    + ". " : "") + (errors > 0 ? errors + " samples failed: " + routes.get("errors.detail") : "");
-            double h50 = Report.p(handoff, 50);
-            double h99 = Report.p(handoff, 99);
-            double r50 = Report.p(reconnect, 50);
-            double r99 = Report.p(reconnect, 99);
-            report.figures.add(new Figure("handoff", "3. handoff: Hello → relay → first request/response",
-                    handoff.getTotalCount(), handoff, "", Map.of("fallbacks", fallbacks, "errors", errors),
-                    "P50 and P99 < reconnect", valid ? Verdict.of(h50 < r50 && h99 < r99) : Verdict.INVALID,
-                    problems.isEmpty() ? "" : "INVALID: " + problems));
-            report.figures.add(new Figure("reconnect",
-                    "4. reconnect: Hello → Negotiated → connect backend_pipe → first request/response",
-                    reconnect.getTotalCount(), reconnect, "", Map.of(), "—", Verdict.INFO, ""));
-            report.ratios.add(new Ratio("handoff P50 / reconnect P50", h50 / r50, "< 1"));
-            report.ratios.add(new Ratio("handoff P99 / reconnect P99", h99 / r99, "< 1"));
-            report.checks.add(new Check("handoff strictly faster than reconnect at P50",
-                    Report.us(h50) + " vs " + Report.us(r50) + " µs" + (fallbacks > 0 ? ", fallbacks " + fallbacks : ""),
-                    valid ? Verdict.of(h50 < r50) : Verdict.INVALID));
-            report.checks.add(new Check("handoff strictly faster than reconnect at P99",
-                    Report.us(h99) + " vs " + Report.us(r99) + " µs", valid ? Verdict.of(h99 < r99) : Verdict.INVALID));
+            evaluateRoutes(routes);
         }
         if (throughput != null) {
             evaluateThroughput(throughput);
         }
-        if (memory.containsKey("rss_mib")) {
-            double rss = (double) memory.get("rss_mib");
-            boolean all = (boolean) memory.get("all_accepted");
-            int connections = settings.connections();
-            report.figures.add(new Figure("memory", String.format(Locale.ROOT,
-                    "6. broker resident size, %,d idle client connections", connections), connections, null,
-                    String.format(Locale.ROOT, "%.0f MiB (%.0f MiB before)", rss, memory.get("baseline_rss_mib")),
-                    memory, "≤ 256 MiB", all ? Verdict.of(rss <= 256) : Verdict.INVALID,
-                    String.format(Locale.ROOT, "anon %.0f MiB, file %.0f MiB; %.1f KiB per connection; "
-                            + "%s descriptors; the broker that served phases 2–5 was %.0f MiB after them",
-                            memory.get("rss_anon_mib"), memory.get("rss_file_mib"), memory.get("per_connection_kib"),
-                            memory.get("fds"), memory.getOrDefault("after_traffic_rss_mib", Double.NaN))
-                            + (all ? "" : "; INVALID: the broker did not accept every connection")));
+        memory.forEach(this::evaluateMemory);
+        report.notes.add("Hello samples time the client SDK's BrokerClient.exchange: connect, write the Hello, "
+                + "read the reply, close. The handoff and reconnect samples time BrokerClient.connect plus one "
+                + "16-byte echo on the connection it returns.");
+        report.notes.add("The machine may have been running other work; see the load averages and the "
+                + "throughput's CPU accounting.");
+    }
+
+    private void evaluateLatency(Results l) {
+        Histogram floor = l.histogram("floor");
+        Histogram connectFloor = l.histogram("connect-floor");
+        Histogram hello = l.histogram("hello");
+        report.figures.add(new Figure("floor", "1. floor: 1-byte ping-pong between 2 processes",
+                floor.getTotalCount(), floor, "", Map.of(), "—", Verdict.INFO, ""));
+        report.figures.add(new Figure("connect_floor",
+                "1b. connect floor: fresh connection, 1 byte each way, close", connectFloor.getTotalCount(),
+                connectFloor, "", Map.of(), "—", Verdict.INFO,
+                "what a fresh junixsocket connection costs with a blocking accept thread and no broker logic"));
+        long helloFailures = l.getLong("hello.failures");
+        double helloP50 = Report.p(hello, 50);
+        double helloP99 = Report.p(hello, 99);
+        double floorP50 = Report.p(floor, 50);
+        boolean enough = hello.getTotalCount() >= 10_000;
+        boolean p50ok = helloP50 <= 200;
+        boolean p99ok = helloP99 <= 1_000;
+        boolean ratioOk = helloP50 <= 1.5 * floorP50;
+        Verdict helloVerdict = helloFailures > 0 ? Verdict.INVALID : Verdict.of(enough && p50ok && p99ok && ratioOk);
+        List<String> notes = new ArrayList<>();
+        Map<String, Object> numbers = new LinkedHashMap<>();
+        numbers.put("failures", helloFailures);
+        double[] inBroker = brokerMeans.get("hello");
+        if (inBroker != null && inBroker[1] > 0) {
+            numbers.put("broker_mean_accept_to_reply_us", Report.round(inBroker[0]));
+            notes.add(String.format(Locale.ROOT, "the broker's own timer (accept → reply written) averaged %s µs "
+                    + "over the %,.0f measured Hellos; the client saw a mean of %s µs",
+                    Report.us(inBroker[0]), inBroker[1], Report.us(hello.getMean() / 1000.0)));
+        }
+        if (helloFailures > 0) {
+            notes.add("INVALID: failed Hellos: " + l.get("hello.failures.detail"));
+        }
+        report.figures.add(new Figure("hello", "2. Hello round trip, fresh connection", hello.getTotalCount(),
+                hello, "", numbers, "P50 ≤ 200, P99 ≤ 1,000, P50 ≤ 1.5× floor", helloVerdict,
+                String.join("; ", notes)));
+        report.ratios.add(new Ratio("Hello P50 / floor P50", helloP50 / floorP50, "≤ 1.5"));
+        report.ratios.add(new Ratio("Hello P99 / floor P99", helloP99 / Report.p(floor, 99), "—"));
+        report.ratios.add(new Ratio("Hello P50 / connect floor P50", helloP50 / Report.p(connectFloor, 50), "—"));
+        String count = String.format(Locale.ROOT, " (%,d samples)", hello.getTotalCount());
+        report.checks.add(new Check("Hello P50 ≤ 200 µs, 10,000 samples", Report.us(helloP50) + " µs" + count,
+                helloFailures > 0 ? Verdict.INVALID : Verdict.of(p50ok && enough)));
+        report.checks.add(new Check("Hello P99 ≤ 1 ms", Report.us(helloP99) + " µs",
+                helloFailures > 0 ? Verdict.INVALID : Verdict.of(p99ok && enough)));
+        report.checks.add(new Check("Hello P50 ≤ 1.5 × floor P50 (same run)",
+                String.format(Locale.ROOT, "%s µs vs 1.5 × %s µs: %.1f×", Report.us(helloP50), Report.us(floorP50),
+                        helloP50 / floorP50),
+                helloFailures > 0 ? Verdict.INVALID : Verdict.of(ratioOk)));
+    }
+
+    private void evaluateRoutes(Results r) {
+        Histogram handoff = r.histogram("handoff");
+        Histogram reconnect = r.histogram("reconnect");
+        long fallbacks = r.getLong("handoff.fallbacks");
+        long unexpected = r.getLong("reconnect.unexpected");
+        long errors = r.getLong("errors");
+        boolean valid = fallbacks == 0 && errors == 0 && unexpected == 0 && handoff.getTotalCount() > 0;
+        List<String> notes = new ArrayList<>();
+        if (fallbacks > 0) {
+            notes.add("INVALID: " + fallbacks + " handoffs fell back: " + r.get("fallbacks.detail"));
+        }
+        if (errors > 0) {
+            notes.add("INVALID: " + errors + " samples failed: " + r.get("errors.detail"));
+        }
+        Map<String, Object> numbers = new LinkedHashMap<>();
+        numbers.put("fallbacks", fallbacks);
+        numbers.put("errors", errors);
+        double[] inBroker = brokerMeans.get("handoff");
+        if (inBroker != null && inBroker[1] > 0) {
+            numbers.put("broker_mean_decision_to_relay_us", Report.round(inBroker[0]));
+            notes.add(String.format(Locale.ROOT, "the broker's own handoff timer (Hello decided → relay written) "
+                    + "averaged %s µs over the %,.0f measured handoffs", Report.us(inBroker[0]), inBroker[1]));
+        }
+        double[] helloPart = brokerMeans.get("route-hello");
+        if (helloPart != null && helloPart[1] > 0) {
+            notes.add(String.format(Locale.ROOT, "its Hello part (accept → Negotiated written) averaged %s µs over "
+                    + "the %,.0f Hellos of both routes", Report.us(helloPart[0]), helloPart[1]));
+        }
+        double h50 = Report.p(handoff, 50);
+        double h99 = Report.p(handoff, 99);
+        double r50 = Report.p(reconnect, 50);
+        double r99 = Report.p(reconnect, 99);
+        report.figures.add(new Figure("handoff", "3. handoff: Hello → relay → first request/response",
+                handoff.getTotalCount(), handoff, "", numbers, "P50 and P99 < reconnect",
+                valid ? Verdict.of(h50 < r50 && h99 < r99) : Verdict.INVALID, String.join("; ", notes)));
+        report.figures.add(new Figure("reconnect",
+                "4. reconnect: Hello → Negotiated → connect backend_pipe → first request/response",
+                reconnect.getTotalCount(), reconnect, "", Map.of("unexpected_routes", unexpected), "—",
+                unexpected > 0 ? Verdict.INVALID : Verdict.INFO,
+                unexpected > 0 ? "INVALID: " + unexpected + " connections were handed off" : ""));
+        report.ratios.add(new Ratio("handoff P50 / reconnect P50", h50 / r50, "< 1"));
+        report.ratios.add(new Ratio("handoff P99 / reconnect P99", h99 / r99, "< 1"));
+        report.checks.add(new Check("handoff strictly faster than reconnect at P50",
+                Report.us(h50) + " vs " + Report.us(r50) + " µs" + (fallbacks > 0 ? ", fallbacks " + fallbacks : ""),
+                valid ? Verdict.of(h50 < r50) : Verdict.INVALID));
+        report.checks.add(new Check("handoff strictly faster than reconnect at P99",
+                Report.us(h99) + " vs " + Report.us(r99) + " µs", valid ? Verdict.of(h99 < r99) : Verdict.INVALID));
+    }
+
+    private void evaluateMemory(String run, Map<String, Object> sizes) {
+        if (!sizes.containsKey("rss_mib")) {
+            return;
+        }
+        boolean judged = run.equals("defaults");
+        String options = (String) sizes.get("jvm_options");
+        double rss = (double) sizes.get("rss_mib");
+        boolean all = (boolean) sizes.get("all_accepted");
+        int connections = settings.connections();
+        Map<String, Object> numbers = new LinkedHashMap<>(sizes);
+        String note = String.format(Locale.ROOT, "anon %.0f MiB, file %.0f MiB; %.1f KiB per connection; "
+                        + "%s descriptors", sizes.get("rss_anon_mib"), sizes.get("rss_file_mib"),
+                sizes.get("per_connection_kib"), sizes.get("fds"));
+        if (judged && afterTraffic.containsKey("rss_mib")) {
+            numbers.put("broker_after_phases_2_to_5_rss_mib", afterTraffic.get("rss_mib"));
+            note += String.format(Locale.ROOT, "; the broker that served phases 2–5 was %.0f MiB after them",
+                    afterTraffic.get("rss_mib"));
+        }
+        if (!all) {
+            note += "; INVALID: the broker did not accept every connection";
+        }
+        String title = String.format(Locale.ROOT, "6%s. broker resident size, %,d idle connections%s",
+                judged ? "" : "c", connections, options.isEmpty() ? "" : ", " + options);
+        report.figures.add(new Figure(judged ? "memory" : "memory_" + run, title, connections, null,
+                String.format(Locale.ROOT, "%.0f MiB (%.0f MiB before)", rss, sizes.get("baseline_rss_mib")), numbers,
+                judged ? "≤ 256 MiB" : "—", !all ? Verdict.INVALID : judged ? Verdict.of(rss <= 256) : Verdict.INFO,
+                note));
+        if (judged) {
             report.checks.add(new Check(String.format(Locale.ROOT, "≤ 256 MiB resident with %,d client connections",
                     connections), String.format(Locale.ROOT, "%.0f MiB", rss),
                     all ? Verdict.of(rss <= 256) : Verdict.INVALID));
         }
-        if (idle != null) {
-            Histogram withIdle = idle.histogram("hello-with-idle");
+        Results idleRun = idle.get(run);
+        if (judged && idleRun != null) {
+            Histogram withIdle = idleRun.histogram("hello-with-idle");
             report.figures.add(new Figure("hello_with_idle", String.format(Locale.ROOT,
-                    "6b. Hello round trip with %,d idle connections open", settings.connections()),
-                    withIdle.getTotalCount(), withIdle, "", Map.of(), "—", Verdict.INFO,
-                    idle.getLong("failures") > 0 ? "failed Hellos: " + idle.get("failures.detail") : ""));
+                    "6b. Hello round trip with %,d idle connections open", connections), withIdle.getTotalCount(),
+                    withIdle, "", Map.of(), "—", Verdict.INFO,
+                    idleRun.getLong("failures") > 0 ? "failed Hellos: " + idleRun.get("failures.detail") : ""));
         }
-        report.notes.add("Hello samples time the client SDK's BrokerClient.exchange: connect, write the Hello, "
-                + "read the reply, close. The handoff and reconnect samples time BrokerClient.connect plus one "
-                + "16-byte echo on the connection it returns.");
-        report.notes.add("The machine may have been running other work; see the load averages below.");
     }
 
     private void evaluateThroughput(Results t) {
         int clients = (int) t.getLong("clients");
         Histogram closed = t.histogram("closed");
         double capacity = t.getDouble("closed.rate");
+        Map<String, Object> closedNumbers = new LinkedHashMap<>();
+        closedNumbers.put("rate_per_s", Report.round(capacity));
+        closedNumbers.put("failures", t.getLong("closed.failures"));
+        String closedCpu = cpu(t, "closed", t.getLong("closed.completed"), closedNumbers);
         report.figures.add(new Figure("throughput_closed", String.format(Locale.ROOT,
                 "5a. throughput, %d clients, closed loop (capacity)", clients), t.getLong("closed.completed"), closed,
-                String.format(Locale.ROOT, "%,.0f Hellos/s", capacity),
-                Map.of("rate_per_s", Report.round(capacity), "failures", t.getLong("closed.failures")),
-                "—", Verdict.INFO, "service times of a closed loop: queueing is hidden (coordinated omission); "
-                        + "the rate is what counts here"));
+                String.format(Locale.ROOT, "%,.0f Hellos/s", capacity), closedNumbers, "—", Verdict.INFO,
+                "service times of a closed loop: queueing is hidden (coordinated omission), the rate is what "
+                        + "counts here; " + closedCpu));
         String[] runs = t.get("fixed.runs").split(",");
         for (int r = 0; r < runs.length; r++) {
             String key = runs[r];
@@ -454,6 +574,7 @@ public final class Bench {
             numbers.put("failures", failed);
             numbers.put("service_p50_us", Report.round(Report.p(service, 50)));
             numbers.put("service_p99_us", Report.round(Report.p(service, 99)));
+            String fixedCpu = cpu(t, key, t.getLong(key + ".completedInWindow"), numbers);
             report.figures.add(new Figure(isTarget ? "throughput_target" : "throughput_fixed",
                     String.format(Locale.ROOT, "5%s. fixed rate %,.0f/s offered%s, latency from intended start",
                             isTarget ? "b" : "c", offered, isTarget ? "" : " (" + t.get(key + ".spec") + "apacity)"),
@@ -462,9 +583,9 @@ public final class Bench {
                     isTarget ? "≥ " + String.format(Locale.ROOT, "%,d", settings.rate()) + "/s sustained" : "—",
                     isTarget ? Verdict.of(sustained) : Verdict.INFO,
                     String.format(Locale.ROOT, "service time P50 %s µs, P99 %s µs; %,d scheduled, %,d not sent "
-                                    + "before the hard stop%s", Report.us(Report.p(service, 50)),
+                                    + "before the hard stop%s; %s", Report.us(Report.p(service, 50)),
                             Report.us(Report.p(service, 99)), t.getLong(key + ".scheduled"), notSent,
-                            failed > 0 ? "; " + failed + " failed" : "")));
+                            failed > 0 ? "; " + failed + " failed" : "", fixedCpu)));
             if (isTarget) {
                 report.checks.add(new Check(String.format(Locale.ROOT, "≥ %,d Hellos/s, %d concurrent clients in "
                                 + "another process", settings.rate(), clients),
@@ -477,6 +598,26 @@ public final class Bench {
         if (!t.get("failures.detail").isEmpty()) {
             report.notes.add("Throughput client failures: " + t.get("failures.detail"));
         }
+    }
+
+    /** The CPU accounting of a throughput window, as numbers and as a sentence. */
+    private static String cpu(Results t, String key, long hellos, Map<String, Object> numbers) {
+        double window = t.getDouble(key + ".cpu.window_s");
+        double brokerCpu = t.getDouble(key + ".cpu.broker_s");
+        double clientCpu = t.getDouble(key + ".cpu.client_s");
+        double busy = t.getDouble(key + ".cpu.machine_busy_s");
+        double total = t.getDouble(key + ".cpu.machine_total_s");
+        double other = busy - brokerCpu - clientCpu;
+        double perHello = 1e6 / Math.max(1, hellos);
+        numbers.put("broker_cpu_us_per_hello", Report.round(brokerCpu * perHello));
+        numbers.put("client_cpu_us_per_hello", Report.round(clientCpu * perHello));
+        numbers.put("broker_cpus_used", Report.round(brokerCpu / window));
+        numbers.put("client_cpus_used", Report.round(clientCpu / window));
+        numbers.put("other_cpus_used", Report.round(other / window));
+        numbers.put("machine_idle_cpus", Report.round((total - busy) / window));
+        return String.format(Locale.ROOT, "CPU per Hello: broker %.0f µs, client %.0f µs; CPUs busy: broker %.2f, "
+                        + "client %.2f, everything else %.2f, idle %.2f", brokerCpu * perHello, clientCpu * perHello,
+                brokerCpu / window, clientCpu / window, other / window, (total - busy) / window);
     }
 
     // ---- helpers --------------------------------------------------------------------------

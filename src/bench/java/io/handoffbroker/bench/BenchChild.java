@@ -19,7 +19,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * <ul>
  *   <li>{@code broker ARGS...}: the real application, {@link HandoffBrokerApplication}, with ARGS;</li>
  *   <li>{@code backend PIPE HANDOFF}: the backend SDK's {@link BackendServer} with the demo {@link EchoHandler};</li>
- *   <li>{@code floor-server SOCKET}: answers every byte with one byte, for the floor;</li>
+ *   <li>{@code floor-server SOCKET CONNECT_SOCKET}: answers every byte with one byte on SOCKET, for
+ *       the floor; on CONNECT_SOCKET accepts, answers one byte and closes, for the connect floor;</li>
  *   <li>{@code latency-client ...}, {@code route-client ...}, {@code throughput-client ...},
  *       {@code idle-client ...}: the measuring clients, see their classes.</li>
  * </ul>
@@ -36,9 +37,9 @@ public final class BenchChild {
         switch (role) {
             case "broker" -> HandoffBrokerApplication.main(rest); // returns; the broker's own threads keep it up
             case "backend" -> backend(rest);
-            case "floor-server" -> floorServer(Path.of(rest[0]));
-            case "latency-client" -> exit(LatencyClient.run(rest));
-            case "route-client" -> exit(RouteClient.run(rest));
+            case "floor-server" -> floorServer(Path.of(rest[0]), Path.of(rest[1]));
+            case "latency-client" -> exit(LatencyClient.run(rest, parent));
+            case "route-client" -> exit(RouteClient.run(rest, parent));
             case "throughput-client" -> exit(ThroughputClient.run(rest));
             case "idle-client" -> exit(IdleClient.run(rest, parent));
             default -> throw new IllegalArgumentException("unknown role " + role);
@@ -59,17 +60,36 @@ public final class BenchChild {
         Thread.currentThread().join(); // until the parent link ends the process
     }
 
-    /** One thread per connection; each byte read is answered with the same byte. */
-    private static void floorServer(Path socket) throws Exception {
+    /**
+     * On {@code socket}, one thread per connection, each byte read answered with the same
+     * byte. On {@code connectSocket}, one thread accepts, reads one byte, answers it and
+     * closes, connection after connection.
+     */
+    private static void floorServer(Path socket, Path connectSocket) throws Exception {
         AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket));
+        AFUNIXServerSocket connectServer = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(connectSocket));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 server.close();
+                connectServer.close();
                 java.nio.file.Files.deleteIfExists(socket);
+                java.nio.file.Files.deleteIfExists(connectSocket);
             } catch (java.io.IOException ignored) {
                 // Exiting anyway.
             }
         }));
+        Thread.ofPlatform().name("connect-floor").daemon(true).start(() -> {
+            while (!connectServer.isClosed()) {
+                try (AFUNIXSocket connection = connectServer.accept()) {
+                    int b = connection.getInputStream().read();
+                    if (b >= 0) {
+                        connection.getOutputStream().write(b);
+                    }
+                } catch (java.io.IOException e) {
+                    // The client went away, or the server is closing.
+                }
+            }
+        });
         System.out.println("floor server ready, pid " + ProcessHandle.current().pid());
         while (true) {
             AFUNIXSocket connection;

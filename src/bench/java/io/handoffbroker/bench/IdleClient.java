@@ -51,8 +51,7 @@ final class IdleClient {
             probe.exchange(probe.hello());
         }
         long warmupFailures = probe.failureCount();
-        mark(markers, "warmed");
-        parent.await("continue", STEP_TIMEOUT);
+        parent.warmedUp(markers.resolve("idle.warmed"));
 
         List<SocketChannel> idle = new ArrayList<>(connections);
         Results results = new Results();

@@ -16,28 +16,37 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * <ul>
  *   <li>Floor: a 1-byte ping-pong over one open junixsocket connection to the floor
  *       server, another process: write one byte, read one byte.</li>
+ *   <li>Connect floor (informative): the same on a fresh connection each time, to a
+ *       floor server thread that accepts, answers one byte and closes: connect, write,
+ *       read, close. It is what a fresh connection costs before any broker logic.</li>
  *   <li>Hello: {@link HelloProbe} against the broker, a fresh connection per sample.</li>
  * </ul>
- * Warm-up interleaves both; the measured samples are taken in alternating blocks
- * (floor block, Hello block, ...), so that both figures see the same load on a
- * machine that is busy with other work.
+ * Warm-up interleaves all three; the measured samples are taken in alternating blocks
+ * (floor block, connect-floor block, Hello block, ...), so that all figures see the
+ * same load on a machine that is busy with other work. Between warm-up and measurement
+ * the client writes the marker file and waits for {@code continue}, so the orchestrator
+ * can read the broker's own meters for exactly the measured Hellos.
  *
- * <p>Arguments: {@code FLOOR_SOCKET BROKER_SOCKET SERVICE VERSION WARMUP SAMPLES BLOCK RESULT_FILE}.
+ * <p>Arguments: {@code FLOOR_SOCKET CONNECT_FLOOR_SOCKET BROKER_SOCKET SERVICE VERSION WARMUP SAMPLES BLOCK
+ * MARKER_FILE RESULT_FILE}.
  */
 final class LatencyClient {
 
     private LatencyClient() {
     }
 
-    static int run(String[] args) throws Exception {
+    static int run(String[] args, ParentLink parent) throws Exception {
         Path floorSocket = Path.of(args[0]);
-        HelloProbe hellos = new HelloProbe(Path.of(args[1]), args[2], args[3]);
-        int warmup = Integer.parseInt(args[4]);
-        int samples = Integer.parseInt(args[5]);
-        int block = Integer.parseInt(args[6]);
-        Path resultFile = Path.of(args[7]);
+        AFUNIXSocketAddress connectFloor = AFUNIXSocketAddress.of(Path.of(args[1]));
+        HelloProbe hellos = new HelloProbe(Path.of(args[2]), args[3], args[4]);
+        int warmup = Integer.parseInt(args[5]);
+        int samples = Integer.parseInt(args[6]);
+        int block = Integer.parseInt(args[7]);
+        Path marker = Path.of(args[8]);
+        Path resultFile = Path.of(args[9]);
 
         Histogram floor = Results.newHistogram();
+        Histogram connectFloors = Results.newHistogram();
         Histogram hello = Results.newHistogram();
         try (AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(floorSocket))) {
             socket.setSoTimeout(5_000);
@@ -45,14 +54,20 @@ final class LatencyClient {
             OutputStream out = socket.getOutputStream();
             for (int i = 0; i < warmup; i++) {
                 ping(in, out);
+                connectPing(connectFloor);
                 helloOnce(hellos);
             }
             long warmupFailures = hellos.failureCount();
+            parent.warmedUp(marker);
             int floorDone = 0;
+            int connectDone = 0;
             int helloDone = 0;
-            while (floorDone < samples || helloDone < samples) {
+            while (floorDone < samples || connectDone < samples || helloDone < samples) {
                 for (int i = 0; i < block && floorDone < samples; i++, floorDone++) {
                     Results.record(floor, ping(in, out));
+                }
+                for (int i = 0; i < block && connectDone < samples; i++, connectDone++) {
+                    Results.record(connectFloors, connectPing(connectFloor));
                 }
                 for (int i = 0; i < block && helloDone < samples; i++, helloDone++) {
                     long nanos = helloOnce(hellos);
@@ -63,6 +78,7 @@ final class LatencyClient {
             }
             new Results()
                     .putHistogram("floor", floor)
+                    .putHistogram("connect-floor", connectFloors)
                     .putHistogram("hello", hello)
                     .put("hello.failures", hellos.failureCount() - warmupFailures)
                     .put("hello.failures.detail", hellos.failureSummary())
@@ -76,6 +92,18 @@ final class LatencyClient {
         out.write(0x2a);
         if (in.read() < 0) {
             throw new EOFException("floor server closed the connection");
+        }
+        return System.nanoTime() - start;
+    }
+
+    /** Connect, one byte each way, close: a fresh connection's own cost. */
+    private static long connectPing(AFUNIXSocketAddress address) throws IOException {
+        long start = System.nanoTime();
+        try (AFUNIXSocket socket = AFUNIXSocket.connectTo(address)) {
+            socket.getOutputStream().write(0x2a);
+            if (socket.getInputStream().read() < 0) {
+                throw new EOFException("connect floor server closed the connection before answering");
+            }
         }
         return System.nanoTime() - start;
     }

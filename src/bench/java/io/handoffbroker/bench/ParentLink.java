@@ -40,6 +40,15 @@ final class ParentLink {
         System.exit(0);
     }
 
+    /**
+     * Tells the orchestrator that the warm-up is over (by creating {@code marker}) and
+     * waits for its {@code continue}.
+     */
+    void warmedUp(java.nio.file.Path marker) throws java.io.IOException, InterruptedException {
+        java.nio.file.Files.writeString(marker, "warmed");
+        await("continue", Duration.ofMinutes(3));
+    }
+
     /** Waits for the command line {@code expected}; other lines are skipped. */
     void await(String expected, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();

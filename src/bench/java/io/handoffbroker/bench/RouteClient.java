@@ -32,9 +32,11 @@ import org.HdrHistogram.Histogram;
  *       to {@code backend_pipe}.</li>
  * </ul>
  * The two routes alternate sample by sample (in alternating order), so both see the
- * same load.
+ * same load. Between warm-up and measurement the client writes the marker file and
+ * waits for {@code continue}, so the orchestrator can read the broker's own meters for
+ * exactly the measured samples.
  *
- * <p>Arguments: {@code BROKER_SOCKET SERVICE VERSION WARMUP SAMPLES RESULT_FILE}.
+ * <p>Arguments: {@code BROKER_SOCKET SERVICE VERSION WARMUP SAMPLES MARKER_FILE RESULT_FILE}.
  */
 final class RouteClient {
 
@@ -43,13 +45,14 @@ final class RouteClient {
     private RouteClient() {
     }
 
-    static int run(String[] args) throws Exception {
+    static int run(String[] args, ParentLink parent) throws Exception {
         Path broker = Path.of(args[0]);
         String service = args[1];
         String version = args[2];
         int warmup = Integer.parseInt(args[3]);
         int samples = Integer.parseInt(args[4]);
-        Path resultFile = Path.of(args[5]);
+        Path marker = Path.of(args[5]);
+        Path resultFile = Path.of(args[6]);
 
         BrokerClient handoff = new BrokerClient(broker, Duration.ofSeconds(5), BrokerClient.DEFAULT_RELAY_WAIT, true);
         BrokerClient reconnect = new BrokerClient(broker, Duration.ofSeconds(5), BrokerClient.DEFAULT_RELAY_WAIT,
@@ -59,6 +62,9 @@ final class RouteClient {
         Map<String, Integer> fallbacks = new TreeMap<>();
         Map<String, Integer> errors = new TreeMap<>();
         for (int i = 0; i < warmup + samples; i++) {
+            if (i == warmup) {
+                parent.warmedUp(marker);
+            }
             boolean measured = i >= warmup;
             boolean handoffFirst = i % 2 == 0;
             for (int leg = 0; leg < 2; leg++) {

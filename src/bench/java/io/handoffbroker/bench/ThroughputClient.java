@@ -27,9 +27,13 @@ import org.HdrHistogram.Histogram;
  *       with their wait so far (a lower bound).</li>
  * </ol>
  *
- * <p>Arguments: {@code BROKER_SOCKET SERVICE VERSION CLIENTS WARMUP_S MEASURE_S FIXED_S RATES RESULT_FILE};
- * RATES is a comma-separated list of Hellos per second, where {@code 0.75c} means 75% of
- * the capacity just measured.
+ * <p>During every measured window the CPU time of the broker, of this process and of
+ * the whole machine is read from /proc: it shows where the CPU goes, and how much
+ * other work on the machine took.
+ *
+ * <p>Arguments: {@code BROKER_SOCKET BROKER_PID SERVICE VERSION CLIENTS WARMUP_S MEASURE_S FIXED_S RATES
+ * RESULT_FILE}; RATES is a comma-separated list of Hellos per second, where {@code 0.75c} means
+ * 75% of the capacity just measured.
  */
 final class ThroughputClient {
 
@@ -37,16 +41,17 @@ final class ThroughputClient {
     }
 
     static int run(String[] args) throws Exception {
-        HelloProbe probe = new HelloProbe(Path.of(args[0]), args[1], args[2]);
-        int clients = Integer.parseInt(args[3]);
-        long warmupNanos = seconds(args[4]);
-        long measureNanos = seconds(args[5]);
-        long fixedNanos = seconds(args[6]);
-        String[] rates = args[7].split(",");
-        Path resultFile = Path.of(args[8]);
+        HelloProbe probe = new HelloProbe(Path.of(args[0]), args[2], args[3]);
+        long brokerPid = Long.parseLong(args[1]);
+        int clients = Integer.parseInt(args[4]);
+        long warmupNanos = seconds(args[5]);
+        long measureNanos = seconds(args[6]);
+        long fixedNanos = seconds(args[7]);
+        String[] rates = args[8].split(",");
+        Path resultFile = Path.of(args[9]);
 
         Results results = new Results().put("clients", clients);
-        ClosedLoop closed = closedLoop(probe, clients, warmupNanos, measureNanos);
+        ClosedLoop closed = closedLoop(probe, clients, warmupNanos, measureNanos, brokerPid, results);
         double capacity = closed.completed * 1e9 / measureNanos;
         results.putHistogram("closed", closed.latency)
                 .put("closed.completed", closed.completed)
@@ -61,8 +66,9 @@ final class ThroughputClient {
                     : Double.parseDouble(spec);
             Thread.sleep(2_500); // let the broker retire the previous run's connections (hello-timeout FIFO)
             long failuresBefore = probe.failureCount();
-            FixedRate fixed = fixedRate(probe, clients, rate, fixedNanos, fixedNanos + 5_000_000_000L);
             String key = "fixed" + r;
+            FixedRate fixed = fixedRate(probe, clients, rate, fixedNanos, fixedNanos + 5_000_000_000L, brokerPid,
+                    results, key);
             runs.add(key);
             results.putHistogram(key + ".intended", fixed.fromIntended)
                     .putHistogram(key + ".service", fixed.service)
@@ -70,6 +76,7 @@ final class ThroughputClient {
                     .put(key + ".offered", rate)
                     .put(key + ".scheduled", fixed.scheduled)
                     .put(key + ".completed", fixed.completed)
+                    .put(key + ".completedInWindow", fixed.completedInWindow)
                     .put(key + ".notSent", fixed.notSent)
                     .put(key + ".seconds", fixed.elapsedNanos / 1e9)
                     .put(key + ".achieved", fixed.completed * 1e9 / fixed.elapsedNanos)
@@ -88,8 +95,8 @@ final class ThroughputClient {
     private record ClosedLoop(Histogram latency, long completed, long failures) {
     }
 
-    private static ClosedLoop closedLoop(HelloProbe probe, int clients, long warmupNanos, long measureNanos)
-            throws InterruptedException {
+    private static ClosedLoop closedLoop(HelloProbe probe, int clients, long warmupNanos, long measureNanos,
+            long brokerPid, Results results) throws InterruptedException {
         long begin = System.nanoTime() + 50_000_000L;
         long measureFrom = begin + warmupNanos;
         long measureTo = measureFrom + measureNanos;
@@ -126,6 +133,10 @@ final class ThroughputClient {
                 }
             });
         }
+        waitUntil(measureFrom);
+        Proc.CpuWindow cpu = Proc.CpuWindow.start(brokerPid);
+        waitUntil(measureTo);
+        cpu.end(results, "closed");
         done.await();
         Histogram all = Results.newHistogram();
         long total = 0;
@@ -139,11 +150,11 @@ final class ThroughputClient {
     }
 
     private record FixedRate(Histogram fromIntended, Histogram service, long scheduled, long completed,
-            long notSent, long elapsedNanos) {
+            long completedInWindow, long notSent, long elapsedNanos) {
     }
 
     private static FixedRate fixedRate(HelloProbe probe, int clients, double rate, long durationNanos,
-            long hardStopAfterNanos) throws InterruptedException {
+            long hardStopAfterNanos, long brokerPid, Results results, String key) throws InterruptedException {
         double interval = 1e9 / rate;
         long begin = System.nanoTime() + 50_000_000L;
         long hardStop = begin + hardStopAfterNanos;
@@ -151,6 +162,7 @@ final class ThroughputClient {
         Histogram[] service = new Histogram[clients];
         long[] scheduled = new long[clients];
         long[] completed = new long[clients];
+        long[] inWindow = new long[clients];
         long[] notSent = new long[clients];
         long[] lastEnd = new long[clients];
         CountDownLatch done = new CountDownLatch(clients);
@@ -185,6 +197,9 @@ final class ThroughputClient {
                             continue;
                         }
                         completed[client]++;
+                        if (end - (begin + durationNanos) < 0) {
+                            inWindow[client]++;
+                        }
                         lastEnd[client] = end;
                         Results.record(fromIntended[client], end - intended);
                         Results.record(service[client], end - start);
@@ -194,11 +209,16 @@ final class ThroughputClient {
                 }
             });
         }
+        waitUntil(begin);
+        Proc.CpuWindow cpu = Proc.CpuWindow.start(brokerPid);
+        waitUntil(begin + durationNanos);
+        cpu.end(results, key);
         done.await();
         Histogram intendedAll = Results.newHistogram();
         Histogram serviceAll = Results.newHistogram();
         long totalScheduled = 0;
         long totalCompleted = 0;
+        long totalInWindow = 0;
         long totalNotSent = 0;
         long last = begin + durationNanos;
         for (int c = 0; c < clients; c++) {
@@ -206,12 +226,14 @@ final class ThroughputClient {
             serviceAll.add(service[c]);
             totalScheduled += scheduled[c];
             totalCompleted += completed[c];
+            totalInWindow += inWindow[c];
             totalNotSent += notSent[c];
             if (lastEnd[c] - last > 0) {
                 last = lastEnd[c];
             }
         }
-        return new FixedRate(intendedAll, serviceAll, totalScheduled, totalCompleted, totalNotSent, last - begin);
+        return new FixedRate(intendedAll, serviceAll, totalScheduled, totalCompleted, totalInWindow, totalNotSent,
+                last - begin);
     }
 
     /** Parks until {@code deadline} ({@link System#nanoTime()}); returns the time it woke. */
