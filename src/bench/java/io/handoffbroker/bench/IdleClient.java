@@ -23,7 +23,9 @@ import org.HdrHistogram.Histogram;
  *       them); the orchestrator waits until the broker holds them all, then reads its
  *       resident size;</li>
  *   <li>Hellos are measured while the N idle connections stay open (informative: the
- *       cost of the selector over many descriptors), then every connection is closed.</li>
+ *       cost of the selector over many descriptors), each 1 ms after the previous one
+ *       returned so that each finds the broker's loop asleep in its selector; then every
+ *       connection is closed.</li>
  * </ol>
  * The connections are plain JDK Unix-domain channels: only the broker's side is measured.
  *
@@ -68,6 +70,7 @@ final class IdleClient {
 
             Histogram withIdle = Results.newHistogram();
             for (int i = 0; i < helloWarmup + helloSamples; i++) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
                 Hello hello = probe.hello();
                 long start = System.nanoTime();
                 long done = probe.exchange(hello);

@@ -20,6 +20,11 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *       floor server thread that accepts, answers one byte and closes: connect, write,
  *       read, close. It is what a fresh connection costs before any broker logic.</li>
  *   <li>Hello: {@link HelloProbe} against the broker, a fresh connection per sample.</li>
+ *   <li>Paced Hello (informative), after the blocks: SAMPLES/5 more Hellos, each 1 ms after
+ *       the previous one returned, so that every Hello finds the broker's loop asleep in
+ *       its selector, as a sporadic client does. Back to back, the loop may still be
+ *       busy with the previous connection when the next one arrives and accept it
+ *       without going back to its selector.</li>
  * </ul>
  * Warm-up interleaves all three; the measured samples are taken in alternating blocks
  * (floor block, connect-floor block, Hello block, ...), so that all figures see the
@@ -76,8 +81,17 @@ final class LatencyClient {
                     }
                 }
             }
+            Histogram paced = Results.newHistogram();
+            for (int i = 0; i < samples / 5; i++) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+                long nanos = helloOnce(hellos);
+                if (nanos >= 0) {
+                    Results.record(paced, nanos);
+                }
+            }
             new Results()
                     .putHistogram("floor", floor)
+                    .putHistogram("hello-paced", paced)
                     .putHistogram("connect-floor", connectFloors)
                     .putHistogram("hello", hello)
                     .put("hello.failures", hellos.failureCount() - warmupFailures)
