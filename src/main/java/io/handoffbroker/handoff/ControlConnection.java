@@ -1,6 +1,7 @@
 package io.handoffbroker.handoff;
 
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.HandoffToken;
@@ -92,7 +93,7 @@ public final class ControlConnection implements AutoCloseable {
             // Readable means stray bytes or end of stream; either way the stream is not clean.
             // (A non-blocking read cannot tell: junixsocket returns 0 at end of stream.)
             key.interestOps(SelectionKey.OP_READ);
-            int ready = selector.selectNow();
+            int ready = Selection.select(selector, 0);
             selector.selectedKeys().clear();
             if (!key.isValid()) {
                 return false;
@@ -207,7 +208,7 @@ public final class ControlConnection implements AutoCloseable {
         key.interestOps(op);
         int ready;
         try {
-            ready = selector.select(Math.max(1, (leftNanos + 999_999) / 1_000_000));
+            ready = Selection.select(selector, leftNanos);
             selector.selectedKeys().clear();
         } finally {
             if (key.isValid()) {

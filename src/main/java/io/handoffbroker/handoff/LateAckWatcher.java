@@ -1,6 +1,7 @@
 package io.handoffbroker.handoff;
 
 import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.unix.Selection;
 import java.io.IOException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -67,13 +68,7 @@ public final class LateAckWatcher implements AutoCloseable {
                 for (Watch each : watching) {
                     next = Math.min(next, each.graceEndsNanos() - now);
                 }
-                if (next == Long.MAX_VALUE) {
-                    selector.select();
-                } else if (next > 0) {
-                    selector.select(Math.max(1, (next + 999_999) / 1_000_000));
-                } else {
-                    selector.selectNow();
-                }
+                Selection.select(selector, next);
                 for (SelectionKey key : selector.selectedKeys()) {
                     readReady((Watch) key.attachment());
                 }

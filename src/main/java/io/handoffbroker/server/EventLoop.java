@@ -4,6 +4,7 @@ import io.handoffbroker.negotiation.HelloDecision;
 import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.Refusals;
@@ -184,13 +185,7 @@ final class EventLoop implements Runnable, Reactor {
     private void selectOnce() throws IOException {
         long now = System.nanoTime();
         long waitNanos = nanosUntilNextDeadline(now);
-        if (!tasks.isEmpty() || waitNanos <= 0) {
-            selector.selectNow();
-        } else if (waitNanos == Long.MAX_VALUE) {
-            selector.select();
-        } else {
-            selector.select(Math.max(1, (waitNanos + 999_999) / 1_000_000));
-        }
+        Selection.select(selector, tasks.isEmpty() ? waitNanos : 0);
         Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
         while (ready.hasNext()) {
             SelectionKey key = ready.next();
@@ -409,7 +404,12 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private long nanosUntilNextDeadline(long now) {
-        ClientConnection head = byDeadline.peekFirst();
+        // Connections that finished early leave the queue as soon as they reach its head, so
+        // the loop sleeps until a deadline that still matters instead of waking for each one.
+        ClientConnection head;
+        while ((head = byDeadline.peekFirst()) != null && (head.isClosed() || head.isDetached())) {
+            byDeadline.pollFirst();
+        }
         long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
         ChannelWait wait;
         while ((wait = channelWaits.peek()) != null && wait.done) {

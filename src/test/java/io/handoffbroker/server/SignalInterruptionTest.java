@@ -1,0 +1,55 @@
+package io.handoffbroker.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.testing.BrokerFixture;
+import io.handoffbroker.testing.RawClient;
+import io.handoffbroker.wire.proto.Hello;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import jdk.jfr.Recording;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Signals interrupt the loop's {@code poll()} (EINTR); junixsocket reports that as
+ * an exception. A profiler that samples native threads every millisecond sends
+ * them constantly: the broker must shrug them off and keep answering.
+ */
+class SignalInterruptionTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theBrokerKeepsAnsweringWhileNativeThreadsAreSampledEveryMillisecond() throws Exception {
+        try (BrokerFixture broker = new BrokerFixture(dir)
+                .service(ServiceBackend.reconnectOnly("echo", "1.2.3", dir.resolve("echo.sock")))
+                .rateLimit(1_000_000, Duration.ofSeconds(1))
+                .start();
+                Recording sampling = new Recording()) {
+            // Native-method sampling stops each thread in native code (the loop in poll) with a signal.
+            sampling.enable("jdk.NativeMethodSample").withPeriod(Duration.ofMillis(1));
+            sampling.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(1));
+            sampling.setToDisk(false);
+            sampling.start();
+            Hello hello = RawClient.hello("echo", "1.2.3");
+            long until = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+            int answered = 0;
+            while (System.nanoTime() - until < 0) {
+                // Idle gaps let the loop sit in poll, where the signals land.
+                Thread.sleep(2);
+                try (RawClient client = RawClient.connect(broker.socketPath(), Duration.ofSeconds(5))) {
+                    assertThat(client.hello(hello).hasNegotiated()).as("Hello %d", answered).isTrue();
+                }
+                answered++;
+            }
+            sampling.stop();
+            assertThat(answered).isPositive();
+            assertThat(broker.server().isAccepting()).as("the listener survived").isTrue();
+            assertThat(Map.of("socket file", broker.socketPath().toFile().exists())).containsEntry("socket file", true);
+        }
+    }
+}
