@@ -14,7 +14,10 @@ import io.handoffbroker.wire.proto.Hello;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
@@ -36,6 +39,10 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     private static final int LOGGED_TEXT_MAX = 128;
 
     private final MeterRegistry registry;
+    // Meters by name and tag values: a map lookup is far cheaper than a builder's trip through the
+    // registry's filters on every Hello. Bounded like the labels (configured services, fixed outcomes).
+    private final Map<List<String>, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<List<String>, Timer> timers = new ConcurrentHashMap<>();
     private final Set<String> serviceNames;
     private final Set<String> versions;
 
@@ -151,33 +158,39 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     }
 
     private Counter handoffCounter(String service, String route) {
-        return Counter.builder(PREFIX + "handoff").description("Negotiated connections, by the route they took")
-                .tag("service", service).tag("route", route).register(registry);
+        return counters.computeIfAbsent(List.of("handoff", service, route), k -> Counter.builder(PREFIX + "handoff")
+                .description("Negotiated connections, by the route they took")
+                .tag("service", service).tag("route", route).register(registry));
     }
 
     private Counter helloCounter(String service, String version, String outcome) {
-        return Counter.builder(PREFIX + "hello").description("Hellos answered, by outcome")
-                .tag("service", service).tag("version", version).tag("outcome", outcome).register(registry);
+        return counters.computeIfAbsent(List.of("hello", service, version, outcome), k -> Counter.builder(PREFIX
+                + "hello").description("Hellos answered, by outcome")
+                .tag("service", service).tag("version", version).tag("outcome", outcome).register(registry));
     }
 
     private Timer helloTimer(String service) {
-        return Timer.builder(PREFIX + "hello_duration").description("Accept to reply, per Hello")
-                .tag("service", service).publishPercentileHistogram().register(registry);
+        return timers.computeIfAbsent(List.of("hello_duration", service), k -> Timer.builder(PREFIX
+                + "hello_duration").description("Accept to reply, per Hello")
+                .tag("service", service).publishPercentileHistogram().register(registry));
     }
 
     private Timer handoffTimer(String service) {
-        return Timer.builder(PREFIX + "handoff_duration").description("Hello to relay, per successful handoff")
-                .tag("service", service).publishPercentileHistogram().register(registry);
+        return timers.computeIfAbsent(List.of("handoff_duration", service), k -> Timer.builder(PREFIX
+                + "handoff_duration").description("Hello to relay, per successful handoff")
+                .tag("service", service).publishPercentileHistogram().register(registry));
     }
 
     private Counter ackCounter(String service, AckResult result) {
-        return Counter.builder(PREFIX + "handoff_acks").description("Handoff ACK results")
-                .tag("service", service).tag("result", result.label()).register(registry);
+        return counters.computeIfAbsent(List.of("handoff_acks", service, result.label()), k -> Counter.builder(PREFIX
+                + "handoff_acks").description("Handoff ACK results")
+                .tag("service", service).tag("result", result.label()).register(registry));
     }
 
     private Counter fallbackCounter(String service, String reason) {
-        return Counter.builder(PREFIX + "handoff_fallback").description("Handoffs not done, by reason")
-                .tag("service", service).tag("reason", reason).register(registry);
+        return counters.computeIfAbsent(List.of("handoff_fallback", service, reason), k -> Counter.builder(PREFIX
+                + "handoff_fallback").description("Handoffs not done, by reason")
+                .tag("service", service).tag("reason", reason).register(registry));
     }
 
     private String serviceLabel(String name) {
