@@ -50,6 +50,8 @@ COPY --from=build /layers/dependencies/ ./
 COPY --from=build /layers/spring-boot-loader/ ./
 COPY --from=build /layers/snapshot-dependencies/ ./
 COPY --from=build /layers/application/ ./
+# The broker's JVM options (heap, collector), shared with the README's run command.
+COPY config/jvm.options /app/jvm.options
 
 # The broker socket lives in this volume (mode 0700, owned by the broker user; make it
 # 0755 for peer policies other than same-uid). Spring maps BROKER_SOCKET_PATH to
@@ -71,6 +73,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 
 # Exec form: java is PID 1 and receives SIGTERM, which starts the drain. Give
 # `docker stop` a timeout above broker.shutdown-grace-period (default 5s).
-# junixsocket loads a native library: grant native access (the jar's manifest does
+# jvm.options also grants native access for junixsocket (the jar's manifest does
 # this for `java -jar`, not for the extracted launcher).
-ENTRYPOINT ["java", "--enable-native-access=ALL-UNNAMED", "org.springframework.boot.loader.launch.JarLauncher"]
+ENTRYPOINT ["java", "@/app/jvm.options", "org.springframework.boot.loader.launch.JarLauncher"]

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
 import org.jspecify.annotations.Nullable;
@@ -38,9 +39,10 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * and {@code BENCH_ROUTE_WARMUP} [2000] per route; {@code BENCH_CLIENTS} [64],
  * {@code BENCH_RATE} [20000] and {@code BENCH_SECONDS} [5] for the throughput;
  * {@code BENCH_CONNECTIONS} [10000] for the memory, measured with the broker's JVM options and
- * once more with {@code BENCH_CAPPED_JVM_OPTS} [-Xmx128m] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker and
+ * once more with {@code BENCH_CAPPED_JVM_OPTS} [none] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker and
  * the floor server to CPU 0 and every other process to CPU 1; {@code BENCH_BROKER_JVM_OPTS} and
- * {@code BENCH_CLIENT_JVM_OPTS} [none] add JVM options; {@code BENCH_ENFORCE} [0] makes a missed
+ * {@code BENCH_CLIENT_JVM_OPTS} [none] add JVM options; {@code BENCH_PHASES}
+ * [latency,routes,throughput,memory] picks phases; {@code BENCH_ENFORCE} [0] makes a missed
  * target fail the run (exit status 1).
  */
 public final class Bench {
@@ -53,7 +55,7 @@ public final class Bench {
 
     private record Settings(int samples, int warmup, int routeSamples, int routeWarmup, int clients, int rate,
             double seconds, int connections, boolean pin, List<String> brokerJvm, List<String> clientJvm,
-            List<String> cappedJvm, boolean enforce) {
+            List<String> cappedJvm, boolean enforce, Set<String> phases) {
 
         static Settings fromEnvironment() {
             boolean pin = env("BENCH_PIN", 0) == 1;
@@ -64,14 +66,26 @@ public final class Bench {
             return new Settings(env("BENCH_SAMPLES", 10_000), env("BENCH_WARMUP", 5_000),
                     env("BENCH_ROUTE_SAMPLES", 5_000), env("BENCH_ROUTE_WARMUP", 2_000), env("BENCH_CLIENTS", 64),
                     env("BENCH_RATE", 20_000), Double.parseDouble(envString("BENCH_SECONDS", "5")),
-                    env("BENCH_CONNECTIONS", 10_000), pin, options("BENCH_BROKER_JVM_OPTS"),
-                    options("BENCH_CLIENT_JVM_OPTS"), options("BENCH_CAPPED_JVM_OPTS", "-Xmx128m"),
-                    env("BENCH_ENFORCE", 0) == 1);
+                    env("BENCH_CONNECTIONS", 10_000), pin, brokerJvmOptions(),
+                    options("BENCH_CLIENT_JVM_OPTS"), options("BENCH_CAPPED_JVM_OPTS", ""),
+                    env("BENCH_ENFORCE", 0) == 1,
+                    Set.of(envString("BENCH_PHASES", "latency,routes,throughput,memory").split("\\s*,\\s*")));
         }
 
         private static String envString(String name, String otherwise) {
             String value = System.getenv(name);
             return value == null || value.isBlank() ? otherwise : value.trim();
+        }
+
+        // The broker runs with the production JVM options (config/jvm.options, as the image and the
+        // README's run command do) unless BENCH_BROKER_JVM_OPTS says otherwise ("none": JVM defaults).
+        private static List<String> brokerJvmOptions() {
+            String override = System.getenv("BENCH_BROKER_JVM_OPTS");
+            if (override != null && !override.isBlank()) {
+                return override.trim().equals("none") ? List.of() : Arrays.asList(override.trim().split("\\s+"));
+            }
+            Path file = Path.of(System.getProperty("bench.basedir", "."), "config", "jvm.options");
+            return List.of("@" + file.toAbsolutePath());
         }
 
         private static int env(String name, int otherwise) {
@@ -146,11 +160,19 @@ public final class Bench {
                 out.resolve("logs"));
 
         phase("backend and floor server", this::startBackends);
-        phase("floor and Hello", this::latencyPhase);
-        phase("handoff and reconnect", this::routePhase);
-        phase("throughput", this::throughputPhase);
-        phase("memory, JVM defaults", () -> memoryPhase("defaults", List.of()));
-        if (!settings.cappedJvm().isEmpty()) {
+        if (settings.phases().contains("latency")) {
+            phase("floor and Hello", this::latencyPhase);
+        }
+        if (settings.phases().contains("routes")) {
+            phase("handoff and reconnect", this::routePhase);
+        }
+        if (settings.phases().contains("throughput")) {
+            phase("throughput", this::throughputPhase);
+        }
+        if (settings.phases().contains("memory")) {
+            phase("memory, broker JVM options", () -> memoryPhase("defaults", List.of()));
+        }
+        if (settings.phases().contains("memory") && !settings.cappedJvm().isEmpty()) {
             phase("memory, " + String.join(" ", settings.cappedJvm()),
                     () -> memoryPhase("capped", settings.cappedJvm()));
         }
@@ -205,8 +227,9 @@ public final class Bench {
         f.put("JDK", System.getProperty("java.vm.vendor") + " " + System.getProperty("java.runtime.version"));
         f.put("pinning", settings.pin() ? "broker and floor server on CPU 0, backend and clients on CPU 1"
                 : "none (the scheduler places every process)");
-        f.put("broker JVM options", settings.brokerJvm().isEmpty() ? "JVM defaults (as the Dockerfile)"
-                : String.join(" ", settings.brokerJvm()));
+        f.put("broker JVM options", settings.brokerJvm().isEmpty() ? "JVM defaults"
+                : String.join(" ", settings.brokerJvm()).replace(
+                        Path.of(System.getProperty("bench.basedir", ".")).toAbsolutePath() + "/", ""));
         f.put("client JVM options", settings.clientJvm().isEmpty() ? "JVM defaults"
                 : String.join(" ", settings.clientJvm()));
         f.put("broker logging", "WARN (the per-Hello and per-handoff INFO lines are off)");
