@@ -13,6 +13,7 @@ import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
@@ -50,6 +51,8 @@ public final class BrokerClient {
         this.handoff = handoff;
     }
 
+    private volatile @Nullable AFUNIXSocketAddress brokerAddress;
+
     public BrokerClient(Path brokerSocket, Duration replyTimeout) {
         this(brokerSocket, replyTimeout, DEFAULT_RELAY_WAIT, true);
     }
@@ -79,7 +82,7 @@ public final class BrokerClient {
      * the connection is closed afterwards.
      */
     public Frame exchange(Hello hello) throws IOException {
-        try (AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(brokerSocket))) {
+        try (AFUNIXSocket socket = AFUNIXSocket.connectTo(brokerAddress())) {
             socket.setSoTimeout(timeoutMillis());
             return exchange(socket, hello);
         }
@@ -95,7 +98,7 @@ public final class BrokerClient {
      * @throws BrokerRefusedException when the broker refused the Hello
      */
     public ServiceConnection connect(String service, String version) throws IOException {
-        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(brokerSocket));
+        AFUNIXSocket socket = AFUNIXSocket.connectTo(brokerAddress());
         Negotiated negotiated;
         try {
             socket.setSoTimeout(timeoutMillis());
@@ -148,6 +151,16 @@ public final class BrokerClient {
 
     int timeoutMillis() {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, replyTimeout.toMillis()));
+    }
+
+    // Building a socket address costs junixsocket more than a connect; the broker's never changes.
+    private AFUNIXSocketAddress brokerAddress() throws IOException {
+        AFUNIXSocketAddress address = brokerAddress;
+        if (address == null) {
+            address = AFUNIXSocketAddress.of(brokerSocket);
+            brokerAddress = address;
+        }
+        return address;
     }
 
     public Path brokerSocket() {

@@ -56,14 +56,18 @@ public final class FrameIO {
      */
     public static Frame read(InputStream in, int maxBodyLength) throws IOException {
         ByteBuffer header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
-        int first = in.read();
+        // One read takes whatever of the header has arrived (usually all of it, in one system
+        // call); the framing byte is judged as soon as it is there, before waiting for more.
+        int first;
+        do {
+            first = in.read(header.array(), 0, WireProtocol.HEADER_LENGTH);
+        } while (first == 0);
         if (first < 0) {
             throw new EOFException("stream ended before a frame began");
         }
-        header.put((byte) first);
         FrameDecoder.checkFramingByte(header);
         boolean hello = maxBodyLength == WireProtocol.MAX_HELLO_BODY;
-        readFully(in, hello, header.array(), 1, WireProtocol.HEADER_LENGTH - 1, 1, -1);
+        readFully(in, hello, header.array(), first, WireProtocol.HEADER_LENGTH - first, first, -1);
         ByteBuffer body = FrameDecoder.allocateBody(header.getInt(1), maxBodyLength);
         long expected = WireProtocol.HEADER_LENGTH + (long) body.capacity();
         readFully(in, hello, body.array(), 0, body.capacity(), WireProtocol.HEADER_LENGTH, expected);

@@ -138,12 +138,42 @@ class FrameIOTest {
     }
 
     @Test
-    void aBadFramingByteIsRejectedAfterReadingOnlyThatByte() {
-        ChunkedStream in = new ChunkedStream(HexFormat.of().parseHex("0017000000"), 5);
+    void aBadFramingByteIsRejectedAsSoonAsItArrivesWithoutWaitingForTheRestOfTheHeader() {
+        // The peer has sent only the first byte so far: one read, and the verdict.
+        ChunkedStream in = new ChunkedStream(HexFormat.of().parseHex("0017000000"), 1);
         UnsupportedFramingException e = catchThrowableOfType(UnsupportedFramingException.class,
                 () -> FrameIO.read(in, WireProtocol.MAX_HELLO_BODY));
         assertThat(e.framingByte()).isZero();
         assertThat(in.position).isEqualTo(1);
+    }
+
+    @Test
+    void aWholeHeaderThatHasArrivedIsTakenInOneRead() throws IOException {
+        byte[] wire = FrameIO.encode(FRAME);
+        CountingStream in = new CountingStream(wire);
+        assertThat(FrameIO.read(in, WireProtocol.MAX_HELLO_BODY)).isEqualTo(FRAME);
+        assertThat(in.reads).as("header, then body").isEqualTo(2);
+    }
+
+    /** Hands out as much as asked per read, counting the calls. */
+    private static final class CountingStream extends ByteArrayInputStream {
+        int reads;
+
+        CountingStream(byte[] data) {
+            super(data);
+        }
+
+        @Override
+        public synchronized int read(byte[] b, int off, int len) {
+            reads++;
+            return super.read(b, off, len);
+        }
+
+        @Override
+        public synchronized int read() {
+            reads++;
+            return super.read();
+        }
     }
 
     @Test
