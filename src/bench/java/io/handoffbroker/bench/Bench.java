@@ -295,8 +295,7 @@ public final class Bench {
     }
 
     private void latencyPhase() throws Exception {
-        Child b = startBroker("broker", "2s", List.of());
-        broker = b;
+        Child b = sharedBroker();
         Path marker = work.resolve("latency.warmed");
         Child client = children.start("latency-client", CLIENT_CPU, settings.clientJvm(), work, "latency-client",
                 work.resolve("floor.sock").toString(), work.resolve("floor-connect.sock").toString(),
@@ -312,8 +311,20 @@ public final class Bench {
                 Actuator.HELLO));
     }
 
+    /** The broker of phases 2 to 5, started by whichever of them runs first. */
+    private Child sharedBroker() throws Exception {
+        Child b = broker;
+        if (b == null) {
+            b = startBroker("broker", "2s", List.of());
+            broker = b;
+        } else if (!b.process().isAlive()) {
+            throw new IOException("the broker is not running (see the earlier failure)");
+        }
+        return b;
+    }
+
     private void routePhase() throws Exception {
-        Child b = requireBroker();
+        Child b = sharedBroker();
         Path marker = work.resolve("routes.warmed");
         Child client = children.start("route-client", CLIENT_CPU, settings.clientJvm(), work, "route-client",
                 brokerSocket(b).toString(), SERVICE, VERSION, Integer.toString(settings.routeWarmup()),
@@ -329,16 +340,8 @@ public final class Bench {
         brokerMeans.put("route-hello", Actuator.meanMicros(before, after, Actuator.HELLO));
     }
 
-    private Child requireBroker() throws IOException {
-        Child b = broker;
-        if (b == null || !b.process().isAlive()) {
-            throw new IOException("the broker is not running (see the earlier failure)");
-        }
-        return b;
-    }
-
     private void throughputPhase() throws Exception {
-        Child b = requireBroker();
+        Child b = sharedBroker();
         String seconds = Double.toString(settings.seconds());
         Child client = children.start("throughput-client", CLIENT_CPU, settings.clientJvm(), work,
                 "throughput-client", brokerSocket(b).toString(), Long.toString(b.pid()), SERVICE, VERSION,

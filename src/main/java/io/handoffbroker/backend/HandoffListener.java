@@ -14,6 +14,7 @@ import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -83,14 +84,15 @@ final class HandoffListener implements AutoCloseable {
         try (control) {
             control.setAncillaryReceiveBufferSize(1024);
             InputStream in = control.getInputStream();
+            // One timeout for the whole connection, set once: it bounds the offer that follows a
+            // descriptor, while an idle connection simply waits again (see readTokenAndDescriptors).
+            control.setSoTimeout((int) offerTimeout.toMillis());
             while (true) {
                 byte[] token = new byte[TOKEN_BYTES];
                 List<FileDescriptor> received = new ArrayList<>();
-                control.setSoTimeout(0);
                 if (!readTokenAndDescriptors(control, in, token, received)) {
                     return;
                 }
-                control.setSoTimeout((int) offerTimeout.toMillis());
                 Frame frame;
                 try {
                     frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
@@ -114,7 +116,16 @@ final class HandoffListener implements AutoCloseable {
             List<FileDescriptor> received) throws IOException {
         int done = 0;
         while (done < TOKEN_BYTES) {
-            int n = in.read(token, done, TOKEN_BYTES - done);
+            int n;
+            try {
+                n = in.read(token, done, TOKEN_BYTES - done);
+            } catch (SocketTimeoutException idle) {
+                if (done == 0 && received.isEmpty()) {
+                    continue; // a pooled connection between exchanges: nothing is owed yet
+                }
+                closeAll(received);
+                throw idle;
+            }
             FileDescriptor[] fds = control.getReceivedFileDescriptors();
             if (fds != null) {
                 received.addAll(List.of(fds));
