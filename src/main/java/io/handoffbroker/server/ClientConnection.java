@@ -116,14 +116,23 @@ public final class ClientConnection {
         }
     }
 
-    /** Closes the connection (with shutdown): for connections never passed to anyone. Idempotent. */
+    /**
+     * Closes a connection never passed to anyone. Idempotent. Only the broker holds
+     * its descriptor, so closing the descriptor ends the connection for the client
+     * (end of stream after what was written) without the two {@code shutdown} calls
+     * junixsocket's close would add.
+     */
     public void close(String reason) {
         if (closed.compareAndSet(false, true)) {
             SelectionKey k = key;
             if (k != null) {
                 k.cancel();
             }
-            Descriptors.closeQuietly(channel);
+            try {
+                Descriptors.closeWithoutShutdown(channel);
+            } catch (IOException e) {
+                // The descriptor is released or never was valid; nothing more to free.
+            }
             loop.connectionClosed(this, reason);
             Consumer<ClientConnection> abandoned = ifAbandoned;
             if (pendingReply != null && abandoned != null) {

@@ -278,14 +278,36 @@ final class EventLoop implements Runnable, Reactor {
                 now + helloTimeoutNanos, this);
         try {
             channel.configureBlocking(false);
-            connection.key(channel.register(selector, SelectionKey.OP_READ, connection));
         } catch (IOException e) {
-            connection.close("could not register with the selector: " + e);
+            connection.close("could not be made non-blocking: " + e);
             return;
         }
         byDeadline.addLast(connection);
         events.connectionOpened(connection);
+        // Registered with the selector only if it has to wait: most clients' Hello is already
+        // here, and a connection answered at once never costs a register and a cancel.
         readHello(connection, false);
+        if (!connection.isClosed() && !connection.isDetached() && connection.pendingReply() == null
+                && connection.key() == null) {
+            // Routed but not answered yet: keep watching for a hang-up meanwhile.
+            ensureKey(connection, 0);
+        }
+    }
+
+    /** Registers the connection with the selector on first need, else sets its interest. */
+    private void ensureKey(ClientConnection connection, int ops) {
+        SelectionKey key = connection.key();
+        if (key != null) {
+            if (key.isValid()) {
+                key.interestOps(ops);
+            }
+            return; // an invalid key is a hang-up the selector has reported already
+        }
+        try {
+            connection.key(connection.channel().register(selector, ops, connection));
+        } catch (IOException e) {
+            connection.close("could not register with the selector: " + e);
+        }
     }
 
     /**
@@ -310,6 +332,7 @@ final class EventLoop implements Runnable, Reactor {
             return;
         }
         if (frame == null) {
+            ensureKey(connection, SelectionKey.OP_READ);
             return;
         }
         connection.markHelloRead();
@@ -358,13 +381,11 @@ final class EventLoop implements Runnable, Reactor {
             connection.close("reply could not be written: " + e.getMessage());
             return;
         }
-        SelectionKey key = connection.key();
         if (reply.hasRemaining()) {
-            if (key != null && key.isValid()) {
-                key.interestOps(SelectionKey.OP_WRITE);
-            }
+            ensureKey(connection, SelectionKey.OP_WRITE);
             return;
         }
+        SelectionKey key = connection.key();
         if (key != null && key.isValid()) {
             key.interestOps(0);
         }
