@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -129,8 +130,8 @@ public final class BackendServer implements AutoCloseable {
         }
         return new HandoffListener.Adopter.Slot() {
             @Override
-            public void serve(AFUNIXSocket adopted) {
-                serveOnThread(adopted);
+            public void serve(FileDescriptorCast adopted) {
+                serveAdopted(adopted);
             }
 
             @Override
@@ -138,6 +139,36 @@ public final class BackendServer implements AutoCloseable {
                 slots.release();
             }
         };
+    }
+
+    /** A handed-off connection: the socket object is made on the handler thread, off the ACK's path. */
+    private void serveAdopted(FileDescriptorCast adopted) {
+        try {
+            handlerThreads.execute(() -> {
+                AFUNIXSocket socket;
+                try {
+                    socket = adopted.as(AFUNIXSocket.class);
+                } catch (IOException | RuntimeException e) {
+                    log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, e.toString());
+                    closeDescriptor(adopted);
+                    slots.release();
+                    return;
+                }
+                open.add(socket);
+                serve(socket);
+            });
+        } catch (RejectedExecutionException closing) {
+            closeDescriptor(adopted);
+            slots.release();
+        }
+    }
+
+    private static void closeDescriptor(FileDescriptorCast adopted) {
+        try {
+            Descriptors.closeReceived(adopted.getFileDescriptor());
+        } catch (IOException ignored) {
+            // Closed already.
+        }
     }
 
     private void serveOnThread(AFUNIXSocket connection) {

@@ -50,7 +50,12 @@ final class HandoffListener implements AutoCloseable {
 
         /** A handler slot, held from before the ACK until the connection is served or given up. */
         interface Slot {
-            void serve(AFUNIXSocket adopted);
+
+            /**
+             * Serves the adopted descriptor on a handler thread, which also makes the socket
+             * object: junixsocket takes tens of microseconds for that, which the ACK must not wait for.
+             */
+            void serve(FileDescriptorCast adopted);
 
             void release();
         }
@@ -162,10 +167,10 @@ final class HandoffListener implements AutoCloseable {
                 refusal = "backend at capacity";
             }
         }
-        AFUNIXSocket adopted = null;
+        FileDescriptorCast adopted = null;
         if (slot != null) {
             try {
-                adopted = adopt(received);
+                adopted = duplicate(received);
             } catch (IOException | RuntimeException e) {
                 slot.release();
                 throw e;
@@ -189,7 +194,7 @@ final class HandoffListener implements AutoCloseable {
             if (adopted != null) {
                 // The broker never learns of the acceptance and treats the handoff as failed; the
                 // client reconnects. Serving a connection it has given up would only hold a slot.
-                Descriptors.closeWithoutShutdown(adopted);
+                Descriptors.closeReceived(adopted.getFileDescriptor());
                 slot.release();
             }
             throw e;
@@ -201,15 +206,14 @@ final class HandoffListener implements AutoCloseable {
     }
 
     /**
-     * Makes a socket of its own from the received descriptor. junixsocket closes every
+     * A descriptor of our own for the received connection. junixsocket closes every
      * descriptor received on a control socket when that socket closes, so a socket made
      * straight from the received one would die with the control connection; a duplicate
      * is ours alone, and the received original is closed at once.
      */
-    private static AFUNIXSocket adopt(List<FileDescriptor> received) throws IOException {
-        FileDescriptor original = received.getFirst();
+    private static FileDescriptorCast duplicate(List<FileDescriptor> received) throws IOException {
         try {
-            return FileDescriptorCast.duplicating(original).as(AFUNIXSocket.class);
+            return FileDescriptorCast.duplicating(received.getFirst());
         } finally {
             closeAll(received);
         }

@@ -3,7 +3,6 @@ package io.handoffbroker.handoff;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
-import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.HandoffToken;
 import io.handoffbroker.wire.proto.Frame;
 import java.io.EOFException;
@@ -134,9 +133,9 @@ public final class ControlConnection implements AutoCloseable {
         return true;
     }
 
-    /** Writes one frame completely before the deadline. */
-    public void writeFrame(Frame frame, long deadlineNanos) throws IOException {
-        writeFully(ByteBuffer.wrap(FrameIO.encode(frame)), deadlineNanos);
+    /** Writes an encoded frame completely before the deadline. */
+    public void write(byte[] encodedFrame, long deadlineNanos) throws IOException {
+        writeFully(ByteBuffer.wrap(encodedFrame), deadlineNanos);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.handoffbroker.handoff;
 
 import io.handoffbroker.handoff.DeliveryOutcome.Status;
 import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.HandoffToken;
 import io.handoffbroker.wire.IncompleteFrameException;
 import io.handoffbroker.wire.WireException;
@@ -60,6 +61,16 @@ public final class WireHandoffDelivery {
      */
     public @Nullable DeliveryOutcome offer(ControlConnection control, FileDescriptor client, HandoffToken token,
             String serviceName, long correlationId, long deadlineNanos) {
+        HandoffOffer offer = HandoffOffer.newBuilder()
+                .setHandleValue(0)
+                .setToken(token.toByteString())
+                .setServiceName(serviceName)
+                .setCorrelationId(correlationId)
+                .build();
+        // Encoded before the descriptor goes out, so the offer follows it at once: a backend
+        // woken by the descriptor finds the offer there instead of waiting (and waking) again.
+        byte[] offerFrame = FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_REQUEST,
+                WireProtocol.PAYLOAD_HANDOFF, correlationId, offer));
         try {
             if (!control.sendDescriptor(client, token, deadlineNanos)) {
                 return outcome(Status.TRANSFER_FAILED, false, "descriptor could not be sent");
@@ -67,15 +78,8 @@ public final class WireHandoffDelivery {
         } catch (IOException e) {
             return outcome(Status.TRANSFER_FAILED, false, "descriptor could not be sent: " + e.getMessage());
         }
-        HandoffOffer offer = HandoffOffer.newBuilder()
-                .setHandleValue(0)
-                .setToken(token.toByteString())
-                .setServiceName(serviceName)
-                .setCorrelationId(correlationId)
-                .build();
         try {
-            control.writeFrame(Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_HANDOFF,
-                    correlationId, offer), deadlineNanos);
+            control.write(offerFrame, deadlineNanos);
         } catch (IOException e) {
             return outcome(Status.OFFER_FAILED, true, "offer could not be written: " + e.getMessage());
         }
