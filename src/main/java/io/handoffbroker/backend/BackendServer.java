@@ -49,6 +49,7 @@ public final class BackendServer implements AutoCloseable {
     private final ExecutorService handlerThreads = Executors.newCachedThreadPool(
             Thread.ofPlatform().name("backend-conn-", 0).daemon(true).factory());
     private volatile @Nullable BoundListener listener;
+    private volatile boolean closed;
     private @Nullable HandoffListener handoffListener;
 
     /**
@@ -155,6 +156,13 @@ public final class BackendServer implements AutoCloseable {
                     return;
                 }
                 open.add(socket);
+                if (closed) {
+                    // close() ran while the socket was being made: it never saw this one.
+                    release(socket);
+                    open.remove(socket);
+                    slots.release();
+                    return;
+                }
                 serve(socket);
             });
         } catch (RejectedExecutionException closing) {
@@ -210,6 +218,7 @@ public final class BackendServer implements AutoCloseable {
     /** Closes the listeners and every open connection; the handlers see their sockets shut down. */
     @Override
     public synchronized void close() {
+        closed = true;
         HandoffListener handoffs = handoffListener;
         if (handoffs != null) {
             handoffs.close();
