@@ -296,19 +296,36 @@ public final class Bench {
 
     private void latencyPhase() throws Exception {
         Child b = sharedBroker();
-        Path marker = work.resolve("latency.warmed");
-        Child client = children.start("latency-client", CLIENT_CPU, settings.clientJvm(), work, "latency-client",
+        Measured run = measuredClient(b, "latency-client", "latency",
                 work.resolve("floor.sock").toString(), work.resolve("floor-connect.sock").toString(),
                 brokerSocket(b).toString(), SERVICE, VERSION, Integer.toString(settings.warmup()),
-                Integer.toString(settings.samples()), "1000", marker.toString(),
-                work.resolve("latency.properties").toString());
+                Integer.toString(settings.samples()), "1000");
+        latency = run.results();
+        brokerMeans.put("hello", Actuator.meanMicros(run.before(), run.after(), Actuator.HELLO));
+    }
+
+    /** A client's results and the broker's meters around its measured part. */
+    private record Measured(Results results, Map<String, Double> before, Map<String, Double> after) {
+    }
+
+    /**
+     * Runs a client that warms up, writes a marker, waits for "continue", measures and
+     * writes its results; the broker's meters are scraped once warmed up and once done.
+     * The client's arguments are {@code args}, then the marker and the results file.
+     */
+    private Measured measuredClient(Child b, String role, String name, String... args) throws Exception {
+        Path marker = work.resolve(name + ".warmed");
+        Path resultFile = work.resolve(name + ".properties");
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add(marker.toString());
+        all.add(resultFile.toString());
+        Child client = children.start(role, CLIENT_CPU, settings.clientJvm(), work, role, all.toArray(String[]::new));
         awaitMarker(client, marker);
         Map<String, Double> before = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
         client.send("continue");
         children.awaitExit(client, CLIENT_TIMEOUT);
-        latency = Results.read(work.resolve("latency.properties"));
-        brokerMeans.put("hello", Actuator.meanMicros(before, Actuator.scrape(actuatorPorts.get(b.name()), SERVICE),
-                Actuator.HELLO));
+        Results results = Results.read(resultFile);
+        return new Measured(results, before, Actuator.scrape(actuatorPorts.get(b.name()), SERVICE));
     }
 
     /** The broker of phases 2 to 5, started by whichever of them runs first. */
@@ -325,19 +342,11 @@ public final class Bench {
 
     private void routePhase() throws Exception {
         Child b = sharedBroker();
-        Path marker = work.resolve("routes.warmed");
-        Child client = children.start("route-client", CLIENT_CPU, settings.clientJvm(), work, "route-client",
-                brokerSocket(b).toString(), SERVICE, VERSION, Integer.toString(settings.routeWarmup()),
-                Integer.toString(settings.routeSamples()), marker.toString(),
-                work.resolve("routes.properties").toString());
-        awaitMarker(client, marker);
-        Map<String, Double> before = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
-        client.send("continue");
-        children.awaitExit(client, CLIENT_TIMEOUT);
-        routes = Results.read(work.resolve("routes.properties"));
-        Map<String, Double> after = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
-        brokerMeans.put("handoff", Actuator.meanMicros(before, after, Actuator.HANDOFF));
-        brokerMeans.put("route-hello", Actuator.meanMicros(before, after, Actuator.HELLO));
+        Measured run = measuredClient(b, "route-client", "routes", brokerSocket(b).toString(), SERVICE, VERSION,
+                Integer.toString(settings.routeWarmup()), Integer.toString(settings.routeSamples()));
+        routes = run.results();
+        brokerMeans.put("handoff", Actuator.meanMicros(run.before(), run.after(), Actuator.HANDOFF));
+        brokerMeans.put("route-hello", Actuator.meanMicros(run.before(), run.after(), Actuator.HELLO));
     }
 
     private void throughputPhase() throws Exception {
