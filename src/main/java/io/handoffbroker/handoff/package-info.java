@@ -6,7 +6,9 @@
  * to attempt, issues the one-time token ({@link io.handoffbroker.handoff.PendingHandoffs}),
  * borrows a pooled control connection ({@link io.handoffbroker.handoff.ControlConnectionPool}),
  * runs one {@link io.handoffbroker.handoff.WireHandoffDelivery} and applies the
- * ownership rule to its outcome.
+ * ownership rule to its outcome. With an idle pooled connection all of it runs on
+ * the event loop that read the Hello (through {@link io.handoffbroker.server.Reactor});
+ * a delivery that must dial first runs on a worker.
  *
  * <p>Descriptor ownership, the rule everything here serves: the broker owns the
  * client connection until its descriptor reached the backend. If the attempt
@@ -20,7 +22,8 @@
  *
  * <p>Plain Java except for nothing: Spring wiring lives in the configuration
  * package; it must not reach into the event loop beyond
- * {@link io.handoffbroker.server.ClientConnection}.
+ * {@link io.handoffbroker.server.ClientConnection} and its
+ * {@link io.handoffbroker.server.Reactor}, and nothing it runs there may block.
  */
 @NullMarked
 package io.handoffbroker.handoff;

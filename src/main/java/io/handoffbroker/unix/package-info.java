@@ -1,8 +1,9 @@
 /**
  * The few Unix-socket operations the JDK cannot do and every party needs, on
  * top of junixsocket: closing a descriptor that was passed to another process
- * without shutting the shared socket down, and the socket-file chores of a
- * listener (private directory, stale-file detection).
+ * without shutting the shared socket down, the socket-file chores of a
+ * listener (private directory, stale-file detection, removing only the file it
+ * bound), and waiting on a selector through signals.
  *
  * <p>This package never decides anything about the protocol and never keeps a
  * descriptor: callers own every socket they pass in. It must not depend on
