@@ -103,10 +103,19 @@ public final class ControlConnectionPool implements AutoCloseable {
             connection.close();
             return;
         }
+        // Commons Pool refills the freed slot by dialling on the calling thread, which may be the
+        // event loop; forbid it here: the evictor and the next borrow refill the pool instead.
+        NO_DIAL.set(Boolean.TRUE);
         try {
             pool.invalidateObject(connection);
-        } catch (Exception e) {
-            connection.close();
+        } catch (Exception refillRefused) {
+            // The connection was destroyed before the refill failed; a quarantined one is the
+            // watcher's to close, never ours.
+            if (!connection.isQuarantined()) {
+                connection.close();
+            }
+        } finally {
+            NO_DIAL.remove();
         }
     }
 

@@ -208,6 +208,32 @@ class HandoffFaultInjectionTest {
     }
 
     @Test
+    void aSilentBackendWhoseEndpointIsGoneByTheDeadlineStillGetsItsVerdict() throws Exception {
+        // Freeing the pool slot of an abandoned control connection must not dial (it would, on the
+        // event loop, and the failed dial used to close the connection the late-ACK watcher owns).
+        startBroker();
+        OpenDescriptors.Snapshot baseline = warmUp();
+        // Holds the descriptor, never answers, and takes its endpoint away well before the deadline.
+        backend.then(exchange -> backend.stopListening());
+
+        long id;
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            id = connection.connectionId();
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(HandoffFixture.echo(connection.socket(), "silent")).isEqualTo("silent");
+        }
+        RecordingHandoffEvents events = broker.events();
+        Duration verdictWait = broker.ackDeadline().plus(broker.ackGrace()).plus(MARGIN);
+        assertThat(events.awaitEvent(id, "ack", verdictWait)).as("events: %s", events.all()).isNotNull();
+        assertThat(events.ackResultsOf(id)).containsExactly(AckResult.MISSING);
+        assertThat(events.fallbackReasonsOf(id)).containsExactly(FallbackReason.BACKEND_ACK_TIMEOUT);
+        assertThat(broker.orchestrator().pending().size()).isZero();
+        backend.releaseHeldDescriptors();
+        backend.crash();
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
     void backendThatCrashesMidExchangeAndComesBackIsHandedConnectionsAgain() throws Exception {
         startBroker();
         OpenDescriptors.Snapshot baseline = warmUp();

@@ -292,8 +292,33 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes the listener and removes its socket file, leaving the control connections
+     * already accepted open and silent: the endpoint is gone, the old exchanges are not.
+     */
+    public synchronized void stopListening() {
+        closeListener();
+        deleteSocketFile();
+    }
+
     /** Closes the listener and every connection, as a crashing process would. Restart with {@link #start()}. */
     public synchronized void crash() {
+        closeListener();
+        for (AFUNIXSocket control : controls) {
+            try {
+                control.close();
+            } catch (IOException ignored) {
+                // already closed
+            }
+        }
+        for (AFUNIXSocket connection : adopted) {
+            closeAdopted(connection);
+        }
+        closeAll(held);
+        deleteSocketFile();
+    }
+
+    private void closeListener() {
         AFUNIXServerSocket server = listener;
         if (server != null) {
             // Wake our own accept first: junixsocket's close() would do it with a temporary socket
@@ -311,17 +336,9 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
             }
             listener = null;
         }
-        for (AFUNIXSocket control : controls) {
-            try {
-                control.close();
-            } catch (IOException ignored) {
-                // already closed
-            }
-        }
-        for (AFUNIXSocket connection : adopted) {
-            closeAdopted(connection);
-        }
-        closeAll(held);
+    }
+
+    private void deleteSocketFile() {
         try {
             Files.deleteIfExists(endpoint);
         } catch (IOException ignored) {
