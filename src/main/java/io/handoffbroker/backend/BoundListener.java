@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -123,8 +124,11 @@ final class BoundListener implements AutoCloseable {
             if (!file.isStillOurs()) {
                 return; // another listener owns the path now; ours is reachable no more
             }
-            try (AFUNIXSocket wake = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(file.path()))) {
-                // Connected: the accept thread takes it, sees closing, and ends.
+            // Non-blocking: with a full backlog the accept thread is not in accept() (it waits for a
+            // handler slot and sees the closing flag there), and a blocking connect would wait forever.
+            try (AFUNIXSocketChannel wake = AFUNIXSocketChannel.open()) {
+                wake.configureBlocking(false);
+                wake.connect(AFUNIXSocketAddress.of(file.path()));
             }
         } catch (IOException e) {
             log.debug("listener {}: could not wake the accept thread: {}", file, e.toString());

@@ -10,11 +10,14 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 /** Starting and closing the backend SDK's server leaves nothing behind: no descriptor, no thread, no file. */
 class BackendServerLifecycleTest {
@@ -53,6 +56,40 @@ class BackendServerLifecycleTest {
             server.close();
             assertThat(waiting.getInputStream().read()).as("the waiting client sees end of stream").isEqualTo(-1);
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(3));
+        }
+    }
+
+    @Test
+    void closingReturnsPromptlyWhenTheBacklogIsFullAndNoSlotIsFree() throws Exception {
+        Path pipe = dir.resolve("full.sock");
+        BackendServer server = new BackendServer(pipe, new EchoHandler(), 1).start();
+        List<AFUNIXSocketChannel> waiting = new ArrayList<>();
+        try (AFUNIXSocket first = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(pipe))) {
+            assertThat(echo(first, "one")).isEqualTo("one");
+            // The only slot is taken: one client waits accepted, the rest fill the listen backlog.
+            for (int i = 0; i < 200; i++) {
+                AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+                waiting.add(channel);
+                channel.configureBlocking(false);
+                try {
+                    channel.connect(AFUNIXSocketAddress.of(pipe));
+                } catch (IOException backlogFull) {
+                    break;
+                }
+            }
+            long started = System.nanoTime();
+            Thread closer = Thread.ofPlatform().start(server::close);
+            closer.join(Duration.ofSeconds(10));
+            assertThat(closer.isAlive()).as("close() still running").isFalse();
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+        } finally {
+            waiting.forEach(c -> {
+                try {
+                    c.close();
+                } catch (IOException ignored) {
+                    // closing test clients
+                }
+            });
         }
     }
 
