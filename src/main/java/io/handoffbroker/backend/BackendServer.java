@@ -1,10 +1,12 @@
 package io.handoffbroker.backend;
 
 import io.handoffbroker.unix.Descriptors;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.SocketException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -45,6 +47,9 @@ public final class BackendServer implements AutoCloseable {
     private final ConnectionHandler handler;
     private final Semaphore slots;
     private final Set<AFUNIXSocket> open = ConcurrentHashMap.newKeySet();
+    // A socket made from a descriptor never closes that descriptor itself, not even when
+    // close() shuts it down from another thread; its descriptor is released explicitly.
+    private final Map<AFUNIXSocket, FileDescriptor> adoptedDescriptors = new ConcurrentHashMap<>();
     // Reused threads: starting a platform thread per connection costs more than the exchange itself.
     private final ExecutorService handlerThreads = Executors.newCachedThreadPool(
             Thread.ofPlatform().name("backend-conn-", 0).daemon(true).factory());
@@ -155,6 +160,13 @@ public final class BackendServer implements AutoCloseable {
                     slots.release();
                     return;
                 }
+                FileDescriptor descriptor;
+                try {
+                    descriptor = socket.getFileDescriptor();
+                } catch (IOException e) {
+                    descriptor = adopted.getFileDescriptor();
+                }
+                adoptedDescriptors.put(socket, descriptor);
                 open.add(socket);
                 if (closed) {
                     // close() ran while the socket was being made: it never saw this one.
@@ -212,6 +224,15 @@ public final class BackendServer implements AutoCloseable {
             Descriptors.closeWithoutShutdown(connection);
         } catch (IOException e) {
             log.debug("backend {}: closing a connection failed: {}", endpoint, e.toString());
+        }
+        FileDescriptor adopted = adoptedDescriptors.remove(connection);
+        if (adopted != null) {
+            try {
+                // Still valid only when close() shut the socket down first, which leaves it open.
+                Descriptors.closeReceived(adopted);
+            } catch (IOException e) {
+                log.debug("backend {}: releasing a descriptor failed: {}", endpoint, e.toString());
+            }
         }
     }
 

@@ -230,6 +230,28 @@ class HandoffEndToEndTest {
     }
 
     @Test
+    void closingTheBackendReleasesTheDescriptorsOfHandedOffConnectionsStillBeingServed() throws Exception {
+        BackendServer backend = new BackendServer(pipe(), Optional.of(handoff()), new RecordingEchoHandler(), 16)
+                .start();
+        HandoffFixture broker = broker();
+        try (ServiceConnection warmUp = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(HandoffFixture.echo(warmUp.socket(), "warm")).isEqualTo("warm");
+        }
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.openConnections() == 0, EVENT_WAIT)).isTrue();
+        OpenDescriptors.Snapshot before = OpenDescriptors.stable(Duration.ofMillis(150), Duration.ofSeconds(3));
+
+        ServiceConnection served = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION);
+        assertThat(served.route()).isEqualTo(Route.HANDED_OFF);
+        assertThat(HandoffFixture.echo(served.socket(), "open")).isEqualTo("open");
+        backend.close(); // shuts the connection down under its handler
+        assertThat(served.in().read()).as("the client sees the backend go").isEqualTo(-1);
+        served.close();
+
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> OpenDescriptors.snapshot().newSince(before).isEmpty(),
+                Duration.ofSeconds(3))).as("left open: %s", OpenDescriptors.snapshot().newSince(before)).isTrue();
+    }
+
+    @Test
     void offerCarriesOneDescriptorTheAnnouncedTokenAndTheConnectionIdAsCorrelation() throws Exception {
         ScriptedHandoffBackend backend = closeLater(new ScriptedHandoffBackend(handoff()).start());
         closeLater(new BackendServer(pipe(), new RecordingEchoHandler(), 16).start());
