@@ -135,7 +135,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         HandoffToken issued = token.get();
         connection.reply(replies.negotiated(decision, connection.id(), issued), decision, written -> {
             written.detach();
-            offerOnLoop(written, backend, issued, deadline, now);
+            guarded(written, backend, issued, () -> offerOnLoop(written, backend, issued, deadline, now));
         }, abandoned -> {
             // The client never received its token: nothing was offered, nothing to relay, no route taken.
             pending.revoke(abandoned.id());
@@ -199,22 +199,44 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     private void awaitAckOnLoop(ClientConnection client, ServiceBackend backend, HandoffToken token,
             ControlConnection control, long deadline, long started) {
-        client.reactor().awaitReadable(control.channel(), deadline, () -> {
+        client.reactor().awaitReadable(control.channel(), deadline, () -> guarded(client, backend, token, () -> {
             DeliveryOutcome outcome = delivery.readAck(control, token, client.id(), deadline);
             if (outcome == null) {
                 awaitAckOnLoop(client, backend, token, control, deadline, started); // part of the ACK so far
             } else {
                 conclude(client, backend, token, control, outcome, started);
             }
-        }, () -> conclude(client, backend, token, control, WireHandoffDelivery.deadlinePassed(), started));
+        }), () -> guarded(client, backend, token,
+                () -> conclude(client, backend, token, control, WireHandoffDelivery.deadlinePassed(), started)));
     }
 
     private void deliverOnWorker(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline,
             long started) {
         try {
-            workers.execute(() -> deliver(client, backend, token, deadline, started));
+            workers.execute(() -> guarded(client, backend, token,
+                    () -> deliver(client, backend, token, deadline, started)));
         } catch (RejectedExecutionException full) {
             brokerOwnedFailure(client, backend, token, FallbackReason.FD_PRESSURE, "broker is overloaded");
+        }
+    }
+
+    /**
+     * Runs a step of a detached handoff; a bug in it must not leave the connection, its
+     * slot or its token behind. Nothing is known about where the descriptor got to, so the
+     * broker's copy is released without shutdown and nothing more is written to the client,
+     * which falls back when its relay wait ends.
+     */
+    private void guarded(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
+        try {
+            step.run();
+        } catch (RuntimeException bug) {
+            log.error("connection {}: handoff to {} failed unexpectedly", client.id(), backend.label(), bug);
+            pending.revoke(client.id());
+            if (!client.isClosed()) {
+                client.releaseAfterHandoff("internal error");
+                events.fellBack(backend, client.id(), FallbackReason.BACKEND_UNAVAILABLE,
+                        "internal error: " + bug);
+            }
         }
     }
 

@@ -7,6 +7,7 @@ import io.handoffbroker.backend.BackendServer;
 import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
+import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
@@ -230,6 +231,36 @@ class HandoffFaultInjectionTest {
         assertThat(broker.orchestrator().pending().size()).isZero();
         backend.releaseHeldDescriptors();
         backend.crash();
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void aBugInTheMiddleOfConcludingAHandoffLeavesNoConnectionSlotOrTokenBehind() throws Exception {
+        // An events listener that fails while the REFUSED verdict is being applied, before the
+        // client was told or closed: the guard must release the connection and revoke the token.
+        startBroker(f -> f.alsoReportTo(new HandoffEvents() {
+            @Override
+            public void ackResult(ServiceBackend backend, long connectionId, AckResult result) {
+                if (result == AckResult.REFUSED) {
+                    throw new IllegalStateException("injected failure");
+                }
+            }
+        }));
+        OpenDescriptors.Snapshot baseline = warmUp();
+        backend.then(ScriptedHandoffBackend.refuse("scripted refusal"));
+
+        long id;
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            id = connection.connectionId();
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(HandoffFixture.echo(connection.socket(), "after a bug")).isEqualTo("after a bug");
+        }
+        RecordingHandoffEvents events = broker.events();
+        assertThat(events.awaitEvent(id, "fallback", MARGIN)).as("events: %s", events.all()).isNotNull();
+        assertThat(broker.orchestrator().pending().size()).isZero();
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.broker().server().openConnections() == 0, MARGIN))
+                .as("the connection's slot is free").isTrue();
+        assertNextHandoffSucceeds();
         OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
     }
 
