@@ -34,6 +34,7 @@ public final class ControlConnectionPool implements AutoCloseable {
 
     // Commons Pool dials when it finds no idle connection; pollIdle forbids that for its call.
     private static final ThreadLocal<Boolean> NO_DIAL = new ThreadLocal<>();
+    private static final Duration POLL_WAIT = Duration.ofMillis(1);
 
     private final PoolSettings settings;
     private final Map<Path, GenericObjectPool<ControlConnection>> pools = new ConcurrentHashMap<>();
@@ -68,7 +69,8 @@ public final class ControlConnectionPool implements AutoCloseable {
 
     /**
      * A clean idle connection to the endpoint if one is ready now, else null: never
-     * dials and never waits, so the event loop may call it.
+     * dials and waits at most a millisecond (when another thread takes the last idle
+     * connection meanwhile), so the event loop may call it.
      */
     public @Nullable ControlConnection pollIdle(Path endpoint) {
         GenericObjectPool<ControlConnection> pool = pools.get(endpoint);
@@ -77,7 +79,9 @@ public final class ControlConnectionPool implements AutoCloseable {
         }
         NO_DIAL.set(Boolean.TRUE);
         try {
-            return pool.borrowObject(Duration.ZERO);
+            // Not Duration.ZERO: Commons Pool reads a zero wait as "no limit" while another thread
+            // is dialling at full capacity. One millisecond bounds the loop's wait in that race.
+            return pool.borrowObject(POLL_WAIT);
         } catch (Exception raced) {
             // Another thread took the last idle connection (and this one may not dial).
             return null;

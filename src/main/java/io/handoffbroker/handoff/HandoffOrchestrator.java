@@ -277,10 +277,11 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             case ACCEPTED -> {
                 PendingHandoffs.Consumption consumed = pending.consume(client.id(), token.toByteArray(), now);
                 if (consumed == PendingHandoffs.Consumption.CONSUMED) {
-                    // The client waits for the relay; the bookkeeping can follow it.
-                    relay(client, token, true, "");
+                    // Back in the pool before the relay: the client's next Hello must find it idle,
+                    // or a handoff concluded on a worker would make the next one dial.
                     control.exchangeCompleted();
                     pool.release(control);
+                    relay(client, token, true, "");
                     client.releaseAfterHandoff("handed off to " + backend.label());
                     events.ackResult(backend, client.id(), AckResult.ACCEPTED);
                     events.handedOff(backend, client.id(), now - started);
