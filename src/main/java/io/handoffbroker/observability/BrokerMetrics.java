@@ -5,6 +5,7 @@ import io.handoffbroker.handoff.AckResult;
 import io.handoffbroker.handoff.FallbackReason;
 import io.handoffbroker.handoff.HandoffEvents;
 import io.handoffbroker.negotiation.HelloDecision;
+import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.server.BrokerEvents;
@@ -43,11 +44,19 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     // registry's filters on every Hello. Bounded like the labels (configured services, fixed outcomes).
     private final Map<List<String>, Counter> counters = new ConcurrentHashMap<>();
     private final Map<List<String>, Timer> timers = new ConcurrentHashMap<>();
+    private final Counter peerRejected;
+    private final Counter helloTimeouts;
     private final Set<String> serviceNames;
     private final Set<String> versions;
 
     public BrokerMetrics(MeterRegistry registry, ServiceCatalog catalog) {
         this.registry = registry;
+        this.peerRejected = Counter.builder(PREFIX + "peer_rejected")
+                .description("Connections closed without a reply: the peer policy did not admit the peer")
+                .register(registry);
+        this.helloTimeouts = Counter.builder(PREFIX + "hello_timeouts")
+                .description("Connections closed because no complete Hello arrived within the hello timeout")
+                .register(registry);
         this.serviceNames = catalog.all().stream().map(ServiceBackend::name).collect(Collectors.toSet());
         this.versions = catalog.all().stream().map(b -> b.name() + "@" + b.version()).collect(Collectors.toSet());
         for (ServiceBackend backend : catalog.all()) {
@@ -102,6 +111,16 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
                         + " duration_us={}",
                         serviceName, wantedVersion, connection.id(), requestId, frameRequestId,
                         decision.outcome(), durationNanos / 1_000);
+    }
+
+    @Override
+    public void peerRejected(PeerIdentity peer) {
+        peerRejected.increment();
+    }
+
+    @Override
+    public void helloTimedOut(ClientConnection connection) {
+        helloTimeouts.increment();
     }
 
     @Override

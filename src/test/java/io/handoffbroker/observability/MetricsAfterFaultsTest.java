@@ -15,6 +15,7 @@ import io.handoffbroker.handoff.FallbackReason;
 import io.handoffbroker.handoff.ScriptedHandoffBackend;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.server.PeerPolicy;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.LiveThreads;
@@ -38,6 +39,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -90,6 +92,40 @@ class MetricsAfterFaultsTest {
 
     private Path handoffEndpoint() {
         return dir.resolve("h").resolve("ho.sock");
+    }
+
+    @Test
+    void aPeerThePolicyDoesNotAdmitIsCountedAsRejectedAndNothingElse() throws Exception {
+        long ownUid = PeerPolicy.currentUid();
+        Assumptions.assumeTrue(ownUid != 12345, "this process must not run as uid 12345");
+        ServiceBackend echo = ServiceBackend.reconnectOnly("echo", "1.2.3", pipe());
+        BrokerMetrics metrics = new BrokerMetrics(registry, new ServiceCatalog(List.of(echo)));
+        broker = new BrokerFixture(dir).service(echo).events(metrics)
+                .peerPolicy(new PeerPolicy.AllowedUids(Set.of(12345L))).start();
+        for (int i = 0; i < 3; i++) {
+            try (RawClient rejected = broker.connect()) {
+                assertTrue(rejected.isClosedByPeer(), "closed without a reply");
+            }
+        }
+        assertTrue(RecordingHandoffEvents.awaitTrue(
+                () -> registry.get(BrokerMetrics.PREFIX + "peer_rejected").counter().count() == 3.0, MARGIN),
+                () -> "counters " + nonZeroCounters());
+        assertEquals(new TreeMap<>(Map.of("peer_rejected{}", 3.0)), nonZeroCounters());
+    }
+
+    @Test
+    void aClientThatNeverCompletesItsHelloIsCountedAsATimeoutAndNothingElse() throws Exception {
+        ServiceBackend echo = ServiceBackend.reconnectOnly("echo", "1.2.3", pipe());
+        BrokerMetrics metrics = new BrokerMetrics(registry, new ServiceCatalog(List.of(echo)));
+        broker = new BrokerFixture(dir).service(echo).events(metrics).helloTimeout(Duration.ofMillis(100)).start();
+        try (RawClient silent = broker.connect(); RawClient halfway = broker.connect()) {
+            halfway.send(new byte[] {1, 20, 0, 0}); // part of a header, then nothing
+            assertTrue(RecordingHandoffEvents.awaitTrue(
+                    () -> registry.get(BrokerMetrics.PREFIX + "hello_timeouts").counter().count() == 2.0, MARGIN),
+                    () -> "counters " + nonZeroCounters());
+        }
+        assertEquals(0.0, registry.get(BrokerMetrics.PREFIX + "peer_rejected").counter().count());
+        assertEquals(new TreeMap<>(Map.of("hello_timeouts{}", 2.0)), nonZeroCounters());
     }
 
     @Test
