@@ -154,25 +154,16 @@ public final class BackendServer implements AutoCloseable {
                 AFUNIXSocket socket;
                 try {
                     socket = adopted.as(AFUNIXSocket.class);
+                    adoptedDescriptors.put(socket, socket.getFileDescriptor());
                 } catch (IOException | RuntimeException e) {
                     log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, e.toString());
                     closeDescriptor(adopted);
                     slots.release();
                     return;
                 }
-                FileDescriptor descriptor;
-                try {
-                    descriptor = socket.getFileDescriptor();
-                } catch (IOException e) {
-                    descriptor = adopted.getFileDescriptor();
-                }
-                adoptedDescriptors.put(socket, descriptor);
                 open.add(socket);
                 if (closed) {
-                    // close() ran while the socket was being made: it never saw this one.
-                    release(socket);
-                    open.remove(socket);
-                    slots.release();
+                    finish(socket); // close() ran while the socket was being made: it never saw this one
                     return;
                 }
                 serve(socket);
@@ -196,9 +187,7 @@ public final class BackendServer implements AutoCloseable {
         try {
             handlerThreads.execute(() -> serve(connection));
         } catch (RejectedExecutionException closing) {
-            release(connection);
-            open.remove(connection);
-            slots.release();
+            finish(connection);
         }
     }
 
@@ -210,10 +199,15 @@ public final class BackendServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             log.warn("backend {}: handler failed: {}", endpoint, e.toString());
         } finally {
-            release(connection);
-            open.remove(connection);
-            slots.release();
+            finish(connection);
         }
+    }
+
+    /** The end of every served connection: its descriptor, its place in the open set, its slot. */
+    private void finish(AFUNIXSocket connection) {
+        release(connection);
+        open.remove(connection);
+        slots.release();
     }
 
     // A handed-off socket was made from a descriptor, and Socket.close() on such a socket

@@ -1,6 +1,7 @@
 package io.handoffbroker.handoff;
 
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.WireProtocol;
@@ -263,14 +264,7 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
 
     private void echo(AFUNIXSocket connection) {
         try {
-            InputStream in = connection.getInputStream();
-            OutputStream out = connection.getOutputStream();
-            byte[] buffer = new byte[8192];
-            int n;
-            while ((n = in.read(buffer)) > 0) {
-                out.write(buffer, 0, n);
-                out.flush();
-            }
+            new EchoHandler().serve(connection);
         } catch (IOException e) {
             // client gone
         } finally {
