@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.commons.pool2.BasePooledObjectFactory;
 import org.apache.commons.pool2.PooledObject;
 import org.apache.commons.pool2.impl.DefaultPooledObject;
@@ -38,6 +39,10 @@ public final class ControlConnectionPool implements AutoCloseable {
 
     private final PoolSettings settings;
     private final Map<Path, GenericObjectPool<ControlConnection>> pools = new ConcurrentHashMap<>();
+    // Endpoints whose backend was last seen closing a control connection after an exchange, and
+    // when: for a while their connections are not reused; a restarted backend is tried again later.
+    private final Map<Path, Long> closedAfterExchangeAt = new ConcurrentHashMap<>();
+    private static final long RELEARN_AFTER_NANOS = TimeUnit.MINUTES.toNanos(1);
 
     public ControlConnectionPool(PoolSettings settings) {
         this.settings = settings;
@@ -95,6 +100,13 @@ public final class ControlConnectionPool implements AutoCloseable {
         GenericObjectPool<ControlConnection> pool = pools.get(connection.endpoint());
         if (pool == null) {
             connection.close();
+            return;
+        }
+        Long seen = closedAfterExchangeAt.get(connection.endpoint());
+        if (seen != null && System.nanoTime() - seen < RELEARN_AFTER_NANOS) {
+            // Reusing it would race the backend's close: an offer written just before the close
+            // arrives is lost, and ownership of its descriptor becomes ambiguous.
+            invalidate(connection);
             return;
         }
         pool.returnObject(connection);
@@ -182,7 +194,16 @@ public final class ControlConnectionPool implements AutoCloseable {
 
         @Override
         public boolean validateObject(PooledObject<ControlConnection> pooled) {
-            return pooled.getObject().isClean();
+            ControlConnection connection = pooled.getObject();
+            boolean clean = connection.isClean();
+            if (!clean && connection.exchanges() > 0
+                    && closedAfterExchangeAt.put(endpoint, System.nanoTime()) == null) {
+                // A connection returned clean after its exchange is unusable by the next one: this
+                // backend closes (or scribbles on) its control connections after each exchange.
+                log.info("handoff endpoint {}: the backend does not keep control connections; "
+                        + "dialling one per handoff", endpoint);
+            }
+            return clean;
         }
 
         @Override
