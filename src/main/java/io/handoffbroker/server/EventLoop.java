@@ -4,6 +4,7 @@ import io.handoffbroker.negotiation.HelloDecision;
 import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Readiness;
 import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
@@ -67,6 +68,7 @@ final class EventLoop implements Runnable, Reactor {
     private final PriorityQueue<ChannelWait> channelWaits = new PriorityQueue<>(
             Comparator.comparingLong(ChannelWait::deadlineNanos));
     private final Runnable onListenerClosed;
+    private final int listenerDescriptor;
 
     private @Nullable SelectionKey acceptKey;
     private @Nullable Thread loopThread;
@@ -86,6 +88,7 @@ final class EventLoop implements Runnable, Reactor {
         this.onListenerClosed = onListenerClosed;
         this.helloTimeoutNanos = settings.helloTimeout().toNanos();
         listener.configureBlocking(false);
+        this.listenerDescriptor = Readiness.number(listener.getFileDescriptor());
         this.acceptKey = listener.register(selector, SelectionKey.OP_ACCEPT);
     }
 
@@ -233,9 +236,14 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void acceptAll(boolean drainingBacklog) {
-        while (true) {
+        for (int accepted = 0; ; accepted++) {
             if (!drainingBacklog && openConnections.get() >= settings.maxConnections()) {
                 pauseAccepting();
+                return;
+            }
+            // The selector vouched for the first accept; for the next ones ask the kernel first:
+            // an accept that finds nothing costs junixsocket as much as one that finds a connection.
+            if (accepted > 0 && !Readiness.readableNow(listenerDescriptor)) {
                 return;
             }
             AFUNIXSocketChannel channel;
