@@ -29,20 +29,23 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * The benchmark of the performance targets, in one run on one machine: starts a
- * backend, a floor server, a broker and the measuring clients as separate processes,
- * collects their HdrHistograms, prints a markdown table and writes
+ * backend, a floor server, a broker and the measuring clients as separate processes
+ * (and, for the route floor, a minimal broker and backend), collects their
+ * HdrHistograms, prints a markdown table and writes
  * {@code results.json} and {@code results.md} to {@code bench.out} (target/bench).
  * See docs/performance.md for what each figure measures and how.
  *
  * <p>Settings, from environment variables (defaults in brackets): {@code BENCH_SAMPLES} [10000]
  * and {@code BENCH_WARMUP} [5000] for the floor and the Hello; {@code BENCH_ROUTE_SAMPLES} [5000]
- * and {@code BENCH_ROUTE_WARMUP} [2000] per route; {@code BENCH_CLIENTS} [64],
+ * and {@code BENCH_ROUTE_WARMUP} [2000] per route, also of the route floor; {@code BENCH_CLIENTS} [64],
  * {@code BENCH_RATE} [20000] and {@code BENCH_SECONDS} [5] for the throughput;
  * {@code BENCH_CONNECTIONS} [10000] for the memory, measured with the broker's JVM options and
- * once more with {@code BENCH_CAPPED_JVM_OPTS} [none] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker and
- * the floor server to CPU 0 and every other process to CPU 1; {@code BENCH_BROKER_JVM_OPTS} and
- * {@code BENCH_CLIENT_JVM_OPTS} [none] add JVM options; {@code BENCH_PHASES}
- * [latency,routes,throughput,memory] picks phases; {@code BENCH_ENFORCE} [0] makes a missed
+ * once more with {@code BENCH_CAPPED_JVM_OPTS} [none] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker,
+ * the floor server and the route floor's broker to CPU 0 and every other process to CPU 1;
+ * {@code BENCH_BROKER_JVM_OPTS} and {@code BENCH_CLIENT_JVM_OPTS} [none] add JVM options (the
+ * route floor's processes take the clients'); {@code BENCH_PHASES}
+ * [latency,routes,throughput,memory] picks phases ({@code routes} includes the route floor);
+ * {@code BENCH_ENFORCE} [0] makes a missed
  * target fail the run (exit status 1).
  */
 public final class Bench {
@@ -113,6 +116,7 @@ public final class Bench {
     private final Map<String, Integer> actuatorPorts = new HashMap<>();
     private @Nullable Results latency;
     private @Nullable Results routes;
+    private @Nullable Results routeFloor;
     private @Nullable Results throughput;
     private final Map<String, Object> afterTraffic = new LinkedHashMap<>();
     /** Per memory run ("defaults", "capped"): the broker's sizes and the idle client's results. */
@@ -165,6 +169,7 @@ public final class Bench {
         }
         if (settings.phases().contains("routes")) {
             phase("handoff and reconnect", this::routePhase);
+            phase("route floor", this::routeFloorPhase);
         }
         if (settings.phases().contains("throughput")) {
             phase("throughput", this::throughputPhase);
@@ -349,6 +354,40 @@ public final class Bench {
         brokerMeans.put("route-hello", Actuator.meanMicros(run.before(), run.after(), Actuator.HELLO));
     }
 
+    /**
+     * Figures 3f and 4f: the messages of the two routes between a minimal broker and a
+     * minimal backend, on sockets of their own, placed as the real ones are; stopped
+     * afterwards, so later phases do not share the CPUs with their idle threads.
+     */
+    private void routeFloorPhase() throws Exception {
+        Path dir = Files.createDirectories(work.resolve("route-floor"));
+        Path pipe = dir.resolve("backend.sock");
+        Path handoffs = dir.resolve("handoff.sock");
+        Path brokerSocket = dir.resolve("broker.sock");
+        Child backend = children.start("route-floor-backend", CLIENT_CPU, settings.clientJvm(), work,
+                "route-floor-backend", pipe.toString(), handoffs.toString());
+        Child floorBroker = null;
+        try {
+            awaitSocket(backend, pipe);
+            awaitSocket(backend, handoffs);
+            floorBroker = children.start("route-floor-broker", BROKER_CPU, settings.clientJvm(), work,
+                    "route-floor-broker", brokerSocket.toString(), handoffs.toString());
+            awaitSocket(floorBroker, brokerSocket);
+            Path resultFile = work.resolve("route-floor.properties");
+            Child client = children.start("route-floor-client", CLIENT_CPU, settings.clientJvm(), work,
+                    "route-floor-client", brokerSocket.toString(), pipe.toString(),
+                    Integer.toString(settings.routeWarmup()), Integer.toString(settings.routeSamples()),
+                    resultFile.toString());
+            children.awaitExit(client, CLIENT_TIMEOUT);
+            routeFloor = Results.read(resultFile);
+        } finally {
+            if (floorBroker != null) {
+                children.stop(floorBroker);
+            }
+            children.stop(backend);
+        }
+    }
+
     private void throughputPhase() throws Exception {
         Child b = sharedBroker();
         String seconds = Double.toString(settings.seconds());
@@ -425,6 +464,9 @@ public final class Bench {
         }
         if (routes != null) {
             evaluateRoutes(routes);
+        }
+        if (routeFloor != null) {
+            evaluateRouteFloor(routeFloor);
         }
         if (throughput != null) {
             evaluateThroughput(throughput);
@@ -540,6 +582,28 @@ public final class Bench {
                 valid ? Verdict.of(h50 < r50) : Verdict.INVALID));
         report.checks.add(new Check("handoff strictly faster than reconnect at P99",
                 Report.us(h99) + " vs " + Report.us(r99) + " µs", valid ? Verdict.of(h99 < r99) : Verdict.INVALID));
+    }
+
+    /** Informative: what is left of figures 3 and 4 without the broker's and the backend's logic. */
+    private void evaluateRouteFloor(Results f) {
+        Histogram handoff = f.histogram("handoff-floor");
+        Histogram reconnect = f.histogram("reconnect-floor");
+        long errors = f.getLong("errors");
+        Verdict verdict = errors > 0 ? Verdict.INVALID : Verdict.INFO;
+        String failed = errors > 0 ? "INVALID: " + errors + " samples failed: " + f.get("errors.detail") : "";
+        report.figures.add(new Figure("handoff_floor",
+                "3f. handoff floor: the same messages, no broker or backend logic", handoff.getTotalCount(),
+                handoff, "", Map.of("errors", errors), "—", verdict, errors > 0 ? failed
+                        : "a one-thread broker and a backend doing the SDK's steps (ACK before the socket is made, "
+                                + "handler on a pooled thread) exchange bytes as long as the real frames, with "
+                                + "junixsocket's blocking sockets; nothing is encoded, decoded or checked"));
+        report.figures.add(new Figure("reconnect_floor",
+                "4f. reconnect floor: the same messages, no broker or backend logic", reconnect.getTotalCount(),
+                reconnect, "", Map.of("errors", errors), "—", verdict, failed));
+        report.ratios.add(new Ratio("handoff floor P50 / reconnect floor P50",
+                Report.p(handoff, 50) / Report.p(reconnect, 50), "—"));
+        report.ratios.add(new Ratio("handoff floor P99 / reconnect floor P99",
+                Report.p(handoff, 99) / Report.p(reconnect, 99), "—"));
     }
 
     private void evaluateMemory(String run, Map<String, Object> sizes) {

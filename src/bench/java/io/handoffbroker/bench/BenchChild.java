@@ -21,8 +21,13 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *   <li>{@code backend PIPE HANDOFF}: the backend SDK's {@link BackendServer} with the demo {@link EchoHandler};</li>
  *   <li>{@code floor-server SOCKET CONNECT_SOCKET}: answers every byte with one byte on SOCKET, for
  *       the floor; on CONNECT_SOCKET accepts, answers one byte and closes, for the connect floor;</li>
- *   <li>{@code latency-client ...}, {@code route-client ...}, {@code throughput-client ...},
- *       {@code idle-client ...}: the measuring clients, see their classes.</li>
+ *   <li>{@code route-floor-backend BACKEND_PIPE HANDOFF_ENDPOINT} and
+ *       {@code route-floor-broker BROKER_SOCKET HANDOFF_ENDPOINT}: the route floor's stand-ins for
+ *       the backend and the broker, exchanging the real messages' bytes and nothing else, see
+ *       {@link RouteFloorBackend} and {@link RouteFloorBroker};</li>
+ *   <li>{@code latency-client ...}, {@code route-client ...}, {@code route-floor-client ...},
+ *       {@code throughput-client ...}, {@code idle-client ...}: the measuring clients, see their
+ *       classes.</li>
  * </ul>
  */
 public final class BenchChild {
@@ -40,6 +45,9 @@ public final class BenchChild {
             case "floor-server" -> floorServer(Path.of(rest[0]), Path.of(rest[1]));
             case "latency-client" -> exit(LatencyClient.run(rest, parent));
             case "route-client" -> exit(RouteClient.run(rest, parent));
+            case "route-floor-backend" -> RouteFloorBackend.run(Path.of(rest[0]), Path.of(rest[1]));
+            case "route-floor-broker" -> RouteFloorBroker.run(Path.of(rest[0]), Path.of(rest[1]));
+            case "route-floor-client" -> exit(RouteFloorClient.run(rest));
             case "throughput-client" -> exit(ThroughputClient.run(rest));
             case "idle-client" -> exit(IdleClient.run(rest, parent));
             default -> throw new IllegalArgumentException("unknown role " + role);
