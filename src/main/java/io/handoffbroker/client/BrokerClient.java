@@ -52,6 +52,7 @@ public final class BrokerClient {
     }
 
     private volatile @Nullable AFUNIXSocketAddress brokerAddress;
+    private volatile @Nullable KnownAddress lastBackend;
 
     public BrokerClient(Path brokerSocket, Duration replyTimeout) {
         this(brokerSocket, replyTimeout, DEFAULT_RELAY_WAIT, true);
@@ -128,7 +129,21 @@ public final class BrokerClient {
     }
 
     AFUNIXSocket reconnect(Negotiated negotiated) throws IOException {
-        return AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(Path.of(negotiated.getBackendPipe())));
+        return AFUNIXSocket.connectTo(backendAddress(negotiated.getBackendPipe()));
+    }
+
+    // As for the broker's address: a service's backend_pipe rarely changes, and its address
+    // costs junixsocket more to build than the connect.
+    private AFUNIXSocketAddress backendAddress(String backendPipe) throws IOException {
+        KnownAddress known = lastBackend;
+        if (known == null || !known.path().equals(backendPipe)) {
+            known = new KnownAddress(backendPipe, AFUNIXSocketAddress.of(Path.of(backendPipe)));
+            lastBackend = known;
+        }
+        return known.address();
+    }
+
+    private record KnownAddress(String path, AFUNIXSocketAddress address) {
     }
 
     static Frame exchange(AFUNIXSocket socket, Hello hello) throws IOException {
