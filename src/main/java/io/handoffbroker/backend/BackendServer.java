@@ -1,6 +1,7 @@
 package io.handoffbroker.backend;
 
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Posix;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.SocketException;
@@ -47,6 +48,7 @@ public final class BackendServer implements AutoCloseable {
     private final ConnectionHandler handler;
     private final Semaphore slots;
     private final Set<AFUNIXSocket> open = ConcurrentHashMap.newKeySet();
+    private final Set<AdoptedStream> openStreams = ConcurrentHashMap.newKeySet();
     // A socket made from a descriptor never closes that descriptor itself, not even when
     // close() shuts it down from another thread; its descriptor is released explicitly.
     private final Map<AFUNIXSocket, FileDescriptor> adoptedDescriptors = new ConcurrentHashMap<>();
@@ -108,7 +110,7 @@ public final class BackendServer implements AutoCloseable {
 
     /** Connections being served right now. */
     public int openConnections() {
-        return open.size();
+        return open.size() + openStreams.size();
     }
 
     /** Accept thread: waits for a slot, then serves; gives up the connection if the server closes meanwhile. */
@@ -147,9 +149,16 @@ public final class BackendServer implements AutoCloseable {
         };
     }
 
-    /** A handed-off connection: the socket object is made on the handler thread, off the ACK's path. */
+    /**
+     * A handed-off connection, on a handler thread, off the ACK's path: a {@link StreamHandler}
+     * gets file streams on the descriptor, any other handler a socket object made from it.
+     */
     private void serveAdopted(FileDescriptorCast adopted) {
         try {
+            if (handler instanceof StreamHandler streams && Posix.available()) {
+                handlerThreads.execute(() -> serveStreams(adopted, streams));
+                return;
+            }
             handlerThreads.execute(() -> {
                 AFUNIXSocket socket;
                 try {
@@ -170,6 +179,37 @@ public final class BackendServer implements AutoCloseable {
             });
         } catch (RejectedExecutionException closing) {
             closeDescriptor(adopted);
+            slots.release();
+        }
+    }
+
+    private void serveStreams(FileDescriptorCast adopted, StreamHandler streams) {
+        AdoptedStream connection;
+        try {
+            connection = AdoptedStream.adopt(adopted);
+        } catch (IOException | RuntimeException e) {
+            log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, e.toString());
+            closeDescriptor(adopted);
+            slots.release();
+            return;
+        }
+        openStreams.add(connection);
+        try {
+            if (!closed) { // close() ran before this connection was known to it: never serve it
+                streams.serve(connection.in(), connection.out());
+            }
+        } catch (IOException ended) {
+            // Through file streams a reset or broken pipe is a plain IOException: the peer's doing.
+            log.debug("backend {}: connection ended: {}", endpoint, ended.toString());
+        } catch (RuntimeException e) {
+            log.warn("backend {}: handler failed: {}", endpoint, e.toString());
+        } finally {
+            try {
+                connection.release();
+            } catch (IOException e) {
+                log.debug("backend {}: closing a connection failed: {}", endpoint, e.toString());
+            }
+            openStreams.remove(connection);
             slots.release();
         }
     }
@@ -248,6 +288,7 @@ public final class BackendServer implements AutoCloseable {
         // Shutting down (not just closing) wakes each handler blocked in a read; the handler's
         // thread then releases the descriptor.
         open.forEach(Descriptors::closeQuietly);
+        openStreams.forEach(AdoptedStream::shutdown);
         handlerThreads.shutdown();
     }
 }

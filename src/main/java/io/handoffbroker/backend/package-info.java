@@ -2,10 +2,14 @@
  * Backend SDK: what a Java backend embeds to serve clients of the broker. A
  * {@link io.handoffbroker.backend.BackendServer} listens at the backend's own
  * endpoint ({@code backend_pipe}) for clients that reconnect, and hands every
- * connection to one {@link io.handoffbroker.backend.ConnectionHandler}.
+ * connection to one {@link io.handoffbroker.backend.ConnectionHandler}. A
+ * {@link io.handoffbroker.backend.StreamHandler} gets handed-off connections as
+ * file streams on their descriptor, without a junixsocket socket object.
  *
  * <p>Descriptor ownership: the server owns each accepted connection and closes it
- * when the handler returns or throws; the handler must not keep it. Depends on
+ * when the handler returns or throws; the handler must not keep it. A handed-off
+ * descriptor is the server's from the moment it is duplicated, before the ACK, until
+ * its handler returns; one served as streams is made blocking first. Depends on
  * the wire and unix packages only, never on Spring or the broker.
  */
 @NullMarked

@@ -1,18 +1,15 @@
 package io.handoffbroker.demo;
 
-import io.handoffbroker.backend.ConnectionHandler;
+import io.handoffbroker.backend.StreamHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import org.newsclub.net.unix.AFUNIXSocket;
 
 /** Writes back every byte it reads until the client closes. */
-public final class EchoHandler implements ConnectionHandler {
+public final class EchoHandler implements StreamHandler {
 
     @Override
-    public void serve(AFUNIXSocket connection) throws IOException {
-        InputStream in = connection.getInputStream();
-        OutputStream out = connection.getOutputStream();
+    public void serve(InputStream in, OutputStream out) throws IOException {
         byte[] buffer = new byte[8192];
         int n;
         while ((n = in.read(buffer)) > 0) {

@@ -4,7 +4,7 @@ import io.handoffbroker.negotiation.HelloDecision;
 import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
-import io.handoffbroker.unix.Readiness;
+import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
@@ -88,7 +88,7 @@ final class EventLoop implements Runnable, Reactor {
         this.onListenerClosed = onListenerClosed;
         this.helloTimeoutNanos = settings.helloTimeout().toNanos();
         listener.configureBlocking(false);
-        this.listenerDescriptor = Readiness.number(listener.getFileDescriptor());
+        this.listenerDescriptor = Posix.number(listener.getFileDescriptor());
         this.acceptKey = listener.register(selector, SelectionKey.OP_ACCEPT);
     }
 
@@ -243,7 +243,7 @@ final class EventLoop implements Runnable, Reactor {
             }
             // The selector vouched for the first accept; for the next ones ask the kernel first:
             // an accept that finds nothing costs junixsocket as much as one that finds a connection.
-            if (accepted > 0 && !Readiness.readableNow(listenerDescriptor)) {
+            if (accepted > 0 && !Posix.readableNow(listenerDescriptor)) {
                 return;
             }
             AFUNIXSocketChannel channel;

@@ -3,9 +3,9 @@
  * top of junixsocket: closing a descriptor that was passed to another process
  * without shutting the shared socket down, the socket-file chores of a
  * listener (private directory, stale-file detection, removing only the file it
- * bound), waiting on a selector through signals, and asking the kernel whether a
- * descriptor is readable without waiting ({@code poll(2)} through the JDK's foreign
- * function API, the one native call made outside junixsocket).
+ * bound), waiting on a selector through signals, and the three system calls made
+ * outside junixsocket, through the JDK's foreign function API ({@code poll(2)} with a
+ * zero timeout, {@code fcntl(2)} to make a descriptor blocking, {@code shutdown(2)}).
  *
  * <p>This package never decides anything about the protocol and never keeps a
  * descriptor: callers own every socket they pass in. It must not depend on

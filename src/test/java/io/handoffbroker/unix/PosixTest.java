@@ -1,0 +1,89 @@
+package io.handoffbroker.unix;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+
+class PosixTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aConnectionIsReadableExactlyWhenBytesOrItsEndAreWaiting() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel reader = pair.getSocket1(); AFUNIXSocketChannel writer = pair.getSocket2()) {
+            int descriptor = Posix.number(reader.getFileDescriptor());
+            assertThat(Posix.readableNow(descriptor)).isFalse();
+
+            writer.write(ByteBuffer.wrap(new byte[] {42}));
+            assertThat(Posix.readableNow(descriptor)).isTrue();
+
+            reader.read(ByteBuffer.allocate(1));
+            assertThat(Posix.readableNow(descriptor)).isFalse();
+
+            writer.close();
+            assertThat(Posix.readableNow(descriptor)).as("end of stream").isTrue();
+        }
+    }
+
+    @Test
+    void aListenerIsReadableExactlyWhileAConnectionWaitsToBeAccepted() throws Exception {
+        AFUNIXSocketAddress address = AFUNIXSocketAddress.of(dir.resolve("l.sock"));
+        try (AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open()) {
+            listener.bind(address);
+            listener.configureBlocking(false);
+            int descriptor = Posix.number(listener.getFileDescriptor());
+            assertThat(Posix.readableNow(descriptor)).isFalse();
+
+            try (AFUNIXSocketChannel first = AFUNIXSocketChannel.open(address);
+                    AFUNIXSocketChannel second = AFUNIXSocketChannel.open(address)) {
+                assertThat(Posix.readableNow(descriptor)).isTrue();
+                try (AFUNIXSocketChannel accepted = listener.accept()) {
+                    assertThat(accepted).isNotNull();
+                    assertThat(Posix.readableNow(descriptor)).as("the second still waits").isTrue();
+                }
+                try (AFUNIXSocketChannel accepted = listener.accept()) {
+                    assertThat(accepted).isNotNull();
+                    assertThat(Posix.readableNow(descriptor)).isFalse();
+                }
+            }
+        }
+    }
+
+    @Test
+    void shutdownEndsTheStreamForThePeerAndForAReaderOfTheSameSocket() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel ours = pair.getSocket1(); AFUNIXSocketChannel peer = pair.getSocket2()) {
+            int descriptor = Posix.number(ours.getFileDescriptor());
+            assertThat(Posix.readableNow(descriptor)).isFalse();
+            Posix.shutdown(descriptor);
+            assertThat(Posix.readableNow(descriptor)).as("our own reads now end").isTrue();
+            assertThat(peer.read(ByteBuffer.allocate(1))).as("the peer sees the end").isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void makingABlockingDescriptorBlockingAgainChangesNothing() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel ours = pair.getSocket1(); AFUNIXSocketChannel peer = pair.getSocket2()) {
+            Posix.makeBlocking(Posix.number(ours.getFileDescriptor()));
+            peer.write(ByteBuffer.wrap(new byte[] {5}));
+            ByteBuffer one = ByteBuffer.allocate(1);
+            assertThat(ours.read(one)).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aDescriptorThatIsNotOpenIsReportedReadableSoTheCallerFindsOutItself() {
+        // poll(2) answers POLLNVAL for a closed number; the caller's own call then fails properly.
+        assertThat(Posix.readableNow(Integer.MAX_VALUE - 1)).isTrue();
+    }
+}
