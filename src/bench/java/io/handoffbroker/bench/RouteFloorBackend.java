@@ -1,8 +1,11 @@
 package io.handoffbroker.bench;
 
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Posix;
 import java.io.EOFException;
 import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -27,8 +30,9 @@ import org.newsclub.net.unix.FileDescriptorCast;
  *       handler thread, which echoes one request and closes.</li>
  *   <li>{@code HANDOFF_ENDPOINT}: one thread per control connection reads the token
  *       with its descriptor and the offer, duplicates the descriptor, writes the ACK,
- *       and only then gives the duplicate to a pooled handler thread, which makes the
- *       socket and echoes one request on it.</li>
+ *       and only then gives the duplicate to a pooled handler thread, which makes it
+ *       blocking and echoes one request through file streams on it, as the SDK does for
+ *       a {@code StreamHandler}.</li>
  * </ul>
  */
 final class RouteFloorBackend {
@@ -125,21 +129,21 @@ final class RouteFloorBackend {
         return received;
     }
 
-    /** On a handler thread, as in the SDK: making the socket takes long enough that the ACK does not wait for it. */
+    /**
+     * On a handler thread, as the SDK serves a {@code StreamHandler}: the descriptor made
+     * blocking, file streams on it, no socket object.
+     */
     private static void serveAdopted(FileDescriptorCast adopted) {
-        AFUNIXSocket socket;
-        try {
-            socket = adopted.as(AFUNIXSocket.class);
-        } catch (IOException e) {
-            System.out.println("a handed-off connection could not be adopted: " + e);
-            try {
-                Descriptors.closeReceived(adopted.getFileDescriptor());
-            } catch (IOException ignored) {
-                // Nothing else holds it.
+        FileDescriptor descriptor = adopted.getFileDescriptor();
+        try (FileInputStream in = new FileInputStream(descriptor)) {
+            Posix.makeBlocking(adopted.as(Integer.class));
+            byte[] request = new byte[RouteFloor.REQUEST_BYTES];
+            if (in.readNBytes(request, 0, request.length) == request.length) {
+                new FileOutputStream(descriptor).write(request);
             }
-            return;
+        } catch (IOException e) {
+            System.out.println("echo on a handed-off connection failed: " + e);
         }
-        echo(socket);
     }
 
     private static void echo(AFUNIXSocket connection) {

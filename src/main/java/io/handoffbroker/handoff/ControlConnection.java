@@ -1,6 +1,7 @@
 package io.handoffbroker.handoff;
 
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.HandoffToken;
@@ -34,6 +35,7 @@ public final class ControlConnection implements AutoCloseable {
     private final Selector selector;
     private final SelectionKey key;
     private final FrameDecoder decoder = FrameDecoder.forStream();
+    private final int descriptor;
     private int exchanges;
     private volatile boolean quarantined;
 
@@ -42,6 +44,7 @@ public final class ControlConnection implements AutoCloseable {
         this.channel = channel;
         this.selector = selector;
         this.key = channel.register(selector, 0);
+        this.descriptor = Posix.number(channel.getFileDescriptor());
     }
 
     /** Connects to the handoff endpoint, waiting at most {@code timeout}. */
@@ -88,9 +91,13 @@ public final class ControlConnection implements AutoCloseable {
         if (!channel.isOpen() || !key.isValid() || decoder.isMidFrame()) {
             return false;
         }
+        // Readable means stray bytes or end of stream; either way the stream is not clean.
+        // (A non-blocking read cannot tell: junixsocket returns 0 at end of stream.)
+        if (Posix.available()) {
+            // One poll(2) on the handoff's path, instead of a round through junixsocket's selector.
+            return !Posix.readableNow(descriptor);
+        }
         try {
-            // Readable means stray bytes or end of stream; either way the stream is not clean.
-            // (A non-blocking read cannot tell: junixsocket returns 0 at end of stream.)
             key.interestOps(SelectionKey.OP_READ);
             int ready = Selection.select(selector, 0);
             selector.selectedKeys().clear();
