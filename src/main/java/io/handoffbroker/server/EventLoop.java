@@ -69,6 +69,7 @@ final class EventLoop implements Runnable, Reactor {
             Comparator.comparingLong(ChannelWait::deadlineNanos));
     private final Runnable onListenerClosed;
     private final int listenerDescriptor;
+    private static final int ACCEPT_BURST = 16;
 
     private @Nullable SelectionKey acceptKey;
     private @Nullable Thread loopThread;
@@ -239,6 +240,12 @@ final class EventLoop implements Runnable, Reactor {
         for (int accepted = 0; ; accepted++) {
             if (!drainingBacklog && openConnections.get() >= settings.maxConnections()) {
                 pauseAccepting();
+                return;
+            }
+            // A burst at a time: a connection whose Hello came after its accept waits for the next
+            // select, and under load the listener may never run dry; an unbounded loop starved such
+            // connections past their Hello deadline (clients refused after 2 s at 20,000 Hellos/s).
+            if (!drainingBacklog && accepted >= ACCEPT_BURST) {
                 return;
             }
             // The selector vouched for the first accept; for the next ones ask the kernel first:
