@@ -594,9 +594,10 @@ public final class Bench {
         report.figures.add(new Figure("handoff_floor",
                 "3f. handoff floor: the same messages, no broker or backend logic", handoff.getTotalCount(),
                 handoff, "", Map.of("errors", errors), "—", verdict, errors > 0 ? failed
-                        : "a one-thread broker and a backend doing the SDK's steps (ACK before the socket is made, "
-                                + "handler on a pooled thread) exchange bytes as long as the real frames, with "
-                                + "junixsocket's blocking sockets; nothing is encoded, decoded or checked"));
+                        : "a one-thread broker and a backend doing the SDK's steps for a StreamHandler (ACK first, then "
+                                + "file streams on the descriptor on a pooled handler thread) exchange bytes as long "
+                                + "as the real frames, with junixsocket's blocking sockets; nothing is encoded, "
+                                + "decoded or checked"));
         report.figures.add(new Figure("reconnect_floor",
                 "4f. reconnect floor: the same messages, no broker or backend logic", reconnect.getTotalCount(),
                 reconnect, "", Map.of("errors", errors), "—", verdict, failed));
