@@ -33,8 +33,9 @@ public final class ControlConnectionPool implements AutoCloseable {
     public record Stats(int idle, int active) {
     }
 
-    // Commons Pool dials when it finds no idle connection; pollIdle forbids that for its call.
-    private static final ThreadLocal<Boolean> NO_DIAL = new ThreadLocal<>();
+    // Commons Pool dials on the calling thread when it finds no idle connection, or to refill a
+    // freed slot; bound for the duration of a call made on the event loop's behalf, it forbids that.
+    private static final ScopedValue<Boolean> NO_DIAL = ScopedValue.newInstance();
     private static final Duration POLL_WAIT = Duration.ofMillis(1);
 
     private final PoolSettings settings;
@@ -82,16 +83,13 @@ public final class ControlConnectionPool implements AutoCloseable {
         if (pool == null || pool.getNumIdle() == 0) {
             return null;
         }
-        NO_DIAL.set(Boolean.TRUE);
         try {
             // Not Duration.ZERO: Commons Pool reads a zero wait as "no limit" while another thread
             // is dialling at full capacity. One millisecond bounds the loop's wait in that race.
-            return pool.borrowObject(POLL_WAIT);
+            return withoutDialling(() -> pool.borrowObject(POLL_WAIT));
         } catch (Exception raced) {
             // Another thread took the last idle connection (and this one may not dial).
             return null;
-        } finally {
-            NO_DIAL.remove();
         }
     }
 
@@ -121,18 +119,22 @@ public final class ControlConnectionPool implements AutoCloseable {
         }
         // Commons Pool refills the freed slot by dialling on the calling thread, which may be the
         // event loop; forbid it here: the evictor and the next borrow refill the pool instead.
-        NO_DIAL.set(Boolean.TRUE);
         try {
-            pool.invalidateObject(connection);
+            withoutDialling(() -> {
+                pool.invalidateObject(connection);
+                return null;
+            });
         } catch (Exception refillRefused) {
             // The connection was destroyed before the refill failed; a quarantined one is the
             // watcher's to close, never ours.
             if (!connection.isQuarantined()) {
                 connection.close();
             }
-        } finally {
-            NO_DIAL.remove();
         }
+    }
+
+    private static <T> T withoutDialling(ScopedValue.CallableOp<T, Exception> poolCall) throws Exception {
+        return ScopedValue.where(NO_DIAL, Boolean.TRUE).call(poolCall);
     }
 
     /** Frees the connection's slot without closing it: the caller (the late-ACK watcher) now owns and closes it. */
@@ -181,7 +183,7 @@ public final class ControlConnectionPool implements AutoCloseable {
 
         @Override
         public ControlConnection create() throws Exception {
-            if (NO_DIAL.get() != null) {
+            if (NO_DIAL.isBound()) {
                 throw new NoSuchElementException("no idle control connection to " + endpoint);
             }
             return ControlConnection.dial(endpoint, settings.dialTimeout());
