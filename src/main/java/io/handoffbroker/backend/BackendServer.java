@@ -165,9 +165,7 @@ public final class BackendServer implements AutoCloseable {
                     socket = adopted.as(AFUNIXSocket.class);
                     adoptedDescriptors.put(socket, socket.getFileDescriptor());
                 } catch (IOException | RuntimeException e) {
-                    log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, e.toString());
-                    closeDescriptor(adopted);
-                    slots.release();
+                    notAdopted(adopted, e);
                     return;
                 }
                 open.add(socket);
@@ -183,14 +181,18 @@ public final class BackendServer implements AutoCloseable {
         }
     }
 
+    private void notAdopted(FileDescriptorCast adopted, Exception why) {
+        log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, why.toString());
+        closeDescriptor(adopted);
+        slots.release();
+    }
+
     private void serveStreams(FileDescriptorCast adopted, StreamHandler streams) {
         AdoptedStream connection;
         try {
             connection = AdoptedStream.adopt(adopted);
         } catch (IOException | RuntimeException e) {
-            log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, e.toString());
-            closeDescriptor(adopted);
-            slots.release();
+            notAdopted(adopted, e);
             return;
         }
         openStreams.add(connection);

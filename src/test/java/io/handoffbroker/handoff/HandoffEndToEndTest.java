@@ -3,9 +3,12 @@ package io.handoffbroker.handoff;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.handoffbroker.backend.BackendServer;
+import io.handoffbroker.backend.ConnectionHandler;
+import io.handoffbroker.backend.StreamHandler;
 import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
+import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
@@ -14,7 +17,9 @@ import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.PayloadEncoding;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,10 +27,18 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
@@ -162,10 +175,19 @@ class HandoffEndToEndTest {
         }
     }
 
-    @Test
-    void sdkBackendReleasesTheDescriptorOfEveryHandedOffConnectionItFinishedServing() throws Exception {
+    /** Both ways the SDK serves a handed-off connection: a socket object, or file streams for a StreamHandler. */
+    static Stream<Arguments> handlers() {
+        return Stream.of(
+                Arguments.of(Named.of("socket object", (Supplier<ConnectionHandler>) RecordingEchoHandler::new)),
+                Arguments.of(Named.of("file streams", (Supplier<ConnectionHandler>) EchoHandler::new)));
+    }
+
+    @ParameterizedTest
+    @MethodSource("handlers")
+    void sdkBackendReleasesTheDescriptorOfEveryHandedOffConnectionItFinishedServing(
+            Supplier<ConnectionHandler> handler) throws Exception {
         BackendServer backend = closeLater(new BackendServer(pipe(), Optional.of(handoff()),
-                new RecordingEchoHandler(), 16).start());
+                handler.get(), 16).start());
         HandoffFixture broker = broker();
         BrokerClient client = broker.client();
         try (ServiceConnection warmUp = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
@@ -229,10 +251,11 @@ class HandoffEndToEndTest {
         assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.openConnections() == 0, EVENT_WAIT)).isTrue();
     }
 
-    @Test
-    void closingTheBackendReleasesTheDescriptorsOfHandedOffConnectionsStillBeingServed() throws Exception {
-        BackendServer backend = new BackendServer(pipe(), Optional.of(handoff()), new RecordingEchoHandler(), 16)
-                .start();
+    @ParameterizedTest
+    @MethodSource("handlers")
+    void closingTheBackendReleasesTheDescriptorsOfHandedOffConnectionsStillBeingServed(
+            Supplier<ConnectionHandler> handler) throws Exception {
+        BackendServer backend = new BackendServer(pipe(), Optional.of(handoff()), handler.get(), 16).start();
         HandoffFixture broker = broker();
         try (ServiceConnection warmUp = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(HandoffFixture.echo(warmUp.socket(), "warm")).isEqualTo("warm");
@@ -243,12 +266,66 @@ class HandoffEndToEndTest {
         ServiceConnection served = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION);
         assertThat(served.route()).isEqualTo(Route.HANDED_OFF);
         assertThat(HandoffFixture.echo(served.socket(), "open")).isEqualTo("open");
-        backend.close(); // shuts the connection down under its handler
+        served.socket().setSoTimeout(2_000); // a handler left blocked fails the read below instead of hanging it
+        backend.close(); // shuts the connection down under its handler, even one blocked reading file streams
         assertThat(served.in().read()).as("the client sees the backend go").isEqualTo(-1);
         served.close();
 
         assertThat(RecordingHandoffEvents.awaitTrue(() -> OpenDescriptors.snapshot().newSince(before).isEmpty(),
                 Duration.ofSeconds(3))).as("left open: %s", OpenDescriptors.snapshot().newSince(before)).isTrue();
+    }
+
+    /** Echoes, and records which way each connection reached it. */
+    private static final class RecordingStreamEcho implements StreamHandler {
+
+        final List<String> ways = new CopyOnWriteArrayList<>();
+        private final EchoHandler echo = new EchoHandler();
+
+        @Override
+        public void serve(AFUNIXSocket connection) throws IOException {
+            ways.add("socket");
+            echo.serve(connection.getInputStream(), connection.getOutputStream());
+        }
+
+        @Override
+        public void serve(InputStream in, OutputStream out) throws IOException {
+            ways.add("streams");
+            echo.serve(in, out);
+        }
+    }
+
+    @Test
+    void aHandedOffConnectionReachesAStreamHandlerAsStreamsAndAReconnectedOneAsASocket() throws Exception {
+        RecordingStreamEcho handler = new RecordingStreamEcho();
+        closeLater(new BackendServer(pipe(), Optional.of(handoff()), handler, 16).start());
+        HandoffFixture broker = broker();
+
+        try (ServiceConnection handedOff = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(handedOff.route()).isEqualTo(Route.HANDED_OFF);
+            assertThat(HandoffFixture.echo(handedOff.socket(), "over streams")).isEqualTo("over streams");
+        }
+        assertThat(handler.ways).containsExactly("streams");
+
+        try (ServiceConnection reconnected = broker.clientWithoutHandoff()
+                .connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(reconnected.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(HandoffFixture.echo(reconnected.socket(), "over a socket")).isEqualTo("over a socket");
+        }
+        assertThat(handler.ways).containsExactly("streams", "socket");
+    }
+
+    @Test
+    void aStreamHandlersDescriptorIsMadeBlockingSoAClientThatTakesItsTimeIsStillServed() throws Exception {
+        // The broker's copy is non-blocking and a passed descriptor shares that flag: left as it
+        // came, the handler's first read would fail at once instead of waiting for the request.
+        closeLater(new BackendServer(pipe(), Optional.of(handoff()), new EchoHandler(), 16).start());
+        HandoffFixture broker = broker();
+
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(connection.route()).isEqualTo(Route.HANDED_OFF);
+            Thread.sleep(300);
+            assertThat(HandoffFixture.echo(connection.socket(), "late request")).isEqualTo("late request");
+        }
     }
 
     @Test
