@@ -4,6 +4,7 @@ import io.handoffbroker.unix.Posix;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -13,24 +14,35 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * A handed-off connection served through plain file streams on its descriptor, for a
  * {@link StreamHandler}: no socket object is built for it.
  *
- * <p>Ownership: from {@link #adopt} this object owns the descriptor, and
- * {@link #release} closes it, once. The descriptor arrives non-blocking (it shares its
- * status flags with the broker's copy) and is made blocking here, as the protocol asks
- * of the backend. {@link #shutdown} exists for a server that closes while a handler is
- * blocked reading; it never touches a released descriptor, whose number may already
- * belong to another file.
+ * <p>Ownership: from {@link #adopt} this object owns the descriptor, and only
+ * {@link #release} closes it, once. The streams the handler gets do not close it:
+ * closing either shuts the connection down (the client sees the end) and leaves the
+ * descriptor to {@code release}, so that {@link #shutdown} can never reach a number
+ * the process has meanwhile given to another file.
+ *
+ * <p>The descriptor arrives non-blocking (it shares its status flags with the broker's
+ * copy) and is made blocking here, as the protocol leaves to the backend. The broker
+ * may write its relay after that; a relay of a few dozen bytes into a connection that
+ * holds at most the {@code Negotiated} does not wait either way.
  */
 final class AdoptedStream {
 
     private final int number;
-    private final FileInputStream in;
-    private final FileOutputStream out;
+    private final FileInputStream file;
+    private final InputStream in;
+    private final OutputStream out;
     private boolean released;
 
     private AdoptedStream(FileDescriptor descriptor, int number) {
         this.number = number;
-        this.in = new FileInputStream(descriptor);
-        this.out = new FileOutputStream(descriptor);
+        this.file = new FileInputStream(descriptor);
+        this.in = new FilterInputStream(file) {
+            @Override
+            public void close() {
+                shutdown();
+            }
+        };
+        this.out = new ShutdownOnClose(new FileOutputStream(descriptor));
     }
 
     static AdoptedStream adopt(FileDescriptorCast adopted) throws IOException {
@@ -47,13 +59,13 @@ final class AdoptedStream {
         return out;
     }
 
-    /** Wakes a handler blocked reading: it sees end of stream. */
+    /** Ends the connection both ways without releasing the descriptor: a blocked read sees end of stream. */
     synchronized void shutdown() {
         if (!released) {
             try {
                 Posix.shutdown(number);
             } catch (IOException alreadyGone) {
-                // The peer or the handler ended it first.
+                // The peer ended it first.
             }
         }
     }
@@ -62,7 +74,31 @@ final class AdoptedStream {
     synchronized void release() throws IOException {
         if (!released) {
             released = true;
-            in.close(); // closes the shared descriptor, and with it the output stream
+            file.close(); // closes the shared descriptor, and with it the output stream
+        }
+    }
+
+    private final class ShutdownOnClose extends OutputStream {
+
+        private final FileOutputStream target;
+
+        ShutdownOnClose(FileOutputStream target) {
+            this.target = target;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            target.write(b);
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            target.write(bytes, offset, length);
+        }
+
+        @Override
+        public void close() {
+            shutdown();
         }
     }
 }

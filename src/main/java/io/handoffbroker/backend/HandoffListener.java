@@ -52,8 +52,9 @@ final class HandoffListener implements AutoCloseable {
         interface Slot {
 
             /**
-             * Serves the adopted descriptor on a handler thread, which also makes the socket
-             * object: junixsocket takes tens of microseconds for that, which the ACK must not wait for.
+             * Serves the adopted descriptor on a handler thread, which also makes what the handler
+             * reads and writes through (file streams or a socket object): that takes time the ACK
+             * must not wait for.
              */
             void serve(FileDescriptorCast adopted);
 

@@ -85,7 +85,8 @@ public final class ControlConnection implements AutoCloseable {
     /**
      * True when the connection is open and nothing is waiting in it: the peer has
      * not closed it and sent no stray bytes (a late ACK, garbage). One
-     * non-blocking read, no wait.
+     * {@code poll(2)} with a zero timeout (a selector round where native calls are not
+     * available), no wait.
      */
     public boolean isClean() {
         if (!channel.isOpen() || !key.isValid() || decoder.isMidFrame()) {

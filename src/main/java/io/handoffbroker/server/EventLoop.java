@@ -248,8 +248,9 @@ final class EventLoop implements Runnable, Reactor {
             if (!drainingBacklog && accepted >= ACCEPT_BURST) {
                 return;
             }
-            // The selector vouched for the first accept; for the next ones ask the kernel first:
-            // an accept that finds nothing costs junixsocket as much as one that finds a connection.
+            // The first accept is simply tried (the selector usually vouched for it); before the next
+            // ones ask the kernel: an accept that finds nothing costs junixsocket as much as one that
+            // finds a connection.
             if (accepted > 0 && !Posix.readableNow(listenerDescriptor)) {
                 return;
             }

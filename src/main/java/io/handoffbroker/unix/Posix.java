@@ -5,10 +5,14 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
@@ -30,9 +34,10 @@ import org.slf4j.LoggerFactory;
  *       object junixsocket takes tens of microseconds to build.</li>
  * </ul>
  *
- * <p>When native calls are not available (the JVM was started without native access
- * for this code) {@link #available()} is false, {@link #readableNow} answers true (the
- * caller simply tries, as it would without this class), and the other two fail.
+ * <p>The constants are Linux's, so the calls are linked on Linux only. Elsewhere, or
+ * when native calls are not allowed in this JVM, {@link #available()} is false,
+ * {@link #readableNow} answers true (the caller simply tries, as it would without this
+ * class), and the other two fail; callers fall back to junixsocket.
  */
 public final class Posix {
 
@@ -42,10 +47,8 @@ public final class Posix {
     private static final int F_SETFL = 4;
     private static final int O_NONBLOCK = 0x800;
     private static final int SHUT_RDWR = 2;
+    private static final int EINTR = 4;
     private static final @Nullable Calls CALLS = Calls.link();
-    // struct pollfd { int fd; short events; short revents; }, one per thread that asks.
-    private static final ThreadLocal<MemorySegment> POLL_FD = ThreadLocal.withInitial(
-            () -> Arena.ofAuto().allocate(8, 4));
 
     private Posix() {
     }
@@ -63,20 +66,27 @@ public final class Posix {
     /**
      * True when a read (or an accept, for a listener) would not block right now, when the
      * peer hung up or the descriptor is in error, and whenever the kernel cannot be asked.
+     * A signal during the call is retried, so it never passes for readiness.
      */
     public static boolean readableNow(int descriptor) {
         Calls calls = CALLS;
         if (calls == null) {
             return true;
         }
-        MemorySegment pollFd = POLL_FD.get();
-        pollFd.set(ValueLayout.JAVA_INT, 0, descriptor);
-        pollFd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
-        pollFd.set(ValueLayout.JAVA_SHORT, 6, (short) 0);
+        Scratch scratch = calls.scratch();
+        scratch.pollFd().set(ValueLayout.JAVA_INT, 0, descriptor);
+        scratch.pollFd().set(ValueLayout.JAVA_SHORT, 4, POLLIN);
         try {
-            int ready = (int) calls.poll().invokeExact(pollFd, 1L, 0);
-            // -1 (a signal, a bad descriptor): let the caller's own call find out.
-            return ready != 0;
+            while (true) {
+                scratch.pollFd().set(ValueLayout.JAVA_SHORT, 6, (short) 0);
+                int ready = (int) calls.poll().invokeExact(scratch.callState(), scratch.pollFd(), 1L, 0);
+                if (ready >= 0) {
+                    return ready != 0;
+                }
+                if (scratch.errno() != EINTR) {
+                    return true; // a bad descriptor: the caller's own call reports it
+                }
+            }
         } catch (Throwable unexpected) {
             return true;
         }
@@ -88,23 +98,24 @@ public final class Posix {
      */
     public static void makeBlocking(int descriptor) throws IOException {
         Calls calls = required();
-        int flags = call(calls.fcntl(), descriptor, F_GETFL, 0, "fcntl(F_GETFL)");
+        int flags = fcntl(calls, descriptor, F_GETFL, 0);
         if ((flags & O_NONBLOCK) != 0) {
-            call(calls.fcntl(), descriptor, F_SETFL, flags & ~O_NONBLOCK, "fcntl(F_SETFL)");
+            fcntl(calls, descriptor, F_SETFL, flags & ~O_NONBLOCK);
         }
     }
 
     /** Shuts the socket down both ways: a thread blocked reading it sees end of stream. */
     public static void shutdown(int descriptor) throws IOException {
         Calls calls = required();
+        Scratch scratch = calls.scratch();
+        int result;
         try {
-            if ((int) calls.shutdown().invokeExact(descriptor, SHUT_RDWR) < 0) {
-                throw new IOException("shutdown(" + descriptor + ") failed");
-            }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
+            result = (int) calls.shutdown().invokeExact(scratch.callState(), descriptor, SHUT_RDWR);
         } catch (Throwable unexpected) {
             throw new IOException("shutdown(" + descriptor + ") failed", unexpected);
+        }
+        if (result < 0) {
+            throw new IOException("shutdown(" + descriptor + ") failed: errno " + scratch.errno());
         }
     }
 
@@ -116,35 +127,62 @@ public final class Posix {
         return calls;
     }
 
-    private static int call(MethodHandle fcntl, int descriptor, int command, int argument, String what)
-            throws IOException {
-        int result;
-        try {
-            result = (int) fcntl.invokeExact(descriptor, command, argument);
-        } catch (Throwable unexpected) {
-            throw new IOException(what + " failed on descriptor " + descriptor, unexpected);
+    private static int fcntl(Calls calls, int descriptor, int command, int argument) throws IOException {
+        Scratch scratch = calls.scratch();
+        while (true) {
+            int result;
+            try {
+                result = (int) calls.fcntl().invokeExact(scratch.callState(), descriptor, command, argument);
+            } catch (Throwable unexpected) {
+                throw new IOException("fcntl(" + descriptor + ", " + command + ") failed", unexpected);
+            }
+            if (result >= 0) {
+                return result;
+            }
+            if (scratch.errno() != EINTR) {
+                throw new IOException("fcntl(" + descriptor + ", " + command + ") failed: errno " + scratch.errno());
+            }
         }
-        if (result < 0) {
-            throw new IOException(what + " failed on descriptor " + descriptor);
-        }
-        return result;
     }
 
-    private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown) {
+    /** Per-thread memory for the calls: a {@code struct pollfd} and the captured {@code errno}. */
+    private record Scratch(MemorySegment pollFd, MemorySegment callState, VarHandle errnoHandle) {
+
+        int errno() {
+            return (int) errnoHandle.get(callState, 0L);
+        }
+    }
+
+    private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown,
+            ThreadLocal<Scratch> scratches) {
+
+        Scratch scratch() {
+            return scratches.get();
+        }
 
         static @Nullable Calls link() {
+            if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
+                return null;
+            }
             try {
                 Linker linker = Linker.nativeLinker();
                 SymbolLookup libc = linker.defaultLookup();
-                return new Calls(
-                        linker.downcallHandle(libc.find("poll").orElseThrow(), FunctionDescriptor.of(
-                                ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)),
-                        // fcntl is variadic; its third argument is passed as a variadic int.
-                        linker.downcallHandle(libc.find("fcntl").orElseThrow(), FunctionDescriptor.of(
-                                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-                                Linker.Option.firstVariadicArg(2)),
-                        linker.downcallHandle(libc.find("shutdown").orElseThrow(), FunctionDescriptor.of(
-                                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT)));
+                Linker.Option errno = Linker.Option.captureCallState("errno");
+                StructLayout callStateLayout = Linker.Option.captureStateLayout();
+                VarHandle errnoHandle = callStateLayout.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+                MethodHandle poll = linker.downcallHandle(libc.find("poll").orElseThrow(), FunctionDescriptor.of(
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), errno);
+                // fcntl is variadic; its third argument is passed as a variadic int.
+                MethodHandle fcntl = linker.downcallHandle(libc.find("fcntl").orElseThrow(), FunctionDescriptor.of(
+                        ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+                        Linker.Option.firstVariadicArg(2), errno);
+                MethodHandle shutdown = linker.downcallHandle(libc.find("shutdown").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), errno);
+                ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> {
+                    Arena arena = Arena.ofAuto();
+                    return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), errnoHandle);
+                });
+                return new Calls(poll, fcntl, shutdown, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
                         + "handed-off connections are served through socket objects", unavailable.toString());

@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -40,6 +42,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
 
 /**
  * The handoff end to end over real Unix sockets: a real broker and orchestrator,
@@ -326,6 +330,49 @@ class HandoffEndToEndTest {
             Thread.sleep(300);
             assertThat(HandoffFixture.echo(connection.socket(), "late request")).isEqualTo("late request");
         }
+    }
+
+    @Test
+    void aStreamHandlerClosingItsStreamsEndsTheConnectionButNeverFreesTheDescriptorUnderTheServer()
+            throws Exception {
+        CountDownLatch closedItsInput = new CountDownLatch(1);
+        CountDownLatch mayReturn = new CountDownLatch(1);
+        StreamHandler closesEarly = (in, out) -> {
+            int b = in.read();
+            out.write(b);
+            in.close(); // as a try-with-resources around a reader would
+            closedItsInput.countDown();
+            try {
+                mayReturn.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        BackendServer backend = new BackendServer(pipe(), Optional.of(handoff()), closesEarly, 16).start();
+        HandoffFixture broker = broker();
+        try (ServiceConnection served = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(served.route()).isEqualTo(Route.HANDED_OFF);
+            served.socket().setSoTimeout(2_000);
+            served.out().write(7);
+            assertThat(served.in().read()).isEqualTo(7);
+            assertThat(closedItsInput.await(2, TimeUnit.SECONDS)).isTrue();
+            assertThat(served.in().read()).as("closing a stream ends the connection").isEqualTo(-1);
+
+            // Had the handler's close freed the descriptor, these would likely get its number, and
+            // the server's close would shut them down in place of the connection it still tracks.
+            AFUNIXSocketPair<AFUNIXSocketChannel> bystander = AFUNIXSocketPair.open();
+            try (AFUNIXSocketChannel one = bystander.getSocket1(); AFUNIXSocketChannel two = bystander.getSocket2()) {
+                backend.close();
+                mayReturn.countDown();
+                one.write(ByteBuffer.wrap(new byte[] {9}));
+                ByteBuffer got = ByteBuffer.allocate(1);
+                assertThat(two.read(got)).as("an unrelated socket is untouched by the server's close").isEqualTo(1);
+            }
+        } finally {
+            mayReturn.countDown();
+            backend.close();
+        }
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.openConnections() == 0, EVENT_WAIT)).isTrue();
     }
 
     @Test

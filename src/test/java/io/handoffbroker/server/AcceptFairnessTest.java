@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -50,6 +51,7 @@ class AcceptFairnessTest {
                 .start()) {
             AtomicBoolean hammering = new AtomicBoolean(true);
             AtomicInteger hammered = new AtomicInteger();
+            List<Exception> hammerFailures = new CopyOnWriteArrayList<>();
             List<Thread> hammers = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
                 hammers.add(Thread.ofPlatform().start(() -> {
@@ -58,6 +60,7 @@ class AcceptFairnessTest {
                             client.hello(RawClient.hello("echo", "1.2.3"));
                             hammered.incrementAndGet();
                         } catch (Exception e) {
+                            hammerFailures.add(e);
                             return;
                         }
                     }
@@ -65,6 +68,7 @@ class AcceptFairnessTest {
             }
             try {
                 awaitAtLeast(hammered, 50);
+                int beforeLateClients = hammered.get();
                 for (int i = 0; i < 5; i++) {
                     try (RawClient late = RawClient.connect(broker.socketPath(), Duration.ofSeconds(5))) {
                         Thread.sleep(30); // accepted meanwhile, with nothing to read yet
@@ -73,6 +77,9 @@ class AcceptFairnessTest {
                                 .as("late Hello %d answered, not timed out (%s)", i, reply).isTrue();
                     }
                 }
+                // The late clients were answered under load, not after the hammering stopped.
+                assertThat(hammerFailures).isEmpty();
+                assertThat(hammered.get() - beforeLateClients).isGreaterThan(50);
             } finally {
                 hammering.set(false);
                 for (Thread hammer : hammers) {

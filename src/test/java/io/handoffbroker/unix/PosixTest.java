@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
@@ -71,13 +72,25 @@ class PosixTest {
     }
 
     @Test
-    void makingABlockingDescriptorBlockingAgainChangesNothing() throws Exception {
+    void aNonBlockingDescriptorMadeBlockingWaitsForItsData() throws Exception {
         AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
         try (AFUNIXSocketChannel ours = pair.getSocket1(); AFUNIXSocketChannel peer = pair.getSocket2()) {
+            ours.configureBlocking(false);
+            assertThat(ours.read(ByteBuffer.allocate(1))).as("non-blocking: nothing yet").isZero();
+
             Posix.makeBlocking(Posix.number(ours.getFileDescriptor()));
-            peer.write(ByteBuffer.wrap(new byte[] {5}));
-            ByteBuffer one = ByteBuffer.allocate(1);
-            assertThat(ours.read(one)).isEqualTo(1);
+            Thread writer = Thread.ofPlatform().start(() -> {
+                try {
+                    Thread.sleep(150);
+                    peer.write(ByteBuffer.wrap(new byte[] {5}));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            long started = System.nanoTime();
+            assertThat(ours.read(ByteBuffer.allocate(1))).as("the read waited for the byte").isEqualTo(1);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isGreaterThan(Duration.ofMillis(100));
+            writer.join();
         }
     }
 
