@@ -41,29 +41,22 @@ class HandoffFaultInjectionTest {
     @TempDir
     Path dir;
 
+    private ScriptedBackends backends;
     private ScriptedHandoffBackend backend;
     private RecordingEchoHandler fallbackHandler;
     private BackendServer fallback;
     private HandoffFixture broker;
 
-    private Path pipe() {
-        return dir.resolve("b").resolve("pipe.sock");
-    }
-
-    private Path handoffEndpoint() {
-        return dir.resolve("h").resolve("ho.sock");
-    }
-
     @BeforeEach
     void startBackends() throws Exception {
-        backend = new ScriptedHandoffBackend(handoffEndpoint()).start();
-        fallbackHandler = new RecordingEchoHandler();
-        fallback = new BackendServer(pipe(), fallbackHandler, 64).start();
+        backends = ScriptedBackends.start(dir, 64);
+        backend = backends.scripted();
+        fallbackHandler = backends.fallbackHandler();
+        fallback = backends.fallback();
     }
 
     private HandoffFixture startBroker(UnaryOperator<HandoffFixture> configure) throws Exception {
-        broker = configure.apply(new HandoffFixture(dir).service(HandoffFixture.handoffService(pipe(),
-                handoffEndpoint()))).start();
+        broker = configure.apply(new HandoffFixture(dir).service(backends.service())).start();
         return broker;
     }
 
@@ -76,8 +69,7 @@ class HandoffFaultInjectionTest {
         if (broker != null) {
             broker.close();
         }
-        backend.close();
-        fallback.close();
+        backends.close();
     }
 
     /** One misbehaviour and what the broker must make of it. */
@@ -148,7 +140,7 @@ class HandoffFaultInjectionTest {
             }
             assertThat(HandoffFixture.echo(connection.socket(), "after the fault")).isEqualTo("after the fault");
         }
-        assertThat(fallbackHandler.servedOn(pipe().toString())).isEqualTo(1);
+        assertThat(fallbackHandler.servedOn(backends.pipe().toString())).isEqualTo(1);
         backend.releaseHeldDescriptors();
 
         RecordingHandoffEvents events = broker.events();

@@ -31,22 +31,16 @@ class HandoffRoutingTest {
     @TempDir
     Path dir;
 
+    private ScriptedBackends backends;
     private ScriptedHandoffBackend backend;
     private BackendServer fallback;
     private HandoffFixture broker;
 
-    private Path pipe() {
-        return dir.resolve("b").resolve("pipe.sock");
-    }
-
-    private Path handoffEndpoint() {
-        return dir.resolve("h").resolve("ho.sock");
-    }
-
     @BeforeEach
     void startBackends() throws Exception {
-        backend = new ScriptedHandoffBackend(handoffEndpoint()).start();
-        fallback = new BackendServer(pipe(), new RecordingEchoHandler(), 32).start();
+        backends = ScriptedBackends.start(dir, 32);
+        backend = backends.scripted();
+        fallback = backends.fallback();
     }
 
     @AfterEach
@@ -54,8 +48,7 @@ class HandoffRoutingTest {
         if (broker != null) {
             broker.close();
         }
-        backend.close();
-        fallback.close();
+        backends.close();
     }
 
     private HandoffFixture start(ServiceBackend service, UnaryOperator<HandoffFixture> configure) throws Exception {
@@ -78,7 +71,7 @@ class HandoffRoutingTest {
 
     @Test
     void aClientWithoutTheCapabilityReconnects() throws Exception {
-        start(HandoffFixture.handoffService(pipe(), handoffEndpoint()), f -> f);
+        start(backends.service(), f -> f);
         try (ServiceConnection connection = broker.clientWithoutHandoff().connect(HandoffFixture.SERVICE,
                 HandoffFixture.VERSION)) {
             assertReconnectsWithoutAnOffer(connection, FallbackReason.CLIENT_UNSUPPORTED);
@@ -88,7 +81,7 @@ class HandoffRoutingTest {
 
     @Test
     void handoffSwitchedOffSendsEveryClientToBackendPipe() throws Exception {
-        start(HandoffFixture.handoffService(pipe(), handoffEndpoint()), f -> f.enabled(false));
+        start(backends.service(), f -> f.enabled(false));
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertReconnectsWithoutAnOffer(connection, FallbackReason.SERVICE_POLICY_DISABLED);
             assertThat(connection.fallbackReason()).isEqualTo("broker did not offer a handoff");
@@ -97,7 +90,7 @@ class HandoffRoutingTest {
 
     @Test
     void aServiceWithoutAHandoffEndpointIsNeverOffered() throws Exception {
-        start(ServiceBackend.reconnectOnly(HandoffFixture.SERVICE, HandoffFixture.VERSION, pipe()), f -> f);
+        start(ServiceBackend.reconnectOnly(HandoffFixture.SERVICE, HandoffFixture.VERSION, backends.pipe()), f -> f);
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertReconnectsWithoutAnOffer(connection, FallbackReason.SERVICE_POLICY_DISABLED);
         }
@@ -105,7 +98,7 @@ class HandoffRoutingTest {
 
     @Test
     void aHandoffEndpointThatFailedItsProbeIsNotTried() throws Exception {
-        start(HandoffFixture.handoffService(pipe(), handoffEndpoint()), f -> f.handoffEndpointUp(b -> false));
+        start(backends.service(), f -> f.handoffEndpointUp(b -> false));
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertReconnectsWithoutAnOffer(connection, FallbackReason.BACKEND_UNAVAILABLE);
         }
@@ -113,7 +106,7 @@ class HandoffRoutingTest {
 
     @Test
     void aHandoffEndpointThatIsGoneMakesTheBrokerTellTheClientAtOnce() throws Exception {
-        start(HandoffFixture.handoffService(pipe(), handoffEndpoint()), f -> f);
+        start(backends.service(), f -> f);
         backend.crash();
         long started = System.nanoTime();
         try (ServiceConnection connection = broker.client(Duration.ofSeconds(5)).connect(HandoffFixture.SERVICE,
@@ -132,7 +125,7 @@ class HandoffRoutingTest {
         // Token rules: revoked on every failure path. One connection holds the broker's only slot, so
         // the next clients wait in the listen backlog; they send their Hello and hang up there. When the
         // slot frees, the broker reads each Hello, issues a token and fails to write the Negotiated.
-        start(HandoffFixture.handoffService(pipe(), handoffEndpoint()), f -> f.broker(b -> b.maxConnections(1)));
+        start(backends.service(), f -> f.broker(b -> b.maxConnections(1)));
         Hello hello = RawClient.hello(HandoffFixture.SERVICE, HandoffFixture.VERSION).toBuilder()
                 .setClientCapabilities(WireProtocol.CAP_HANDLE_PASSING).build();
         RawClient holder = broker.broker().connect();
