@@ -89,10 +89,15 @@ class HandoffEndToEndTest {
                 .service(HandoffFixture.handoffService(pipe(), handoff())).start());
     }
 
+    /** The SDK backend serving both routes with {@code handler}; the caller closes it. */
+    private BackendServer sdkBackend(ConnectionHandler handler) throws IOException {
+        return new BackendServer(pipe(), Optional.of(handoff()), handler, 16).start();
+    }
+
     @Test
     void clientKeepsTheVeryConnectionItSentTheHelloOnAndTheBackendServesIt() throws Exception {
         RecordingEchoHandler handler = new RecordingEchoHandler();
-        closeLater(new BackendServer(pipe(), Optional.of(handoff()), handler, 16).start());
+        closeLater(sdkBackend(handler));
         HandoffFixture broker = broker();
 
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
@@ -123,7 +128,7 @@ class HandoffEndToEndTest {
 
     @Test
     void sdkBackendKeepsUsingTheConnectionAfterTheBrokerReleasedItsCopy() throws Exception {
-        closeLater(new BackendServer(pipe(), Optional.of(handoff()), new RecordingEchoHandler(), 16).start());
+        closeLater(sdkBackend(new RecordingEchoHandler()));
         HandoffFixture broker = broker();
 
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
@@ -161,7 +166,7 @@ class HandoffEndToEndTest {
 
     @Test
     void sdkBackendKeepsUsingTheConnectionAfterTheBrokerIsClosedEntirely() throws Exception {
-        closeLater(new BackendServer(pipe(), Optional.of(handoff()), new RecordingEchoHandler(), 16).start());
+        closeLater(sdkBackend(new RecordingEchoHandler()));
         HandoffFixture broker = broker();
 
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
@@ -190,8 +195,7 @@ class HandoffEndToEndTest {
     @MethodSource("handlers")
     void sdkBackendReleasesTheDescriptorOfEveryHandedOffConnectionItFinishedServing(
             Supplier<ConnectionHandler> handler) throws Exception {
-        BackendServer backend = closeLater(new BackendServer(pipe(), Optional.of(handoff()),
-                handler.get(), 16).start());
+        BackendServer backend = closeLater(sdkBackend(handler.get()));
         HandoffFixture broker = broker();
         BrokerClient client = broker.client();
         try (ServiceConnection warmUp = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
@@ -259,7 +263,7 @@ class HandoffEndToEndTest {
     @MethodSource("handlers")
     void closingTheBackendReleasesTheDescriptorsOfHandedOffConnectionsStillBeingServed(
             Supplier<ConnectionHandler> handler) throws Exception {
-        BackendServer backend = new BackendServer(pipe(), Optional.of(handoff()), handler.get(), 16).start();
+        BackendServer backend = sdkBackend(handler.get());
         HandoffFixture broker = broker();
         try (ServiceConnection warmUp = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(HandoffFixture.echo(warmUp.socket(), "warm")).isEqualTo("warm");
@@ -301,7 +305,7 @@ class HandoffEndToEndTest {
     @Test
     void aHandedOffConnectionReachesAStreamHandlerAsStreamsAndAReconnectedOneAsASocket() throws Exception {
         RecordingStreamEcho handler = new RecordingStreamEcho();
-        closeLater(new BackendServer(pipe(), Optional.of(handoff()), handler, 16).start());
+        closeLater(sdkBackend(handler));
         HandoffFixture broker = broker();
 
         try (ServiceConnection handedOff = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
@@ -322,7 +326,7 @@ class HandoffEndToEndTest {
     void aStreamHandlersDescriptorIsMadeBlockingSoAClientThatTakesItsTimeIsStillServed() throws Exception {
         // The broker's copy is non-blocking and a passed descriptor shares that flag: left as it
         // came, the handler's first read would fail at once instead of waiting for the request.
-        closeLater(new BackendServer(pipe(), Optional.of(handoff()), new EchoHandler(), 16).start());
+        closeLater(sdkBackend(new EchoHandler()));
         HandoffFixture broker = broker();
 
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
@@ -348,7 +352,7 @@ class HandoffEndToEndTest {
                 Thread.currentThread().interrupt();
             }
         };
-        BackendServer backend = new BackendServer(pipe(), Optional.of(handoff()), closesEarly, 16).start();
+        BackendServer backend = sdkBackend(closesEarly);
         HandoffFixture broker = broker();
         try (ServiceConnection served = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(served.route()).isEqualTo(Route.HANDED_OFF);
