@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * backlog) until a connection ends, and a handoff is refused
  * ("backend at capacity"), which sends that client to {@code backend_pipe} at once.
  * Every connection is closed when the handler returns; {@link #close()} closes the
- * listeners and every open connection.
+ * listeners and every open connection. A {@link StreamHandler} gets a handed-off
+ * connection as file streams on its descriptor, without a socket object (see
+ * {@link AdoptedStream}); any other handler a socket object made from the descriptor.
  */
 public final class BackendServer implements AutoCloseable {
 
