@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * Every connection is closed when the handler returns; {@link #close()} closes the
  * listeners and every open connection. A {@link StreamHandler} gets a handed-off
  * connection as file streams on its descriptor, without a socket object (see
- * {@link AdoptedStream}); any other handler a socket object made from the descriptor.
+ * {@code AdoptedStream}); any other handler a socket object made from the descriptor.
  */
 public final class BackendServer implements AutoCloseable {
 
