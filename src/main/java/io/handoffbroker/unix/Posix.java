@@ -160,6 +160,8 @@ public final class Posix {
             return scratches.get();
         }
 
+        // Restricted methods, on purpose: native access is granted in config/jvm.options (ADR 0003).
+        @SuppressWarnings("restricted")
         static @Nullable Calls link() {
             if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
                 return null;
