@@ -56,7 +56,7 @@ public class BrokerConfiguration {
     HandoffOrchestrator handoffOrchestrator(BrokerProperties properties, HelloReplies replies,
             ServiceCatalog catalog, BackendProber prober, ObjectProvider<HandoffEvents> events) throws IOException {
         return HandoffOrchestrator.create(BrokerSettings.handoff(properties), replies, catalog.all(),
-                backend -> prober.status(backend).flatMap(BackendProber.BackendStatus::handoffReachable).orElse(true),
+                prober::handoffReachable,
                 events.getIfAvailable(() -> HandoffEvents.NONE));
     }
 

@@ -24,6 +24,7 @@ import org.springframework.validation.annotation.Validated;
 public class BrokerProperties {
 
     static final String SEMVER = "^[0-9]+\\.[0-9]+\\.[0-9]+(-[a-z0-9.]+)?$";
+    private static final String SEMVER_MESSAGE = "must be MAJOR.MINOR.PATCH[-prerelease]";
     static final String SERVICE_NAME = "^[a-z0-9-]{1,64}$";
 
     /** Unix socket clients connect to. Default: $XDG_RUNTIME_DIR/handoff-broker/broker.sock, else a per-user directory in the temp dir. */
@@ -249,7 +250,7 @@ public class BrokerProperties {
         private boolean enabled = true;
 
         /** The version the demo service is registered under. */
-        @Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]")
+        @Pattern(regexp = SEMVER, message = SEMVER_MESSAGE)
         private String version = "1.0.0";
 
         /** Directory of the demo's sockets. Default: "demo" next to the broker socket. */
@@ -458,7 +459,7 @@ public class BrokerProperties {
 
         /** The version this backend runs: MAJOR.MINOR.PATCH[-prerelease]. */
         @NotNull
-        @Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]")
+        @Pattern(regexp = SEMVER, message = SEMVER_MESSAGE)
         private @Nullable String version;
 
         /** The backend's own socket, returned to clients as backend_pipe. */
@@ -472,11 +473,11 @@ public class BrokerProperties {
         private @Nullable Boolean handoffEnabled;
 
         /** Optional lowest wanted_version accepted. */
-        @Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]")
+        @Pattern(regexp = SEMVER, message = SEMVER_MESSAGE)
         private @Nullable String minVersion;
 
         /** Optional exact allow-list of wanted_versions; empty means any. */
-        private List<@Pattern(regexp = SEMVER, message = "must be MAJOR.MINOR.PATCH[-prerelease]") String>
+        private List<@Pattern(regexp = SEMVER, message = SEMVER_MESSAGE) String>
                 allowedVersions = new ArrayList<>();
 
         public @Nullable String getName() {

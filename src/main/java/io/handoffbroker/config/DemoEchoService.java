@@ -25,10 +25,6 @@ public final class DemoEchoService implements AutoCloseable {
         server.start();
     }
 
-    public ServiceBackend backend() {
-        return backend;
-    }
-
     @Override
     public void close() {
         server.close();

@@ -4,8 +4,9 @@
  * listener, the backend prober and the demo service into the application's
  * lifecycle (start before traffic, drain on SIGTERM).
  *
- * <p>It owns no protocol logic and no descriptor; everything it creates is
- * replaceable by a user bean ({@code @ConditionalOnMissingBean}).
+ * <p>It owns no protocol logic and no descriptor. The service catalog, the backend
+ * prober and the router are replaceable by a user bean ({@code @ConditionalOnMissingBean});
+ * the listener, its drain state and the lifecycle are not.
  */
 @NullMarked
 package io.handoffbroker.config;

@@ -38,8 +38,7 @@ public final class BackendsHealthIndicator extends AbstractHealthIndicator {
                         ControlConnectionPool.Stats stats = orchestrator.pool().stats(e);
                         // A handoff endpoint that is down costs clients the faster route, not the service:
                         // it shows here and in the fallback metrics, and does not turn the component DOWN.
-                        boolean endpointUp = prober.status(backend)
-                                .flatMap(BackendProber.BackendStatus::handoffReachable).orElse(true);
+                        boolean endpointUp = prober.handoffReachable(backend);
                         return "handoff " + (backend.acceptsHandoffs() ? "on" : "off")
                                 + (endpointUp ? "" : " (handoff endpoint unreachable: clients reconnect)")
                                 + ", pool idle=" + stats.idle() + " active=" + stats.active();

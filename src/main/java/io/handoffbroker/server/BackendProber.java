@@ -74,6 +74,14 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         return Optional.ofNullable(statuses.get(backend));
     }
 
+    /**
+     * Whether the backend's handoff endpoint answered its last probe; true while it has not
+     * been probed yet, or has no handoff endpoint (nothing speaks against trying).
+     */
+    public boolean handoffReachable(ServiceBackend backend) {
+        return status(backend).flatMap(BackendStatus::handoffReachable).orElse(true);
+    }
+
     /** The retry hint for clients refused because a backend is down: one probe interval. */
     public Duration interval() {
         return interval;
