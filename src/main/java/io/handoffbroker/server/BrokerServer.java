@@ -7,7 +7,6 @@ import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
 import java.nio.channels.Selector;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
@@ -64,11 +63,7 @@ public final class BrokerServer implements AutoCloseable {
      */
     public void checkSocketPath() throws IOException {
         SocketFile.preparePrivateParent(settings.socketPath());
-        if (Files.exists(settings.socketPath(), LinkOption.NOFOLLOW_LINKS)
-                && SocketFile.isAnswering(settings.socketPath())) {
-            throw new IOException("a live listener already answers at " + settings.socketPath()
-                    + "; is another broker running? Stop it or choose another broker.socket-path");
-        }
+        SocketFile.checkClaimable(settings.socketPath());
     }
 
     /** Binds the socket and starts accepting. Fails with the path and the reason when it cannot. */
@@ -80,15 +75,16 @@ public final class BrokerServer implements AutoCloseable {
         SocketFile.preparePrivateParent(path);
         SocketFile.claim(path);
         AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
+        Selector selector = null;
         try {
             // junixsocket would unlink the path on close even if a successor has bound it by then;
             // removeSocketFile() does it only while the file is still ours.
             listener.setDeleteOnClose(false);
             listener.bind(AFUNIXSocketAddress.of(path), settings.backlog());
+            boundFile = BoundSocketFile.identify(path); // from the bind on, a failed start removes the file
             Files.setPosixFilePermissions(path,
                     PosixFilePermissions.fromString(settings.peerPolicy().isPrivate() ? "rw-------" : "rw-rw-rw-"));
-            boundFile = BoundSocketFile.identify(path);
-            Selector selector = listener.provider().openSelector();
+            selector = listener.provider().openSelector();
             EventLoop eventLoop = new EventLoop(listener, selector, settings, negotiator, router, events,
                     connectionIds, () -> listening = false);
             Thread thread = Thread.ofPlatform().name("broker-io").daemon(false).unstarted(eventLoop);
@@ -97,6 +93,9 @@ public final class BrokerServer implements AutoCloseable {
             listening = true;
             thread.start();
         } catch (IOException | RuntimeException e) {
+            if (selector != null) {
+                Descriptors.closeQuietly(selector);
+            }
             Descriptors.closeQuietly(listener);
             removeSocketFile();
             throw e;

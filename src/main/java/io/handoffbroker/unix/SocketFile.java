@@ -71,8 +71,20 @@ public final class SocketFile {
      * removed. Throws when a live listener answers there or the path is not a socket.
      */
     public static void claim(Path socketPath) throws IOException {
+        if (checkClaimable(socketPath)) {
+            Files.deleteIfExists(socketPath);
+        }
+    }
+
+    /**
+     * Throws when {@link #claim} would: a live listener answers at the path, or the path
+     * is not a socket. Changes nothing.
+     *
+     * @return true when a stale socket file is there, which {@code claim} would remove
+     */
+    public static boolean checkClaimable(Path socketPath) throws IOException {
         if (!Files.exists(socketPath, LinkOption.NOFOLLOW_LINKS)) {
-            return;
+            return false;
         }
         if (!isSocket(socketPath)) {
             throw new IOException(socketPath + " exists and is not a socket; refusing to replace it");
@@ -81,7 +93,7 @@ public final class SocketFile {
             throw new IOException("a live listener already answers at " + socketPath
                     + "; is another broker running? Stop it or choose another broker.socket-path");
         }
-        Files.deleteIfExists(socketPath);
+        return true;
     }
 
     /** True when something accepts connections at the path right now. */
