@@ -248,6 +248,11 @@ final class EventLoop implements Runnable, Reactor {
             if (!drainingBacklog && accepted >= ACCEPT_BURST) {
                 return;
             }
+            // A drain answers what waited when it began: at most a full backlog (Linux queues one
+            // more than asked). Clients that keep reconnecting must not hold the loop here forever.
+            if (drainingBacklog && accepted > settings.backlog()) {
+                return;
+            }
             // The first accept is simply tried (the selector usually vouched for it); before the next
             // ones ask the kernel: an accept that finds nothing costs junixsocket as much as one that
             // finds a connection.
