@@ -134,7 +134,6 @@ final class EventLoop implements Runnable, Reactor {
             if (key != null && !key.isValid()) {
                 // junixsocket invalidates the key when the peer hangs up and never reports it
                 // again: the channel is as readable as it will ever be.
-                wait.done = true;
                 onReadable.run();
                 return;
             }
@@ -148,7 +147,6 @@ final class EventLoop implements Runnable, Reactor {
         } catch (IOException | RuntimeException e) {
             // Not registrable: closed or broken; the reader finds out when it reads.
             log.debug("could not wait for a channel: {}", e.toString());
-            wait.done = true;
             onReadable.run();
             return;
         }
@@ -454,7 +452,7 @@ final class EventLoop implements Runnable, Reactor {
         }
         long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
         ChannelWait wait;
-        while ((wait = channelWaits.peek()) != null && wait.done) {
+        while ((wait = channelWaits.peek()) != null && wait.isDone()) {
             channelWaits.poll();
         }
         return wait == null ? hello : Math.min(hello, wait.deadlineNanos - now);
@@ -462,7 +460,7 @@ final class EventLoop implements Runnable, Reactor {
 
     private void expireDeadlines(long now) {
         ChannelWait wait;
-        while ((wait = channelWaits.peek()) != null && (wait.done || wait.deadlineNanos - now <= 0)) {
+        while ((wait = channelWaits.peek()) != null && (wait.isDone() || wait.deadlineNanos - now <= 0)) {
             channelWaits.poll();
             wait.finish(false);
         }
@@ -530,10 +528,11 @@ final class EventLoop implements Runnable, Reactor {
     private static final class ChannelWait {
 
         private final long deadlineNanos;
-        private final Runnable onReadable;
-        private final Runnable onDeadline;
+        // Dropped once fired: a wait that ends early stays queued until its deadline, and must
+        // not keep its connection, token and control connection reachable until then.
+        private @Nullable Runnable onReadable;
+        private @Nullable Runnable onDeadline;
         private @Nullable SelectionKey key;
-        private boolean done;
 
         ChannelWait(long deadlineNanos, Runnable onReadable, Runnable onDeadline) {
             this.deadlineNanos = deadlineNanos;
@@ -545,18 +544,25 @@ final class EventLoop implements Runnable, Reactor {
             return deadlineNanos;
         }
 
+        boolean isDone() {
+            return onReadable == null;
+        }
+
         void finish(boolean readable) {
-            if (done) {
+            Runnable callback = readable ? onReadable : onDeadline;
+            if (callback == null) {
                 return;
             }
-            done = true;
+            onReadable = null;
+            onDeadline = null;
             SelectionKey k = key;
+            key = null;
             if (k != null && k.isValid() && k.attachment() == this) {
                 k.interestOps(0);
                 k.attach(null);
             }
             try {
-                (readable ? onReadable : onDeadline).run();
+                callback.run();
             } catch (RuntimeException e) {
                 log.error("a channel wait callback failed", e);
             }
