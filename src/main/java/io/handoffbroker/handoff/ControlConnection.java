@@ -117,12 +117,14 @@ public final class ControlConnection implements AutoCloseable {
      *
      * @return true when the descriptor went out (at least one byte was sent);
      *     false when nothing was sent and the caller still owns the only copy
+     * @throws IOException only after the descriptor went out, when the rest of the token
+     *     could not be written: the backend may hold the connection
      */
     public boolean sendDescriptor(FileDescriptor descriptor, HandoffToken token, long deadlineNanos)
             throws IOException {
         ByteBuffer bytes = ByteBuffer.wrap(token.toByteArray());
-        channel.setOutboundFileDescriptors(descriptor);
         try {
+            channel.setOutboundFileDescriptors(descriptor);
             while (bytes.position() == 0) {
                 if (channel.write(bytes) == 0) {
                     await(SelectionKey.OP_WRITE, deadlineNanos, "descriptor send");

@@ -76,7 +76,9 @@ public final class WireHandoffDelivery {
                 return outcome(Status.TRANSFER_FAILED, false, "descriptor could not be sent");
             }
         } catch (IOException e) {
-            return outcome(Status.TRANSFER_FAILED, false, "descriptor could not be sent: " + e.getMessage());
+            // The descriptor went out with the first token byte; only the rest failed.
+            return outcome(Status.OFFER_FAILED, true, "token could not be written after the descriptor: "
+                    + e.getMessage());
         }
         try {
             control.write(offerFrame, deadlineNanos);
