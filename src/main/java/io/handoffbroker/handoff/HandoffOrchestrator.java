@@ -24,6 +24,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -243,6 +244,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     /** Worker thread: one delivery and its consequences. */
     void deliver(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline, long started) {
         Path endpoint = backend.handoffEndpoint().orElseThrow();
+        if (overdue(client, backend, token, deadline, null)) {
+            return;
+        }
         FileDescriptor descriptor;
         ControlConnection control;
         try {
@@ -252,6 +256,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             failures.recordFailure(backend.label(), System.nanoTime());
             brokerOwnedFailure(client, backend, token, FallbackReason.BACKEND_UNAVAILABLE,
                     "no control connection to " + endpoint + ": " + e.getMessage());
+            return;
+        }
+        if (overdue(client, backend, token, deadline, control)) {
             return;
         }
         DeliveryOutcome outcome = delivery.deliver(control, descriptor, token, backend.name(), client.id(), deadline);
@@ -268,6 +275,24 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             outcome = delivery.deliver(control, descriptor, token, backend.name(), client.id(), deadline);
         }
         conclude(client, backend, token, control, outcome, started);
+    }
+
+    /**
+     * A delivery that waited in the worker queue or for a control connection until its ACK
+     * deadline passed is not started: a descriptor sent now could only end ambiguous. The
+     * broker still owns the client, which is told at once; the backend is not blamed.
+     */
+    private boolean overdue(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline,
+            @Nullable ControlConnection borrowed) {
+        if (System.nanoTime() - deadline < 0) {
+            return false;
+        }
+        if (borrowed != null) {
+            pool.release(borrowed);
+        }
+        brokerOwnedFailure(client, backend, token, FallbackReason.FD_PRESSURE,
+                "the ACK deadline passed before the descriptor could be sent");
+        return true;
     }
 
     private void conclude(ClientConnection client, ServiceBackend backend, HandoffToken token,

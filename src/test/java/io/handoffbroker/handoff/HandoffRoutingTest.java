@@ -70,6 +70,27 @@ class HandoffRoutingTest {
     }
 
     @Test
+    void aDeliveryWhoseDeadlinePassedBeforeItsDescriptorWentOutTellsTheClientAtOnceAndOffersNothing()
+            throws Exception {
+        // No idle control connection, so the delivery goes to a worker, which finds the
+        // (one-nanosecond) ACK deadline already passed.
+        start(backends.service(), f -> f.ackDeadline(Duration.ofNanos(1)));
+        long started = System.nanoTime();
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+            assertThat(connection.fallbackReason()).contains("deadline passed before the descriptor");
+            assertThat(Duration.ofNanos(System.nanoTime() - started))
+                    .as("told at once, not after the relay wait").isLessThan(broker.relayWait());
+            assertThat(HandoffFixture.echo(connection.socket(), "via backend_pipe")).isEqualTo("via backend_pipe");
+            assertThat(broker.events().awaitEvent(connection.connectionId(), "fallback", WAIT)).isNotNull();
+            assertThat(broker.events().fallbackReasonsOf(connection.connectionId()))
+                    .containsExactly(FallbackReason.FD_PRESSURE);
+        }
+        assertThat(backend.exchanges()).as("no descriptor was offered").isEmpty();
+        assertThat(broker.orchestrator().pending().size()).isZero();
+    }
+
+    @Test
     void aClientWithoutTheCapabilityReconnects() throws Exception {
         start(backends.service(), f -> f);
         try (ServiceConnection connection = broker.clientWithoutHandoff().connect(HandoffFixture.SERVICE,
