@@ -123,21 +123,28 @@ public final class ControlConnection implements AutoCloseable {
     public boolean sendDescriptor(FileDescriptor descriptor, HandoffToken token, long deadlineNanos)
             throws IOException {
         ByteBuffer bytes = ByteBuffer.wrap(token.toByteArray());
+        // Judged by what write() reported, not by the buffer: junixsocket may advance the
+        // buffer's position on a write that then fails.
+        boolean sent = false;
         try {
             channel.setOutboundFileDescriptors(descriptor);
-            while (bytes.position() == 0) {
-                if (channel.write(bytes) == 0) {
+            while (!sent) {
+                if (channel.write(bytes) > 0) {
+                    sent = true;
+                } else {
                     await(SelectionKey.OP_WRITE, deadlineNanos, "descriptor send");
                 }
             }
         } catch (IOException e) {
-            if (bytes.position() == 0) {
-                return false;
-            }
-            throw e;
+            return false; // nothing went out: the caller still owns the only copy
         } finally {
-            // A failed write would leave the descriptor attached to whatever is written next.
-            channel.setOutboundFileDescriptors();
+            // A failed write would leave the descriptor attached to whatever is written next. On a
+            // channel that just failed, clearing may fail too; that must not hide what went out.
+            try {
+                channel.setOutboundFileDescriptors();
+            } catch (IOException brokenChannel) {
+                // Nothing more will be written on it: the caller gives it up.
+            }
         }
         writeFully(bytes, deadlineNanos);
         return true;
