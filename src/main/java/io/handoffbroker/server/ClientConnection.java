@@ -123,17 +123,7 @@ public final class ClientConnection {
      * junixsocket's close would add.
      */
     public void close(String reason) {
-        if (closed.compareAndSet(false, true)) {
-            SelectionKey k = key;
-            if (k != null) {
-                k.cancel();
-            }
-            try {
-                Descriptors.closeWithoutShutdown(channel);
-            } catch (IOException e) {
-                // The descriptor is released or never was valid; nothing more to free.
-            }
-            loop.connectionClosed(this, reason);
+        if (end(reason, true)) {
             Consumer<ClientConnection> abandoned = ifAbandoned;
             if (pendingReply != null && abandoned != null) {
                 ifAbandoned = null;
@@ -148,14 +138,25 @@ public final class ClientConnection {
      * Idempotent.
      */
     public void releaseAfterHandoff(String reason) {
-        if (closed.compareAndSet(false, true)) {
-            try {
-                Descriptors.closeWithoutShutdown(channel);
-            } catch (IOException e) {
-                // The descriptor is released or never was valid; either way we hold nothing more.
-            }
-            loop.connectionClosed(this, reason);
+        end(reason, false); // detached: its key was cancelled then
+    }
+
+    /** Releases the descriptor and the connection's slot, once; false when that was done already. */
+    private boolean end(String reason, boolean cancelKey) {
+        if (!closed.compareAndSet(false, true)) {
+            return false;
         }
+        SelectionKey k = key;
+        if (cancelKey && k != null) {
+            k.cancel();
+        }
+        try {
+            Descriptors.closeWithoutShutdown(channel);
+        } catch (IOException e) {
+            // The descriptor is released or never was valid; nothing more to free.
+        }
+        loop.connectionClosed(this, reason);
+        return true;
     }
 
     public boolean isClosed() {

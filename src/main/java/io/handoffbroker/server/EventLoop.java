@@ -8,6 +8,7 @@ import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.IncompleteFrameException;
 import io.handoffbroker.wire.Refusals;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.proto.ErrorCode;
@@ -480,7 +481,7 @@ final class EventLoop implements Runnable, Reactor {
 
     private void timeOut(ClientConnection connection) {
         events.helloTimedOut(connection);
-        String reason = connection.decoder().isMidFrame() ? "incomplete Hello frame"
+        String reason = connection.decoder().isMidFrame() ? IncompleteFrameException.INCOMPLETE_HELLO
                 : "no Hello within " + settings.helloTimeout().toMillis() + " ms";
         log.info("connection {}: closing, {}", connection.id(), reason);
         // One non-blocking attempt: a stalled client gets a reason if its socket has room, never a wait.

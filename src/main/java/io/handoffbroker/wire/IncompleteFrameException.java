@@ -5,6 +5,9 @@ import io.handoffbroker.wire.proto.ErrorCode;
 /** The stream ended, or failed, after part of a frame had arrived. */
 public final class IncompleteFrameException extends WireException {
 
+    /** The refusal table's reason for a connection whose first frame (its Hello) stopped part way. */
+    public static final String INCOMPLETE_HELLO = "incomplete Hello frame";
+
     private final int received;
     private final long expected;
 
@@ -25,7 +28,7 @@ public final class IncompleteFrameException extends WireException {
     }
 
     private static String reason(boolean hello) {
-        return hello ? "incomplete Hello frame" : "incomplete frame";
+        return hello ? INCOMPLETE_HELLO : "incomplete frame";
     }
 
     /** Bytes of the frame (header included) that did arrive. */
