@@ -89,8 +89,7 @@ public final class BackendServer implements AutoCloseable {
         // accept() would be one the handoff route could never have.
         listener = BoundListener.start(endpoint, "backend-accept", this::admit);
         if (handoffEndpoint.isPresent()) {
-            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot,
-                    Duration.ofSeconds(5));
+            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot);
             try {
                 handoffs.start();
             } catch (IOException | RuntimeException e) {

@@ -44,6 +44,8 @@ final class HandoffListener implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(HandoffListener.class);
     private static final int TOKEN_BYTES = HandoffToken.LENGTH;
+    // How long the offer may take to follow its descriptor: the reference broker's ACK deadline.
+    private static final Duration OFFER_TIMEOUT = Duration.ofSeconds(5);
 
     /** Where adopted connections go. */
     interface Adopter {
@@ -67,15 +69,13 @@ final class HandoffListener implements AutoCloseable {
 
     private final Path endpoint;
     private final Adopter adopter;
-    private final Duration offerTimeout;
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
     private @Nullable BoundListener listener;
 
-    HandoffListener(Path endpoint, Adopter adopter, Duration offerTimeout) {
+    HandoffListener(Path endpoint, Adopter adopter) {
         this.endpoint = endpoint;
         this.adopter = adopter;
-        this.offerTimeout = offerTimeout;
     }
 
     void start() throws IOException {
@@ -92,7 +92,7 @@ final class HandoffListener implements AutoCloseable {
             InputStream in = control.getInputStream();
             // One timeout for the whole connection, set once: it bounds the offer that follows a
             // descriptor, while an idle connection simply waits again (see readTokenAndDescriptors).
-            control.setSoTimeout((int) offerTimeout.toMillis());
+            control.setSoTimeout((int) OFFER_TIMEOUT.toMillis());
             while (true) {
                 byte[] token = new byte[TOKEN_BYTES];
                 List<FileDescriptor> received = new ArrayList<>();

@@ -412,10 +412,6 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         return pool;
     }
 
-    public LateAckWatcher watcher() {
-        return watcher;
-    }
-
     @Override
     public void close() {
         workers.shutdown();

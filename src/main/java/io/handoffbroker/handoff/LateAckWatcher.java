@@ -50,11 +50,6 @@ public final class LateAckWatcher implements AutoCloseable {
         selector.wakeup();
     }
 
-    /** Connections being watched right now. */
-    public int watched() {
-        return watching.size() + incoming.size();
-    }
-
     private void run() {
         while (running) {
             try {

@@ -111,8 +111,4 @@ public final class PendingHandoffs {
     public int size() {
         return size.get();
     }
-
-    public int capacity() {
-        return maxPending;
-    }
 }

@@ -88,15 +88,6 @@ public final class FrameDecoder {
     }
 
     /**
-     * Bytes consumed from the channel so far. A caller whose selector reported the
-     * channel readable can tell end of stream from this not moving: some channels
-     * (junixsocket's, non-blocking) report end of stream as a read of 0 bytes.
-     */
-    public long bytesRead() {
-        return bytesRead;
-    }
-
-    /**
      * {@link #readFrom} for a channel its selector has just reported readable. A read
      * that then makes no progress is end of stream: junixsocket's non-blocking
      * channels report end of stream as a read of 0 bytes, never as -1.

@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -235,15 +234,6 @@ public final class HandoffFixture implements AutoCloseable {
     }
 
     // ---- descriptors ----
-
-    /** This JVM's open descriptors (jar files excluded), see {@link OpenDescriptors}. */
-    public static int openDescriptors() {
-        return OpenDescriptors.count();
-    }
-
-    public static Map<String, Integer> openDescriptorsByKind() {
-        return OpenDescriptors.byKind();
-    }
 
     // ---- echo ----
 
