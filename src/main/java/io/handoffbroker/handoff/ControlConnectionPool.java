@@ -34,7 +34,7 @@ public final class ControlConnectionPool implements AutoCloseable {
     }
 
     // Commons Pool dials on the calling thread when it finds no idle connection, or to refill a
-    // freed slot; bound for the duration of a call made on the event loop's behalf, it forbids that.
+    // freed slot for a waiting borrower; bound around work on the event loop, it forbids that.
     private static final ScopedValue<Boolean> NO_DIAL = ScopedValue.newInstance();
     private static final Duration POLL_WAIT = Duration.ofMillis(1);
 
@@ -110,20 +110,27 @@ public final class ControlConnectionPool implements AutoCloseable {
         pool.returnObject(connection);
     }
 
-    /** Closes a connection that must not be reused and frees its slot. */
+    /**
+     * Closes a connection that must not be reused and frees its slot. Commons Pool refills
+     * the slot at once by dialling on the calling thread; that is allowed only for a borrower
+     * waiting for the slot, and never on the event loop ({@link #withoutDialling}). Otherwise
+     * the evictor and the next borrow refill the pool.
+     */
     public void invalidate(ControlConnection connection) {
         GenericObjectPool<ControlConnection> pool = pools.get(connection.endpoint());
         if (pool == null) {
             connection.close();
             return;
         }
-        // Commons Pool refills the freed slot by dialling on the calling thread, which may be the
-        // event loop; forbid it here: the evictor and the next borrow refill the pool instead.
         try {
-            withoutDialling(() -> {
+            if (pool.getNumWaiters() > 0) {
                 pool.invalidateObject(connection);
-                return null;
-            });
+            } else {
+                withoutDialling(() -> {
+                    pool.invalidateObject(connection);
+                    return null;
+                });
+            }
         } catch (Exception refillRefused) {
             // The connection was destroyed before the refill failed; a quarantined one is the
             // watcher's to close, never ours.
@@ -131,6 +138,11 @@ public final class ControlConnectionPool implements AutoCloseable {
                 connection.close();
             }
         }
+    }
+
+    /** Runs {@code step} with dialling forbidden to the pool on this thread: for the event loop. */
+    public static void withoutDialling(Runnable step) {
+        ScopedValue.where(NO_DIAL, Boolean.TRUE).run(step);
     }
 
     private static <T> T withoutDialling(ScopedValue.CallableOp<T, Exception> poolCall) throws Exception {

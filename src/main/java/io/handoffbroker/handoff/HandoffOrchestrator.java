@@ -136,7 +136,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         HandoffToken issued = token.get();
         connection.reply(replies.negotiated(decision, connection.id(), issued), decision, written -> {
             written.detach();
-            guarded(written, backend, issued, () -> offerOnLoop(written, backend, issued, deadline, now));
+            onLoop(written, backend, issued, () -> offerOnLoop(written, backend, issued, deadline, now));
         }, abandoned -> {
             // The client never received its token: nothing was offered, nothing to relay, no route taken.
             pending.revoke(abandoned.id());
@@ -200,14 +200,14 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     private void awaitAckOnLoop(ClientConnection client, ServiceBackend backend, HandoffToken token,
             ControlConnection control, long deadline, long started) {
-        client.reactor().awaitReadable(control.channel(), deadline, () -> guarded(client, backend, token, () -> {
+        client.reactor().awaitReadable(control.channel(), deadline, () -> onLoop(client, backend, token, () -> {
             DeliveryOutcome outcome = delivery.readAck(control, token, client.id(), deadline);
             if (outcome == null) {
                 awaitAckOnLoop(client, backend, token, control, deadline, started); // part of the ACK so far
             } else {
                 conclude(client, backend, token, control, outcome, started);
             }
-        }), () -> guarded(client, backend, token,
+        }), () -> onLoop(client, backend, token,
                 () -> conclude(client, backend, token, control, WireHandoffDelivery.deadlinePassed(), started)));
     }
 
@@ -227,6 +227,11 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
      * broker's copy is released without shutdown and nothing more is written to the client,
      * which falls back when its relay wait ends.
      */
+    /** A step on the event loop: guarded, and the pool may not dial on this thread meanwhile. */
+    private void onLoop(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
+        ControlConnectionPool.withoutDialling(() -> guarded(client, backend, token, step));
+    }
+
     private void guarded(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
         try {
             step.run();

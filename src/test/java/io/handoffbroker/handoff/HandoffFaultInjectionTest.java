@@ -12,6 +12,8 @@ import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.proto.FrameKind;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -299,6 +301,41 @@ class HandoffFaultInjectionTest {
         assertNextHandoffSucceeds();
         assertThat(broker.orchestrator().pending().size()).isZero();
         OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void aWorkerWaitingForTheOnlyControlConnectionGetsAFreshOneWhenItIsDiscarded() throws Exception {
+        // One control connection at most, and a borrow that would wait long: the second client's
+        // delivery waits for it while the first exchange ends with the backend closing it.
+        startBroker(f -> f.ackDeadline(Duration.ofSeconds(2))
+                .pool(new PoolSettings(1, 0, Duration.ofSeconds(3), Duration.ofMillis(250), Duration.ofSeconds(30))));
+        backend.then(exchange -> {
+            sleepQuietly(Duration.ofMillis(300));
+            exchange.closeControl();
+        });
+        BrokerClient client = broker.client();
+        Thread first = Thread.ofPlatform().start(() -> {
+            try (ServiceConnection ignored = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+                // Its handoff ends ambiguous; it reconnects after its relay wait.
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        Thread.sleep(100);
+        try (ServiceConnection second = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(second.route()).as("%s", second.fallbackReason()).isEqualTo(Route.HANDED_OFF);
+            assertThat(HandoffFixture.echo(second.socket(), "second")).isEqualTo("second");
+        }
+        first.join(5_000);
+        assertThat(backend.controlConnectionsAccepted()).isEqualTo(2);
+    }
+
+    private static void sleepQuietly(Duration duration) {
+        try {
+            Thread.sleep(duration);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Test
