@@ -112,7 +112,12 @@ public final class BrokerClient {
         if (announcesHandoff(negotiated)) {
             HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
             if (verdict.accepted()) {
-                socket.setSoTimeout(0);
+                try {
+                    socket.setSoTimeout(0);
+                } catch (IOException | RuntimeException e) {
+                    socket.close(); // the caller gets the failure, not a connection to close
+                    throw e;
+                }
                 return new ServiceConnection(socket, Route.HANDED_OFF, negotiated, "");
             }
             fallback = verdict.reason();
