@@ -58,10 +58,10 @@ public final class FrameIO {
         ByteBuffer header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
         // One read takes whatever of the header has arrived (usually all of it, in one system
         // call); the framing byte is judged as soon as it is there, before waiting for more.
-        int first;
-        do {
-            first = in.read(header.array(), 0, WireProtocol.HEADER_LENGTH);
-        } while (first == 0);
+        int first = in.read(header.array(), 0, WireProtocol.HEADER_LENGTH);
+        if (first == 0) {
+            throw noProgress(in);
+        }
         if (first < 0) {
             throw new EOFException("stream ended before a frame began");
         }
@@ -72,6 +72,13 @@ public final class FrameIO {
         long expected = WireProtocol.HEADER_LENGTH + (long) body.capacity();
         readFully(in, hello, body.array(), 0, body.capacity(), WireProtocol.HEADER_LENGTH, expected);
         return FrameDecoder.parse(body.array());
+    }
+
+    // A blocking stream returns at least one byte or the end (InputStream's contract); one that
+    // returns 0 would have these loops spin for ever, so it is reported instead of retried.
+    private static IOException noProgress(InputStream in) {
+        return new IOException("a blocking read returned no bytes (a non-blocking stream?): "
+                + in.getClass().getName());
     }
 
     private static void readFully(InputStream in, boolean hello, byte[] into, int offset, int length, int alreadyReceived,
@@ -88,6 +95,9 @@ public final class FrameIO {
             }
             if (n < 0) {
                 throw new IncompleteFrameException(hello, alreadyReceived + done, expected);
+            }
+            if (n == 0) {
+                throw noProgress(in);
             }
             done += n;
         }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.google.protobuf.ByteString;
 import io.handoffbroker.wire.proto.Frame;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -130,6 +132,25 @@ class FrameIOTest {
     }
 
     @Test
+    void aStreamThatReturnsNoBytesIsReportedNotRetriedForEver() {
+        // Before its first byte and in the middle of a frame: either would spin a reader thread.
+        byte[] wire = FrameIO.encode(FRAME);
+        for (int after : new int[] {0, 3, 20}) {
+            InputStream stalling = new ChunkedStream(Arrays.copyOf(wire, after), 20) {
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = super.read(b, off, len);
+                    return n < 0 ? 0 : n;
+                }
+            };
+            Throwable thrown = assertTimeoutPreemptively(Duration.ofSeconds(10),
+                    () -> catchThrowable(() -> FrameIO.read(stalling, WireProtocol.MAX_FRAME_BODY)));
+            assertThat(thrown).as("after %d bytes", after).isExactlyInstanceOf(IOException.class)
+                    .hasMessageContaining("returned no bytes");
+        }
+    }
+
+    @Test
     void aSocketTimeoutMidFrameIsPassedThroughSoTheCallerCanTellADeadlineFromABrokenPeer() {
         byte[] wire = FrameIO.encode(FRAME);
         SocketTimeoutException timeout = new SocketTimeoutException("Read timed out");
@@ -189,7 +210,7 @@ class FrameIOTest {
     }
 
     /** Hands out at most {@code chunk} bytes per read call, then EOF or a scripted failure. */
-    private static final class ChunkedStream extends InputStream {
+    private static class ChunkedStream extends InputStream {
         private final byte[] data;
         private final int chunk;
         private IOException failure;
