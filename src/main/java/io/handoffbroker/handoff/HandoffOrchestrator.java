@@ -221,17 +221,17 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         }
     }
 
+    /** A step on the event loop: guarded, and the pool may not dial on this thread meanwhile. */
+    private void onLoop(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
+        ControlConnectionPool.withoutDialling(() -> guarded(client, backend, token, step));
+    }
+
     /**
      * Runs a step of a detached handoff; a bug in it must not leave the connection, its
      * slot or its token behind. Nothing is known about where the descriptor got to, so the
      * broker's copy is released without shutdown and nothing more is written to the client,
      * which falls back when its relay wait ends.
      */
-    /** A step on the event loop: guarded, and the pool may not dial on this thread meanwhile. */
-    private void onLoop(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
-        ControlConnectionPool.withoutDialling(() -> guarded(client, backend, token, step));
-    }
-
     private void guarded(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
         try {
             step.run();
