@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Collection;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -94,6 +95,13 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     public static HandoffOrchestrator create(HandoffSettings settings, HelloReplies replies,
             Collection<ServiceBackend> services, Predicate<ServiceBackend> handoffEndpointUp, HandoffEvents events)
             throws IOException {
+        return create(settings, replies, services, handoffEndpointUp, events, new WireHandoffDelivery());
+    }
+
+    /** As {@link #create(HandoffSettings, HelloReplies, Collection, Predicate, HandoffEvents)}, with this delivery. */
+    public static HandoffOrchestrator create(HandoffSettings settings, HelloReplies replies,
+            Collection<ServiceBackend> services, Predicate<ServiceBackend> handoffEndpointUp, HandoffEvents events,
+            WireHandoffDelivery delivery) throws IOException {
         ControlConnectionPool pool = new ControlConnectionPool(settings.pool());
         if (settings.enabled()) {
             for (ServiceBackend backend : services) {
@@ -108,7 +116,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         workers.allowCoreThreadTimeOut(true);
         return new HandoffOrchestrator(settings, replies,
                 new PendingHandoffs(new SecureRandom(), settings.maxPendingTokens(), settings.tokenTtl().toNanos()),
-                pool, new WireHandoffDelivery(),
+                pool, delivery,
                 new LateAckWatcher(settings.ackGracePeriod().toNanos(), AFUNIXSelectorProvider.provider().openSelector()),
                 new FailedAttemptLimiter(settings.failedAttemptLimit(), settings.failedAttemptWindow().toNanos()),
                 handoffEndpointUp, events, workers);
@@ -136,7 +144,8 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         HandoffToken issued = token.get();
         connection.reply(replies.negotiated(decision, connection.id(), issued), decision, written -> {
             written.detach();
-            onLoop(written, backend, issued, () -> offerOnLoop(written, backend, issued, deadline, now));
+            Attempt attempt = new Attempt(written, backend, issued, deadline, now);
+            onLoop(attempt, () -> offerOnLoop(attempt));
         }, abandoned -> {
             // The client never received its token: nothing was offered, nothing to relay, no route taken.
             pending.revoke(abandoned.id());
@@ -170,116 +179,123 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
      * the way. Without an idle connection the exchange needs a dial, which may wait,
      * so it goes to a worker.
      */
-    private void offerOnLoop(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline,
-            long started) {
-        ControlConnection control = pool.pollIdle(backend.handoffEndpoint().orElseThrow());
-        if (control == null) {
-            deliverOnWorker(client, backend, token, deadline, started);
+    private void offerOnLoop(Attempt attempt) {
+        ControlConnection idle = pool.pollIdle(attempt.backend.handoffEndpoint().orElseThrow());
+        if (idle == null) {
+            deliverOnWorker(attempt);
             return;
         }
+        ControlConnection control = attempt.hold(idle);
+        ClientConnection client = attempt.client;
         DeliveryOutcome failed;
         try {
             // Bounded far below the ACK deadline: the loop must never wait for a send buffer.
-            long sendDeadline = Math.min(deadline, System.nanoTime() + LOOP_SEND_BUDGET_NANOS);
-            failed = delivery.offer(control, client.channel().getFileDescriptor(), token, backend.name(),
-                    client.id(), sendDeadline);
+            long sendDeadline = Math.min(attempt.deadline, System.nanoTime() + LOOP_SEND_BUDGET_NANOS);
+            failed = delivery.offer(control, client.channel().getFileDescriptor(), attempt.token,
+                    attempt.backend.name(), client.id(), sendDeadline);
         } catch (IOException e) {
             failed = new DeliveryOutcome(DeliveryOutcome.Status.TRANSFER_FAILED, false,
                     "client descriptor unavailable: " + e.getMessage(), null);
         }
         if (failed == null) {
-            awaitAckOnLoop(client, backend, token, control, deadline, started);
+            awaitAckOnLoop(attempt);
         } else if (failed.status() == DeliveryOutcome.Status.TRANSFER_FAILED) {
             // Nothing went out; the backend may have closed this pooled connection since its validation.
-            pool.invalidate(control);
-            deliverOnWorker(client, backend, token, deadline, started);
+            pool.invalidate(attempt.letGo());
+            deliverOnWorker(attempt);
         } else {
-            conclude(client, backend, token, control, failed, started);
+            conclude(attempt, failed);
         }
     }
 
-    private void awaitAckOnLoop(ClientConnection client, ServiceBackend backend, HandoffToken token,
-            ControlConnection control, long deadline, long started) {
-        client.reactor().awaitReadable(control.channel(), deadline, () -> onLoop(client, backend, token, () -> {
-            DeliveryOutcome outcome = delivery.readAck(control, token, client.id(), deadline);
+    private void awaitAckOnLoop(Attempt attempt) {
+        ControlConnection control = attempt.held();
+        attempt.client.reactor().awaitReadable(control.channel(), attempt.deadline, () -> onLoop(attempt, () -> {
+            DeliveryOutcome outcome = delivery.readAck(control, attempt.token, attempt.client.id(), attempt.deadline);
             if (outcome == null) {
-                awaitAckOnLoop(client, backend, token, control, deadline, started); // part of the ACK so far
+                awaitAckOnLoop(attempt); // part of the ACK so far
             } else {
-                conclude(client, backend, token, control, outcome, started);
+                conclude(attempt, outcome);
             }
-        }), () -> onLoop(client, backend, token,
-                () -> conclude(client, backend, token, control, WireHandoffDelivery.deadlinePassed(), started)));
+        }), () -> onLoop(attempt, () -> conclude(attempt, WireHandoffDelivery.deadlinePassed())));
     }
 
-    private void deliverOnWorker(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline,
-            long started) {
+    private void deliverOnWorker(Attempt attempt) {
         try {
-            workers.execute(() -> guarded(client, backend, token,
-                    () -> deliver(client, backend, token, deadline, started)));
+            workers.execute(() -> guarded(attempt, () -> deliver(attempt)));
         } catch (RejectedExecutionException full) {
-            brokerOwnedFailure(client, backend, token, FallbackReason.FD_PRESSURE, "broker is overloaded");
+            brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "broker is overloaded");
         }
     }
 
     /** A step on the event loop: guarded, and the pool may not dial on this thread meanwhile. */
-    private void onLoop(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
-        ControlConnectionPool.withoutDialling(() -> guarded(client, backend, token, step));
+    private void onLoop(Attempt attempt, Runnable step) {
+        ControlConnectionPool.withoutDialling(() -> guarded(attempt, step));
     }
 
     /**
      * Runs a step of a detached handoff; a bug in it must not leave the connection, its
-     * slot or its token behind. Nothing is known about where the descriptor got to, so the
-     * broker's copy is released without shutdown and nothing more is written to the client,
-     * which falls back when its relay wait ends.
+     * slot, its token or its control connection behind. Nothing is known about where the
+     * descriptor got to, so the broker's copy is released without shutdown and nothing more
+     * is written to the client, which falls back when its relay wait ends; nothing is known
+     * either about what the step left on the control connection's stream, so a control
+     * connection still held is discarded, never returned.
      */
-    private void guarded(ClientConnection client, ServiceBackend backend, HandoffToken token, Runnable step) {
+    private void guarded(Attempt attempt, Runnable step) {
         try {
             step.run();
         } catch (RuntimeException bug) {
-            log.error("connection {}: handoff to {} failed unexpectedly", client.id(), backend.label(), bug);
+            ClientConnection client = attempt.client;
+            log.error("connection {}: handoff to {} failed unexpectedly", client.id(), attempt.backend.label(), bug);
+            ControlConnection held = attempt.letGoIfHeld();
+            if (held != null) {
+                pool.invalidate(held);
+            }
             pending.revoke(client.id());
             if (!client.isClosed()) {
                 client.releaseAfterHandoff("internal error");
-                events.fellBack(backend, client.id(), FallbackReason.BACKEND_UNAVAILABLE,
+                events.fellBack(attempt.backend, client.id(), FallbackReason.BACKEND_UNAVAILABLE,
                         "internal error: " + bug);
             }
         }
     }
 
     /** Worker thread: one delivery and its consequences. */
-    void deliver(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline, long started) {
-        Path endpoint = backend.handoffEndpoint().orElseThrow();
-        if (overdue(client, backend, token, deadline, null)) {
+    void deliver(Attempt attempt) {
+        Path endpoint = attempt.backend.handoffEndpoint().orElseThrow();
+        if (overdue(attempt)) {
             return;
         }
+        ClientConnection client = attempt.client;
         FileDescriptor descriptor;
-        ControlConnection control;
         try {
             descriptor = client.channel().getFileDescriptor();
-            control = pool.borrow(endpoint);
+            attempt.hold(pool.borrow(endpoint));
         } catch (Exception e) {
-            failures.recordFailure(backend.label(), System.nanoTime());
-            brokerOwnedFailure(client, backend, token, FallbackReason.BACKEND_UNAVAILABLE,
+            failures.recordFailure(attempt.backend.label(), System.nanoTime());
+            brokerOwnedFailure(attempt, FallbackReason.BACKEND_UNAVAILABLE,
                     "no control connection to " + endpoint + ": " + e.getMessage());
             return;
         }
-        if (overdue(client, backend, token, deadline, control)) {
+        if (overdue(attempt)) {
             return;
         }
-        DeliveryOutcome outcome = delivery.deliver(control, descriptor, token, backend.name(), client.id(), deadline);
-        if (outcome.status() == DeliveryOutcome.Status.TRANSFER_FAILED && control.exchanges() > 0) {
+        DeliveryOutcome outcome = delivery.deliver(attempt.held(), descriptor, attempt.token, attempt.backend.name(),
+                client.id(), attempt.deadline);
+        if (outcome.status() == DeliveryOutcome.Status.TRANSFER_FAILED && attempt.held().exchanges() > 0) {
             // A pooled connection the backend closed since its validation: nothing went out, so try once fresh.
-            pool.invalidate(control);
+            pool.invalidate(attempt.letGo());
             try {
-                control = pool.borrow(endpoint);
+                attempt.hold(pool.borrow(endpoint));
             } catch (Exception e) {
-                failures.recordFailure(backend.label(), System.nanoTime());
-                brokerOwnedFailure(client, backend, token, FallbackReason.BACKEND_UNAVAILABLE, outcome.detail());
+                failures.recordFailure(attempt.backend.label(), System.nanoTime());
+                brokerOwnedFailure(attempt, FallbackReason.BACKEND_UNAVAILABLE, outcome.detail());
                 return;
             }
-            outcome = delivery.deliver(control, descriptor, token, backend.name(), client.id(), deadline);
+            outcome = delivery.deliver(attempt.held(), descriptor, attempt.token, attempt.backend.name(), client.id(),
+                    attempt.deadline);
         }
-        conclude(client, backend, token, control, outcome, started);
+        conclude(attempt, outcome);
     }
 
     /**
@@ -287,100 +303,104 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
      * deadline passed is not started: a descriptor sent now could only end ambiguous. The
      * broker still owns the client, which is told at once; the backend is not blamed.
      */
-    private boolean overdue(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline,
-            @Nullable ControlConnection borrowed) {
-        if (System.nanoTime() - deadline < 0) {
+    private boolean overdue(Attempt attempt) {
+        if (System.nanoTime() - attempt.deadline < 0) {
             return false;
         }
+        ControlConnection borrowed = attempt.letGoIfHeld();
         if (borrowed != null) {
             pool.release(borrowed);
         }
-        brokerOwnedFailure(client, backend, token, FallbackReason.FD_PRESSURE,
+        brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE,
                 "the ACK deadline passed before the descriptor could be sent");
         return true;
     }
 
-    private void conclude(ClientConnection client, ServiceBackend backend, HandoffToken token,
-            ControlConnection control, DeliveryOutcome outcome, long started) {
+    private void conclude(Attempt attempt, DeliveryOutcome outcome) {
+        ClientConnection client = attempt.client;
+        ServiceBackend backend = attempt.backend;
         long now = System.nanoTime();
         switch (outcome.status()) {
             case ACCEPTED -> {
-                PendingHandoffs.Consumption consumed = pending.consume(client.id(), token.toByteArray(), now);
+                PendingHandoffs.Consumption consumed = pending.consume(client.id(), attempt.token.toByteArray(), now);
                 if (consumed == PendingHandoffs.Consumption.CONSUMED) {
                     // Back in the pool before the relay: the client's next Hello must find it idle,
                     // or a handoff concluded on a worker would make the next one dial.
+                    ControlConnection control = attempt.letGo();
                     control.exchangeCompleted();
                     pool.release(control);
-                    relay(client, token, true, "");
+                    relay(client, attempt.token, true, "");
                     client.releaseAfterHandoff("handed off to " + backend.label());
                     events.ackResult(backend, client.id(), AckResult.ACCEPTED);
-                    events.handedOff(backend, client.id(), now - started);
+                    events.handedOff(backend, client.id(), now - attempt.started);
                 } else {
-                    ambiguousFailure(client, backend, token, control, AckResult.LATE,
-                            FallbackReason.BACKEND_ACK_TIMEOUT, "ACK came after the token expired");
+                    ambiguousFailure(attempt, AckResult.LATE, FallbackReason.BACKEND_ACK_TIMEOUT,
+                            "ACK came after the token expired");
                 }
             }
             case REFUSED -> {
                 pending.revoke(client.id());
+                ControlConnection control = attempt.letGo();
                 control.exchangeCompleted();
                 pool.release(control);
                 failures.recordFailure(backend.label(), now);
                 events.ackResult(backend, client.id(), AckResult.REFUSED);
                 String detail = outcome.ackDetail() == null ? "" : outcome.ackDetail();
-                brokerOwnedFailure(client, backend, token, FallbackReason.BACKEND_REFUSED,
+                brokerOwnedFailure(attempt, FallbackReason.BACKEND_REFUSED,
                         detail.isEmpty() ? "backend refused the handoff" : detail);
             }
             case TRANSFER_FAILED -> {
-                pool.invalidate(control);
+                pool.invalidate(attempt.letGo());
                 failures.recordFailure(backend.label(), now);
                 String reason = outcome.detail().contains("ermission") ? FallbackReason.PERMISSION_DENIED
                         : FallbackReason.BACKEND_UNAVAILABLE;
-                brokerOwnedFailure(client, backend, token, reason, outcome.detail());
+                brokerOwnedFailure(attempt, reason, outcome.detail());
             }
             case DEADLINE_PASSED -> {
                 pending.revoke(client.id());
                 failures.recordFailure(backend.label(), now);
+                ControlConnection control = attempt.letGo();
                 pool.quarantine(control);
                 watcher.watch(control, result -> events.ackResult(backend, client.id(), result));
-                silentRelease(client, backend, FallbackReason.BACKEND_ACK_TIMEOUT, outcome.detail());
+                silentRelease(attempt, FallbackReason.BACKEND_ACK_TIMEOUT, outcome.detail());
             }
-            case OFFER_FAILED, CLOSED -> ambiguousFailure(client, backend, token, control,
-                    outcome.status().ackResult(), FallbackReason.BACKEND_UNAVAILABLE, outcome.detail());
-            case LATE -> ambiguousFailure(client, backend, token, control, AckResult.LATE,
-                    FallbackReason.BACKEND_ACK_TIMEOUT, outcome.detail());
-            case MALFORMED, CORRELATION_MISMATCH, TOKEN_MISMATCH -> ambiguousFailure(client, backend, token, control,
+            case OFFER_FAILED, CLOSED -> ambiguousFailure(attempt, outcome.status().ackResult(),
+                    FallbackReason.BACKEND_UNAVAILABLE, outcome.detail());
+            case LATE -> ambiguousFailure(attempt, AckResult.LATE, FallbackReason.BACKEND_ACK_TIMEOUT,
+                    outcome.detail());
+            case MALFORMED, CORRELATION_MISMATCH, TOKEN_MISMATCH -> ambiguousFailure(attempt,
                     outcome.status().ackResult(), FallbackReason.ACK_MISMATCH, outcome.detail());
         }
     }
 
     /** The descriptor reached the backend but the answer settles nothing: say nothing more to the client. */
-    private void ambiguousFailure(ClientConnection client, ServiceBackend backend, HandoffToken token,
-            ControlConnection control, AckResult ackResult, String reason, String detail) {
-        pending.revoke(client.id());
-        pool.invalidate(control);
-        failures.recordFailure(backend.label(), System.nanoTime());
+    private void ambiguousFailure(Attempt attempt, AckResult ackResult, String reason, String detail) {
+        pending.revoke(attempt.client.id());
+        pool.invalidate(attempt.letGo());
+        failures.recordFailure(attempt.backend.label(), System.nanoTime());
         if (ackResult != null) {
-            events.ackResult(backend, client.id(), ackResult);
+            events.ackResult(attempt.backend, attempt.client.id(), ackResult);
         }
-        silentRelease(client, backend, reason, detail);
+        silentRelease(attempt, reason, detail);
     }
 
-    private void silentRelease(ClientConnection client, ServiceBackend backend, String reason, String detail) {
+    private void silentRelease(Attempt attempt, String reason, String detail) {
+        ClientConnection client = attempt.client;
         log.warn("connection {}: handoff to {} abandoned ({}): {}; ownership is ambiguous, the client falls back "
-                + "after its relay wait", client.id(), backend.label(), reason, detail);
+                + "after its relay wait", client.id(), attempt.backend.label(), reason, detail);
         client.releaseAfterHandoff("handoff abandoned: " + reason);
-        events.fellBack(backend, client.id(), reason, detail);
+        events.fellBack(attempt.backend, client.id(), reason, detail);
     }
 
     /** The broker still owns the client connection: tell the client at once, then close. */
-    private void brokerOwnedFailure(ClientConnection client, ServiceBackend backend, HandoffToken token,
-            String reason, String detail) {
+    private void brokerOwnedFailure(Attempt attempt, String reason, String detail) {
+        ClientConnection client = attempt.client;
         pending.revoke(client.id());
         log.info("connection {}: handoff to {} failed ({}): {}; client told to reconnect", client.id(),
-                backend.label(), reason, detail);
-        relay(client, token, false, detail);
+                attempt.backend.label(), reason, detail);
+        relay(client, attempt.token, false, detail);
         client.close("handoff failed: " + reason);
-        events.fellBack(backend, client.id(), reason, detail);
+        events.fellBack(attempt.backend, client.id(), reason, detail);
     }
 
     /**
@@ -415,6 +435,53 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     public ControlConnectionPool pool() {
         return pool;
+    }
+
+    /**
+     * One detached handoff: what its steps share, and the control connection while the
+     * handoff holds it (polled or borrowed, and not yet returned, discarded or given to the
+     * late-ACK watcher), so that {@link #guarded} can discard it after a bug instead of
+     * leaving its pool slot taken for good.
+     */
+    private static final class Attempt {
+
+        final ClientConnection client;
+        final ServiceBackend backend;
+        final HandoffToken token;
+        final long deadline;
+        final long started;
+        // One thread at a time: the steps run in sequence, handed on by the loop or the worker queue.
+        private @Nullable ControlConnection control;
+
+        Attempt(ClientConnection client, ServiceBackend backend, HandoffToken token, long deadline, long started) {
+            this.client = client;
+            this.backend = backend;
+            this.token = token;
+            this.deadline = deadline;
+            this.started = started;
+        }
+
+        ControlConnection hold(ControlConnection connection) {
+            control = connection;
+            return connection;
+        }
+
+        ControlConnection held() {
+            return Objects.requireNonNull(control, "no control connection held");
+        }
+
+        /** The held connection, which the caller now hands on (to the pool or the watcher). */
+        ControlConnection letGo() {
+            ControlConnection held = held();
+            control = null;
+            return held;
+        }
+
+        @Nullable ControlConnection letGoIfHeld() {
+            ControlConnection held = control;
+            control = null;
+            return held;
+        }
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.handoffbroker.handoff.HandoffEvents;
 import io.handoffbroker.handoff.HandoffOrchestrator;
 import io.handoffbroker.handoff.HandoffSettings;
 import io.handoffbroker.handoff.PoolSettings;
+import io.handoffbroker.handoff.WireHandoffDelivery;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.wire.SemVer;
 import java.io.IOException;
@@ -38,6 +39,7 @@ public final class HandoffFixture implements AutoCloseable {
     private final BrokerFixture broker;
     private final RecordingHandoffEvents events = new RecordingHandoffEvents();
     private HandoffEvents alsoReportTo = HandoffEvents.NONE;
+    private WireHandoffDelivery delivery = new WireHandoffDelivery();
     private final List<ServiceBackend> services = new ArrayList<>();
     private boolean enabled = true;
     private Duration ackDeadline = Duration.ofMillis(300);
@@ -117,6 +119,12 @@ public final class HandoffFixture implements AutoCloseable {
         return this;
     }
 
+    /** The delivery the orchestrator uses: one with a clock of the test's own, say. */
+    public HandoffFixture delivery(WireHandoffDelivery delivery) {
+        this.delivery = delivery;
+        return this;
+    }
+
     public HandoffFixture handoffEndpointUp(Predicate<ServiceBackend> up) {
         this.handoffEndpointUp = up;
         return this;
@@ -142,7 +150,8 @@ public final class HandoffFixture implements AutoCloseable {
                 failedAttemptLimit, failedAttemptWindow, workers, pool);
         broker.router(replies -> {
             try {
-                orchestrator = HandoffOrchestrator.create(settings, replies, services, handoffEndpointUp, both(alsoReportTo));
+                orchestrator = HandoffOrchestrator.create(settings, replies, services, handoffEndpointUp, both(alsoReportTo),
+                        delivery);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
