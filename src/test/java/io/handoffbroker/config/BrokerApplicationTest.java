@@ -21,9 +21,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /** The application as operators run it: defaults, overrides, validation, actuator. */
 class BrokerApplicationTest {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
 
     @TempDir
     Path dir;
@@ -44,8 +48,15 @@ class BrokerApplicationTest {
                 assertThat(connection.in().readNBytes(2)).isEqualTo("hi".getBytes(StandardCharsets.UTF_8));
             }
             int port = ((WebServerApplicationContext) context).getWebServer().getPort();
-            String health = get(port, "/actuator/health");
-            assertThat(health).contains("\"broker\"").contains("\"backends\"").contains("\"status\":\"UP\"");
+            JsonNode health = JSON.readTree(get(port, "/actuator/health"));
+            assertThat(health.at("/components/broker/status").asString()).as("broker").isEqualTo("UP");
+            assertThat(health.at("/components/broker/details/socketPath").asString()).isEqualTo(socket.toString());
+            assertThat(health.at("/components/broker/details/accepting").asBoolean()).isTrue();
+            assertThat(health.at("/components/broker/details/draining").asBoolean()).isFalse();
+            assertThat(health.at("/components/backends/status").asString()).as("backends").isEqualTo("UP");
+            assertThat(health.at("/components/backends/details/echo@1.0.0").asString())
+                    .startsWith("reachable; handoff on");
+            assertThat(health.at("/status").asString()).isEqualTo("UP");
             String metrics = get(port, "/actuator/prometheus");
             assertThat(metrics)
                     .contains("running_process_broker_v1_hello_total{outcome=\"negotiated\",service=\"echo\",version=\"1.0.0\"} 1.0")
