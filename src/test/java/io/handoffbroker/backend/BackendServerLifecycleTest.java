@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -78,9 +79,13 @@ class BackendServerLifecycleTest {
                 }
             }
             long started = System.nanoTime();
-            Thread closer = Thread.ofPlatform().start(server::close);
+            // A close() that throws returns promptly too: that must not pass for a prompt close.
+            AtomicReference<Throwable> closeFailed = new AtomicReference<>();
+            Thread closer = Thread.ofPlatform().uncaughtExceptionHandler((thread, e) -> closeFailed.set(e))
+                    .start(server::close);
             closer.join(Duration.ofSeconds(10));
             assertThat(closer.isAlive()).as("close() still running").isFalse();
+            assertThat(closeFailed.get()).as("close() failed").isNull();
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
         } finally {
             waiting.forEach(c -> {

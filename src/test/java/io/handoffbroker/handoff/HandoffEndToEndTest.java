@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,6 +29,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -235,15 +237,15 @@ class HandoffEndToEndTest {
             long started = System.nanoTime();
             // The only slot is taken: the SDK refuses the offer, the broker relays the refusal, and the
             // client goes to backend_pipe, where it waits in the backlog until the slot frees.
-            Thread freeTheSlot = Thread.ofPlatform().start(() -> {
+            CompletableFuture<Void> freeTheSlot = CompletableFuture.runAsync(() -> {
                 RecordingHandoffEvents.awaitTrue(() -> broker.events().fallbackCounts()
                         .containsKey(FallbackReason.BACKEND_REFUSED), EVENT_WAIT);
                 try {
                     first.close();
-                } catch (IOException ignored) {
-                    // The test fails below if the slot never frees.
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
-            });
+            }, runnable -> Thread.ofPlatform().start(runnable));
             try (ServiceConnection second = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
                 assertThat(second.route()).isEqualTo(Route.RECONNECTED);
                 assertThat(second.fallbackReason()).contains("backend at capacity");
@@ -251,7 +253,8 @@ class HandoffEndToEndTest {
                         .as("a refusal is relayed at once, not after the relay wait").isLessThan(broker.relayWait());
                 assertThat(HandoffFixture.echo(second.socket(), "second")).isEqualTo("second");
             }
-            freeTheSlot.join(EVENT_WAIT);
+            // Rethrows what went wrong on that thread: a close that failed would leave the slot in doubt.
+            freeTheSlot.get(EVENT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } finally {
             first.close();
         }

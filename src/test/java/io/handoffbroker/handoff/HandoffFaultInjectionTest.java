@@ -17,6 +17,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -314,19 +316,20 @@ class HandoffFaultInjectionTest {
             exchange.closeControl();
         });
         BrokerClient client = broker.client();
-        Thread first = Thread.ofPlatform().start(() -> {
+        CompletableFuture<Void> first = CompletableFuture.runAsync(() -> {
             try (ServiceConnection ignored = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
                 // Its handoff ends ambiguous; it reconnects after its relay wait.
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-        });
+        }, runnable -> Thread.ofPlatform().start(runnable));
         Thread.sleep(100);
         try (ServiceConnection second = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(second.route()).as("%s", second.fallbackReason()).isEqualTo(Route.HANDED_OFF);
             assertThat(HandoffFixture.echo(second.socket(), "second")).isEqualTo("second");
         }
-        first.join(5_000);
+        // Rethrows what went wrong on the first client's thread: it must end connected too.
+        first.get(5_000, TimeUnit.MILLISECONDS);
         assertThat(backend.controlConnectionsAccepted()).isEqualTo(2);
     }
 
@@ -415,13 +418,13 @@ class HandoffFaultInjectionTest {
         startBroker(f -> f.maxPendingTokens(1));
         backend.then(ScriptedHandoffBackend.neverAnswer());
         BrokerClient client = broker.client();
-        Thread first = Thread.ofPlatform().start(() -> {
+        CompletableFuture<Void> first = CompletableFuture.runAsync(() -> {
             try (ServiceConnection connection = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
                 HandoffFixture.echo(connection.socket(), "first");
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
-        });
+        }, runnable -> Thread.ofPlatform().start(runnable));
         assertThat(backend.awaitExchange(1, MARGIN)).as("the first handoff is in flight").isNotNull();
         try (ServiceConnection second = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(second.route()).isEqualTo(Route.RECONNECTED);
@@ -430,8 +433,8 @@ class HandoffFaultInjectionTest {
             assertThat(broker.events().awaitEvent(second.connectionId(), "fallback", MARGIN).value())
                     .isEqualTo(FallbackReason.FD_PRESSURE);
         }
-        first.join(broker.ackDeadline().plus(broker.relayWait()).plus(MARGIN));
-        assertThat(first.isAlive()).isFalse();
+        // Rethrows what went wrong on the first client's thread, or fails when it is still running.
+        first.get(broker.ackDeadline().plus(broker.relayWait()).plus(MARGIN).toMillis(), TimeUnit.MILLISECONDS);
         backend.releaseHeldDescriptors();
     }
 

@@ -8,7 +8,9 @@ import io.handoffbroker.wire.HandoffToken;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.Test;
 
 /** The pending token set, with time passed in: nothing here sleeps. */
@@ -136,9 +138,11 @@ class PendingHandoffsTest {
     void sizeStaysExactUnderConcurrentIssueConsumeAndRevoke() throws Exception {
         PendingHandoffs shared = new PendingHandoffs(new SecureRandom(), 10_000, TTL);
         Thread[] threads = new Thread[8];
+        // A thread that dies early can leave the size exact all the same: its failure must show.
+        Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
         for (int t = 0; t < threads.length; t++) {
             int base = t * 1_000;
-            threads[t] = Thread.ofPlatform().start(() -> {
+            threads[t] = Thread.ofPlatform().uncaughtExceptionHandler((thread, e) -> failures.add(e)).start(() -> {
                 for (int i = 0; i < 500; i++) {
                     long id = base + i;
                     HandoffToken token = shared.issue(id, T0 + DEADLINE, T0).orElseThrow();
@@ -154,6 +158,7 @@ class PendingHandoffsTest {
         for (Thread t : threads) {
             t.join(10_000);
         }
+        assertThat(failures).as("failures on the worker threads").isEmpty();
         assertThat(shared.size()).isZero();
     }
 

@@ -15,12 +15,15 @@ import io.handoffbroker.wire.proto.HandoffOffer;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -101,14 +104,15 @@ class WireHandoffDeliveryTest {
                 WireProtocol.PAYLOAD_HANDOFF, offer.frame().getRequestId(), ack));
     }
 
-    private Thread backend(ThrowingConsumer<Offer> then) {
-        return Thread.ofPlatform().daemon(true).start(() -> {
+    /** The backend end's part, on its own thread; {@code get} rethrows what went wrong there. */
+    private CompletableFuture<Void> backend(ThrowingConsumer<Offer> then) {
+        return CompletableFuture.runAsync(() -> {
             try {
                 then.accept(readOffer());
             } catch (IOException e) {
-                throw new IllegalStateException(e);
+                throw new UncheckedIOException(e);
             }
-        });
+        }, runnable -> Thread.ofPlatform().daemon(true).start(runnable));
     }
 
     @FunctionalInterface
@@ -124,12 +128,12 @@ class WireHandoffDeliveryTest {
     @Test
     void theDescriptorTravelsWithTheTokenBytesAndTheOfferCarriesTokenServiceAndCorrelation() throws Exception {
         Offer[] seen = new Offer[1];
-        Thread backend = backend(offer -> {
+        CompletableFuture<Void> backend = backend(offer -> {
             seen[0] = offer;
             answer(offer, true);
         });
         DeliveryOutcome outcome = deliver(new WireHandoffDelivery(), Duration.ofSeconds(2));
-        backend.join(5_000);
+        backend.get(5, TimeUnit.SECONDS);
 
         assertThat(outcome.status()).isEqualTo(Status.ACCEPTED);
         assertThat(seen[0].tokenBytes()).isEqualTo(token.toByteArray());
@@ -151,7 +155,7 @@ class WireHandoffDeliveryTest {
 
     @Test
     void aControlConnectionCarriesExchangesInSequence() throws Exception {
-        Thread backend = backend(offer -> {
+        CompletableFuture<Void> backend = backend(offer -> {
             answer(offer, true);
             answer(readOffer(), false);
         });
@@ -160,18 +164,18 @@ class WireHandoffDeliveryTest {
         control.exchangeCompleted();
         assertThat(control.isClean()).isTrue();
         assertThat(deliver(delivery, Duration.ofSeconds(2)).status()).isEqualTo(Status.REFUSED);
-        backend.join(5_000);
+        backend.get(5, TimeUnit.SECONDS);
         assertThat(received).hasSize(2);
     }
 
     @Test
     void silenceEndsAtTheDeadlineNotLater() throws Exception {
-        Thread backend = backend(offer -> {
+        CompletableFuture<Void> backend = backend(offer -> {
         });
         long started = System.nanoTime();
         DeliveryOutcome outcome = deliver(new WireHandoffDelivery(), Duration.ofMillis(200));
         Duration took = Duration.ofNanos(System.nanoTime() - started);
-        backend.join(5_000);
+        backend.get(5, TimeUnit.SECONDS);
 
         assertThat(outcome.status()).isEqualTo(Status.DEADLINE_PASSED);
         assertThat(outcome.descriptorReached()).isTrue();
@@ -180,13 +184,13 @@ class WireHandoffDeliveryTest {
 
     @Test
     void anAckObservedAfterTheDeadlineIsLateWhateverItSays() throws Exception {
-        Thread backend = backend(offer -> answer(offer, true));
+        CompletableFuture<Void> backend = backend(offer -> answer(offer, true));
         long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
         // The clock the delivery judges by says the ACK came one nanosecond after the deadline.
         WireHandoffDelivery delivery = new WireHandoffDelivery(() -> deadline + 1);
         DeliveryOutcome outcome = delivery.deliver(control, client.getSocket1().getFileDescriptor(), token, "echo",
                 C, deadline);
-        backend.join(5_000);
+        backend.get(5, TimeUnit.SECONDS);
 
         assertThat(outcome.status()).isEqualTo(Status.LATE);
         assertThat(outcome.status().ackResult()).isEqualTo(AckResult.LATE);
@@ -194,10 +198,10 @@ class WireHandoffDeliveryTest {
 
     @Test
     void aBackendThatClosesWithoutAnAckEndsTheDeliveryAtOnce() throws Exception {
-        Thread backend = backend(offer -> backendEnd.close());
+        CompletableFuture<Void> backend = backend(offer -> backendEnd.close());
         long started = System.nanoTime();
         DeliveryOutcome outcome = deliver(new WireHandoffDelivery(), Duration.ofSeconds(5));
-        backend.join(5_000);
+        backend.get(5, TimeUnit.SECONDS);
 
         assertThat(outcome.status()).isEqualTo(Status.CLOSED);
         assertThat(outcome.descriptorReached()).isTrue();

@@ -40,6 +40,7 @@ final class ReconnectingClients implements AutoCloseable {
                             failures.add(e);
                             return;
                         }
+                        // Otherwise the broker drains: a refused or reset connection is what the client expects.
                     }
                 }
             }));
