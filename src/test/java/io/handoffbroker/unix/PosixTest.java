@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -72,6 +73,7 @@ class PosixTest {
     }
 
     @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void aNonBlockingDescriptorMadeBlockingWaitsForItsData() throws Exception {
         AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
         try (AFUNIXSocketChannel ours = pair.getSocket1(); AFUNIXSocketChannel peer = pair.getSocket2()) {
@@ -84,6 +86,8 @@ class PosixTest {
                     Thread.sleep(150);
                     peer.write(ByteBuffer.wrap(new byte[] {5}));
                 } catch (Exception e) {
+                    // Without the byte the blocking read would wait for ever; the end of stream fails it.
+                    Descriptors.closeQuietly(peer);
                     throw new IllegalStateException(e);
                 }
             });
