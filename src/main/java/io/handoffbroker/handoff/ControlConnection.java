@@ -115,12 +115,12 @@ public final class ControlConnection implements AutoCloseable {
     /**
      * Sends the 16 token bytes with the descriptor attached (SCM_RIGHTS).
      *
-     * @return true when the descriptor went out (at least one byte was sent);
-     *     false when nothing was sent and the caller still owns the only copy
+     * @throws DescriptorNotSentException when nothing was sent: the caller still owns the
+     *     only copy, and the exception says why (a permission refusal among others)
      * @throws IOException only after the descriptor went out, when the rest of the token
      *     could not be written: the backend may hold the connection
      */
-    public boolean sendDescriptor(FileDescriptor descriptor, HandoffToken token, long deadlineNanos)
+    public void sendDescriptor(FileDescriptor descriptor, HandoffToken token, long deadlineNanos)
             throws IOException {
         ByteBuffer bytes = ByteBuffer.wrap(token.toByteArray());
         // Judged by what write() reported, not by the buffer: junixsocket may advance the
@@ -136,7 +136,7 @@ public final class ControlConnection implements AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            return false; // nothing went out: the caller still owns the only copy
+            throw new DescriptorNotSentException(e);
         } finally {
             // A failed write would leave the descriptor attached to whatever is written next. On a
             // channel that just failed, clearing may fail too; that must not hide what went out.
@@ -147,7 +147,6 @@ public final class ControlConnection implements AutoCloseable {
             }
         }
         writeFully(bytes, deadlineNanos);
-        return true;
     }
 
     /** Writes an encoded frame completely before the deadline. */

@@ -1,5 +1,7 @@
 package io.handoffbroker.handoff;
 
+import org.jspecify.annotations.Nullable;
+
 /** The protocol's fallback reasons, as they appear in logs and metric labels. */
 public final class FallbackReason {
 
@@ -19,5 +21,16 @@ public final class FallbackReason {
             ACK_MISMATCH);
 
     private FallbackReason() {
+    }
+
+    /**
+     * Why the handoff endpoint could not be dialled or sent to: {@link #PERMISSION_DENIED}
+     * when the system refused for lack of permission ({@code EACCES} or {@code EPERM}, which
+     * the socket library reports only as the system's message), otherwise
+     * {@link #BACKEND_UNAVAILABLE}.
+     */
+    public static String unreachable(@Nullable String failure) {
+        return failure != null && (failure.contains("Permission denied") || failure.contains("Operation not permitted"))
+                ? PERMISSION_DENIED : BACKEND_UNAVAILABLE;
     }
 }

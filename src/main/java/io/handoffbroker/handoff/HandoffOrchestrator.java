@@ -273,7 +273,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             attempt.hold(pool.borrow(endpoint));
         } catch (Exception e) {
             failures.recordFailure(attempt.backend.label(), System.nanoTime());
-            brokerOwnedFailure(attempt, FallbackReason.BACKEND_UNAVAILABLE,
+            brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
                     "no control connection to " + endpoint + ": " + e.getMessage());
             return;
         }
@@ -289,7 +289,8 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 attempt.hold(pool.borrow(endpoint));
             } catch (Exception e) {
                 failures.recordFailure(attempt.backend.label(), System.nanoTime());
-                brokerOwnedFailure(attempt, FallbackReason.BACKEND_UNAVAILABLE, outcome.detail());
+                brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
+                        "no control connection to " + endpoint + " after a failed send: " + e.getMessage());
                 return;
             }
             outcome = delivery.deliver(attempt.held(), descriptor, attempt.token, attempt.backend.name(), client.id(),
@@ -352,9 +353,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             case TRANSFER_FAILED -> {
                 pool.invalidate(attempt.letGo());
                 failures.recordFailure(backend.label(), now);
-                String reason = outcome.detail().contains("ermission") ? FallbackReason.PERMISSION_DENIED
-                        : FallbackReason.BACKEND_UNAVAILABLE;
-                brokerOwnedFailure(attempt, reason, outcome.detail());
+                brokerOwnedFailure(attempt, FallbackReason.unreachable(outcome.detail()), outcome.detail());
             }
             case DEADLINE_PASSED -> {
                 pending.revoke(client.id());

@@ -72,9 +72,9 @@ public final class WireHandoffDelivery {
         byte[] offerFrame = FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_REQUEST,
                 WireProtocol.PAYLOAD_HANDOFF, correlationId, offer));
         try {
-            if (!control.sendDescriptor(client, token, deadlineNanos)) {
-                return outcome(Status.TRANSFER_FAILED, false, "descriptor could not be sent");
-            }
+            control.sendDescriptor(client, token, deadlineNanos);
+        } catch (DescriptorNotSentException e) {
+            return outcome(Status.TRANSFER_FAILED, false, "descriptor could not be sent: " + e.getMessage());
         } catch (IOException e) {
             // The descriptor went out with the first token byte; only the rest failed.
             return outcome(Status.OFFER_FAILED, true, "token could not be written after the descriptor: "

@@ -217,6 +217,8 @@ class WireHandoffDeliveryTest {
         assertThat(outcome.status()).isEqualTo(Status.TRANSFER_FAILED);
         assertThat(outcome.descriptorReached()).isFalse();
         assertThat(outcome.status().brokerOwnsClient()).isTrue();
+        // The system's reason travels with it: it is what tells permission_denied from an unavailable backend.
+        assertThat(outcome.detail()).matches("descriptor could not be sent: \\S.*");
     }
 
     @Test
