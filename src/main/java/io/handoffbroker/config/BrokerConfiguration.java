@@ -56,7 +56,7 @@ public class BrokerConfiguration {
     HandoffOrchestrator handoffOrchestrator(BrokerProperties properties, HelloReplies replies,
             ServiceCatalog catalog, BackendProber prober, ObjectProvider<HandoffEvents> events) throws IOException {
         return HandoffOrchestrator.create(BrokerSettings.handoff(properties), replies, catalog.all(),
-                prober::handoffReachable,
+                prober::handoffFailure,
                 events.getIfAvailable(() -> HandoffEvents.NONE));
     }
 

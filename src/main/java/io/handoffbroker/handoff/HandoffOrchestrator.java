@@ -24,7 +24,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.slf4j.Logger;
@@ -37,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * <p>On the event loop ({@link #route}): eligibility in this order, each a fallback
  * reason: client capability ({@code client_unsupported}), handoff switched on and
  * the service has a handoff endpoint ({@code service_policy_disabled}), the
- * endpoint answered its last probe ({@code backend_unavailable}), the backend's
+ * endpoint answered its last probe ({@code backend_unavailable}, or
+ * {@code permission_denied} when the probe was refused for lack of permission), the backend's
  * recent failures under the limit ({@code rate_limited}), a free token slot
  * ({@code fd_pressure}). An ineligible client gets {@code Negotiated} without a
  * token and reconnects. An eligible one gets {@code Negotiated} with the token; the
@@ -64,13 +64,13 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     private final WireHandoffDelivery delivery;
     private final LateAckWatcher watcher;
     private final FailedAttemptLimiter failures;
-    private final Predicate<ServiceBackend> handoffEndpointUp;
+    private final HandoffEndpointProbe handoffEndpoint;
     private final HandoffEvents events;
     private final ExecutorService workers;
 
     public HandoffOrchestrator(HandoffSettings settings, HelloReplies replies, PendingHandoffs pending,
             ControlConnectionPool pool, WireHandoffDelivery delivery, LateAckWatcher watcher,
-            FailedAttemptLimiter failures, Predicate<ServiceBackend> handoffEndpointUp, HandoffEvents events,
+            FailedAttemptLimiter failures, HandoffEndpointProbe handoffEndpoint, HandoffEvents events,
             ExecutorService workers) {
         this.settings = settings;
         this.replies = replies;
@@ -79,7 +79,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         this.delivery = delivery;
         this.watcher = watcher;
         this.failures = failures;
-        this.handoffEndpointUp = handoffEndpointUp;
+        this.handoffEndpoint = handoffEndpoint;
         this.events = events;
         this.workers = workers;
     }
@@ -90,17 +90,17 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
      * {@code max-pending-tokens} deliveries), the pending-token store, the late-ACK
      * watcher and the failed-attempt limiter, all sized from {@code settings}.
      *
-     * @param handoffEndpointUp false when the endpoint failed its last probe
+     * @param handoffEndpoint why the endpoint failed its last probe, if it did
      */
     public static HandoffOrchestrator create(HandoffSettings settings, HelloReplies replies,
-            Collection<ServiceBackend> services, Predicate<ServiceBackend> handoffEndpointUp, HandoffEvents events)
+            Collection<ServiceBackend> services, HandoffEndpointProbe handoffEndpoint, HandoffEvents events)
             throws IOException {
-        return create(settings, replies, services, handoffEndpointUp, events, new WireHandoffDelivery());
+        return create(settings, replies, services, handoffEndpoint, events, new WireHandoffDelivery());
     }
 
-    /** As {@link #create(HandoffSettings, HelloReplies, Collection, Predicate, HandoffEvents)}, with this delivery. */
+    /** As {@link #create(HandoffSettings, HelloReplies, Collection, HandoffEndpointProbe, HandoffEvents)}, with this delivery. */
     public static HandoffOrchestrator create(HandoffSettings settings, HelloReplies replies,
-            Collection<ServiceBackend> services, Predicate<ServiceBackend> handoffEndpointUp, HandoffEvents events,
+            Collection<ServiceBackend> services, HandoffEndpointProbe handoffEndpoint, HandoffEvents events,
             WireHandoffDelivery delivery) throws IOException {
         ControlConnectionPool pool = new ControlConnectionPool(settings.pool());
         if (settings.enabled()) {
@@ -119,7 +119,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 pool, delivery,
                 new LateAckWatcher(settings.ackGracePeriod().toNanos(), AFUNIXSelectorProvider.provider().openSelector()),
                 new FailedAttemptLimiter(settings.failedAttemptLimit(), settings.failedAttemptWindow().toNanos()),
-                handoffEndpointUp, events, workers);
+                handoffEndpoint, events, workers);
     }
 
     @Override
@@ -162,8 +162,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         if (!settings.enabled() || !backend.acceptsHandoffs()) {
             return FallbackReason.SERVICE_POLICY_DISABLED;
         }
-        if (!handoffEndpointUp.test(backend)) {
-            return FallbackReason.BACKEND_UNAVAILABLE;
+        String probeFailure = handoffEndpoint.failure(backend);
+        if (probeFailure != null) {
+            return FallbackReason.unreachable(probeFailure);
         }
         if (!failures.allows(backend.label(), now)) {
             return FallbackReason.RATE_LIMITED;

@@ -33,8 +33,11 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackendProber.class);
 
     /** The last probe of one backend. */
+    /**
+     * @param handoffFailure why the handoff endpoint did not answer, when it has one and did not
+     */
     public record BackendStatus(boolean reachable, Optional<Boolean> handoffReachable, Instant probedAt,
-            String detail) {
+            String detail, Optional<String> handoffFailure) {
     }
 
     private final ServiceCatalog catalog;
@@ -82,6 +85,14 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         return status(backend).flatMap(BackendStatus::handoffReachable).orElse(true);
     }
 
+    /**
+     * Why the backend's handoff endpoint did not answer its last probe, with the system's
+     * message; null while it answers, has not been probed yet, or has no handoff endpoint.
+     */
+    public @Nullable String handoffFailure(ServiceBackend backend) {
+        return status(backend).flatMap(BackendStatus::handoffFailure).orElse(null);
+    }
+
     /** The retry hint for clients refused because a backend is down: one probe interval. */
     public Duration interval() {
         return interval;
@@ -91,9 +102,10 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     public void probeAll() {
         for (ServiceBackend backend : catalog.all()) {
             String failure = probe(backend.backendEndpoint());
-            Optional<Boolean> handoff = backend.handoffEndpoint().map(p -> probe(p) == null);
+            Optional<String> handoffFailure = backend.handoffEndpoint().map(this::probe);
+            Optional<Boolean> handoff = backend.handoffEndpoint().map(p -> handoffFailure.isEmpty());
             BackendStatus status = new BackendStatus(failure == null, handoff, clock.instant(),
-                    failure == null ? "reachable" : failure);
+                    failure == null ? "reachable" : failure, handoffFailure);
             BackendStatus previous = statuses.put(backend, status);
             if (previous == null || previous.reachable() != status.reachable()) {
                 if (status.reachable()) {

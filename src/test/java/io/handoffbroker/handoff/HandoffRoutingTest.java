@@ -126,6 +126,15 @@ class HandoffRoutingTest {
     }
 
     @Test
+    void aHandoffEndpointWhoseProbeWasRefusedForLackOfPermissionIsPermissionDenied() throws Exception {
+        // The prober's message for a connect the system refused with EACCES (as junixsocket reports it).
+        start(backends.service(), f -> f.handoffEndpoint(b -> "SocketException: Permission denied"));
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertReconnectsWithoutAnOffer(connection, FallbackReason.PERMISSION_DENIED);
+        }
+    }
+
+    @Test
     void aHandoffEndpointThatIsGoneMakesTheBrokerTellTheClientAtOnce() throws Exception {
         start(backends.service(), f -> f);
         backend.crash();

@@ -2,6 +2,7 @@ package io.handoffbroker.testing;
 
 import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.handoff.AckResult;
+import io.handoffbroker.handoff.HandoffEndpointProbe;
 import io.handoffbroker.handoff.HandoffEvents;
 import io.handoffbroker.handoff.HandoffOrchestrator;
 import io.handoffbroker.handoff.HandoffSettings;
@@ -53,7 +54,7 @@ public final class HandoffFixture implements AutoCloseable {
             Duration.ofSeconds(30));
     private Duration relayWait = Duration.ofMillis(500);
     private Duration replyTimeout = Duration.ofSeconds(5);
-    private Predicate<ServiceBackend> handoffEndpointUp = backend -> true;
+    private HandoffEndpointProbe handoffEndpoint = HandoffEndpointProbe.ALWAYS_UP;
     private HandoffOrchestrator orchestrator;
     private boolean closed;
 
@@ -126,7 +127,12 @@ public final class HandoffFixture implements AutoCloseable {
     }
 
     public HandoffFixture handoffEndpointUp(Predicate<ServiceBackend> up) {
-        this.handoffEndpointUp = up;
+        return handoffEndpoint(backend -> up.test(backend) ? null : "probe failed");
+    }
+
+    /** What the last probe of each handoff endpoint said. */
+    public HandoffFixture handoffEndpoint(HandoffEndpointProbe probe) {
+        this.handoffEndpoint = probe;
         return this;
     }
 
@@ -150,7 +156,7 @@ public final class HandoffFixture implements AutoCloseable {
                 failedAttemptLimit, failedAttemptWindow, workers, pool);
         broker.router(replies -> {
             try {
-                orchestrator = HandoffOrchestrator.create(settings, replies, services, handoffEndpointUp, both(alsoReportTo),
+                orchestrator = HandoffOrchestrator.create(settings, replies, services, handoffEndpoint, both(alsoReportTo),
                         delivery);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);

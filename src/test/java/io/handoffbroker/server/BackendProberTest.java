@@ -1,0 +1,44 @@
+package io.handoffbroker.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.testing.HandoffFixture;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+class BackendProberTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aHandoffEndpointThatDoesNotAnswerIsReportedWithTheSystemsReasonUntilItAnswers() throws Exception {
+        Path pipe = dir.resolve("backend.sock");
+        Path handoff = dir.resolve("handoff.sock");
+        ServiceBackend backend = HandoffFixture.handoffService(pipe, handoff);
+        try (AFUNIXServerSocket backendPipe = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(pipe));
+                BackendProber prober = new BackendProber(new ServiceCatalog(List.of(backend)), Duration.ofMinutes(1),
+                        Duration.ofSeconds(1), Clock.systemUTC())) {
+            assertThat(prober.handoffFailure(backend)).as("not probed yet: nothing speaks against trying").isNull();
+
+            prober.probeAll();
+            assertThat(prober.handoffReachable(backend)).isFalse();
+            // No socket file: the system's own message, which is what tells a permission refusal apart.
+            assertThat(prober.handoffFailure(backend)).contains("SocketException");
+
+            try (AFUNIXServerSocket endpoint = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(handoff))) {
+                prober.probeAll();
+                assertThat(prober.handoffReachable(backend)).isTrue();
+                assertThat(prober.handoffFailure(backend)).isNull();
+            }
+        }
+    }
+}
