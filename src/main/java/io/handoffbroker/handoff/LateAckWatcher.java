@@ -55,8 +55,7 @@ public final class LateAckWatcher implements AutoCloseable {
             try {
                 Watch w;
                 while ((w = incoming.poll()) != null) {
-                    w.connection().channel().register(selector, SelectionKey.OP_READ, w);
-                    watching.add(w);
+                    start(w);
                 }
                 long now = System.nanoTime();
                 long next = Long.MAX_VALUE;
@@ -79,6 +78,18 @@ public final class LateAckWatcher implements AutoCloseable {
             finish(w, AckResult.MISSING);
         }
         incoming.forEach(w -> finish(w, AckResult.MISSING));
+    }
+
+    // One connection that cannot be watched (closed, say) ends MISSING at once: it must neither
+    // go without its verdict nor keep the others waiting for theirs.
+    private void start(Watch w) {
+        watching.add(w);
+        try {
+            w.connection().channel().register(selector, SelectionKey.OP_READ, w);
+        } catch (IOException | RuntimeException unwatchable) {
+            log.debug("control connection cannot be watched: {}", unwatchable.toString());
+            finish(w, AckResult.MISSING);
+        }
     }
 
     private void readReady(Watch w) {
