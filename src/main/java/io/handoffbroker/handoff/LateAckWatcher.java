@@ -74,10 +74,14 @@ public final class LateAckWatcher implements AutoCloseable {
                 }
             }
         }
-        for (Watch w : watching) {
+        // finish() removes from watching: iterate over a copy.
+        for (Watch w : List.copyOf(watching)) {
             finish(w, AckResult.MISSING);
         }
-        incoming.forEach(w -> finish(w, AckResult.MISSING));
+        Watch w;
+        while ((w = incoming.poll()) != null) {
+            finish(w, AckResult.MISSING);
+        }
     }
 
     // One connection that cannot be watched (closed, say) ends MISSING at once: it must neither

@@ -10,6 +10,8 @@ import io.handoffbroker.wire.proto.HandoffAck;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -92,6 +94,32 @@ class LateAckWatcherTest {
             liveBackend.close();
             assertThat(liveVerdicts.poll(5, TimeUnit.SECONDS)).as("the other connection is still watched")
                     .isEqualTo(AckResult.MISSING);
+        }
+    }
+
+    @Test
+    void closingTheWatcherEndsEveryWatchedConnectionMissingAndClosesIt() throws Exception {
+        LateAckWatcher watcher = watcher(Duration.ofSeconds(30));
+        List<ControlConnection> controls = new ArrayList<>();
+        List<AFUNIXSocketChannel> backends = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                controls.add(dial());
+                backends.add(endpoint.accept());
+                watcher.watch(controls.get(i), verdicts::add);
+            }
+            Thread.sleep(100); // registered and waiting, far inside the grace period
+            assertThat(verdicts).isEmpty();
+            watcher.close();
+            for (int i = 0; i < 3; i++) {
+                assertThat(verdicts.poll(5, TimeUnit.SECONDS)).as("verdict %d", i).isEqualTo(AckResult.MISSING);
+            }
+            assertThat(controls).allSatisfy(c -> assertThat(c.channel().isOpen()).isFalse());
+        } finally {
+            watcher.close();
+            for (AFUNIXSocketChannel backend : backends) {
+                backend.close();
+            }
         }
     }
 }
