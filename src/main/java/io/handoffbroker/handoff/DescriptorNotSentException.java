@@ -9,6 +9,7 @@ import java.io.IOException;
 public final class DescriptorNotSentException extends IOException {
 
     public DescriptorNotSentException(IOException cause) {
-        super(cause.getMessage(), cause);
+        // Some refusals come without a message (a closed channel, say): their type says it then.
+        super(cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName(), cause);
     }
 }

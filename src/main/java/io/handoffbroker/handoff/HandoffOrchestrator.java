@@ -275,7 +275,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         } catch (Exception e) {
             failures.recordFailure(attempt.backend.label(), System.nanoTime());
             brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
-                    "no control connection to " + endpoint + ": " + e.getMessage());
+                    "no control connection to " + endpoint + ": " + why(e));
             return;
         }
         if (overdue(attempt)) {
@@ -291,13 +291,18 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             } catch (Exception e) {
                 failures.recordFailure(attempt.backend.label(), System.nanoTime());
                 brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
-                        "no control connection to " + endpoint + " after a failed send: " + e.getMessage());
+                        "no control connection to " + endpoint + " after a failed send: " + why(e));
                 return;
             }
             outcome = delivery.deliver(attempt.held(), descriptor, attempt.token, attempt.backend.name(), client.id(),
                     attempt.deadline);
         }
         conclude(attempt, outcome);
+    }
+
+    // Some failures carry no message (a closed channel, say): their type says it then.
+    private static String why(Exception e) {
+        return e.getMessage() != null ? e.getMessage() : e.toString();
     }
 
     /**
