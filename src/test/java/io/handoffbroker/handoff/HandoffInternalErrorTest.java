@@ -9,7 +9,8 @@ import io.handoffbroker.testing.RecordingHandoffEvents;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,12 +25,13 @@ class HandoffInternalErrorTest {
     @TempDir
     Path dir;
 
-    @Test
-    void aBugWhileAControlConnectionIsHeldDiscardsItSoTheNextHandoffGetsTheSlot() throws Exception {
-        // The delivery reads its clock when it judges the ACK, with the control connection borrowed.
-        AtomicBoolean bugPending = new AtomicBoolean(true);
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"worker", "event loop"})
+    void aBugWhileAControlConnectionIsHeldDiscardsItSoTheNextHandoffGetsTheSlot(String where) throws Exception {
+        // The delivery reads its clock when it judges the ACK, with the control connection held.
+        AtomicBoolean bugArmed = new AtomicBoolean(false);
         WireHandoffDelivery buggy = new WireHandoffDelivery(() -> {
-            if (bugPending.getAndSet(false)) {
+            if (bugArmed.getAndSet(false)) {
                 throw new IllegalStateException("injected bug");
             }
             return System.nanoTime();
@@ -41,24 +43,36 @@ class HandoffInternalErrorTest {
         try (ScriptedBackends backends = ScriptedBackends.start(dir, 8);
                 HandoffFixture broker = new HandoffFixture(dir).service(backends.service()).pool(oneConnection)
                         .relayWait(Duration.ofMillis(300)).delivery(buggy).start()) {
-            try (ServiceConnection first = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
-                assertThat(first.route()).isEqualTo(Route.RECONNECTED);
-                assertThat(HandoffFixture.echo(first.socket(), "fallback")).isEqualTo("fallback");
-                RecordingHandoffEvents.Event fallback = broker.events().awaitEvent(first.connectionId(), "fallback",
+            if (where.equals("event loop")) {
+                // A first handoff leaves its control connection idle in the pool: the next one runs on the loop.
+                assertHandedOff(broker, "warm-up");
+                assertThat(RecordingHandoffEvents.awaitTrue(
+                        () -> broker.orchestrator().pool().stats(backends.handoffEndpoint()).idle() == 1, WAIT))
+                        .as("an idle control connection").isTrue();
+            }
+            bugArmed.set(true);
+            try (ServiceConnection failed = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+                assertThat(failed.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(HandoffFixture.echo(failed.socket(), "fallback")).isEqualTo("fallback");
+                RecordingHandoffEvents.Event fallback = broker.events().awaitEvent(failed.connectionId(), "fallback",
                         WAIT);
                 assertThat(fallback).isNotNull();
                 assertThat(fallback.detail()).contains("injected bug");
             }
-            assertThat(bugPending).as("the bug fired").isFalse();
+            assertThat(bugArmed).as("the bug fired").isFalse();
             assertThat(RecordingHandoffEvents.awaitTrue(
                     () -> broker.orchestrator().pool().stats(backends.handoffEndpoint()).active() == 0, WAIT))
                     .as("control connection slot freed").isTrue();
 
-            try (ServiceConnection second = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
-                assertThat(second.route()).as(second.fallbackReason()).isEqualTo(Route.HANDED_OFF);
-                assertThat(HandoffFixture.echo(second.socket(), "handed off")).isEqualTo("handed off");
-            }
+            assertHandedOff(broker, "after the bug");
             assertThat(broker.orchestrator().pending().size()).isZero();
+        }
+    }
+
+    private static void assertHandedOff(HandoffFixture broker, String message) throws Exception {
+        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(connection.route()).as(connection.fallbackReason()).isEqualTo(Route.HANDED_OFF);
+            assertThat(HandoffFixture.echo(connection.socket(), message)).isEqualTo(message);
         }
     }
 }
