@@ -1,7 +1,6 @@
 package io.handoffbroker.unix;
 
 import java.io.IOException;
-import java.net.SocketException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -10,8 +9,8 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
-import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 /**
  * The socket file a listener binds: its private parent directory and what is
@@ -96,13 +95,17 @@ public final class SocketFile {
         return true;
     }
 
-    /** True when something accepts connections at the path right now. */
+    /**
+     * True when something listens at the path right now: it accepted the probe, or its
+     * backlog is full and left the probe pending. Without a listener (a stale file), false.
+     */
     public static boolean isAnswering(Path socketPath) {
-        try (AFUNIXSocket probe = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socketPath))) {
-            return probe.isConnected();
-        } catch (SocketException refused) {
-            return false;
-        } catch (IOException other) {
+        try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open()) {
+            // Non-blocking: a listener that stopped accepting (frozen, or overwhelmed) with a full
+            // backlog would hold a blocking connect for ever, and start-up with it.
+            probe.configureBlocking(false);
+            return probe.connect(AFUNIXSocketAddress.of(socketPath)) || probe.isConnectionPending();
+        } catch (IOException refusedOrGone) {
             return false;
         }
     }
