@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -30,6 +31,7 @@ final class BoundListener implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(BoundListener.class);
     private static final Duration STOP_WAIT = Duration.ofSeconds(2);
+    private static final Duration MAX_ACCEPT_BACK_OFF = Duration.ofSeconds(1);
 
     private final AFUNIXServerSocket socket;
     private final BoundSocketFile file;
@@ -76,15 +78,21 @@ final class BoundListener implements AutoCloseable {
     }
 
     private void acceptLoop(Consumer<AFUNIXSocket> onAccept) {
+        int failuresInARow = 0;
         while (!closing && !socket.isClosed()) {
             AFUNIXSocket connection;
             try {
                 connection = socket.accept();
             } catch (IOException e) {
                 if (!closing && !socket.isClosed()) {
-                    log.warn("listener {}: accept failed: {}", file, e.toString());
+                    failuresInARow++;
+                    backOff(failuresInARow, e);
                 }
                 continue;
+            }
+            if (failuresInARow > 0) {
+                log.info("listener {}: accepting again after {} failed accepts", file, failuresInARow);
+                failuresInARow = 0;
             }
             if (closing) {
                 Descriptors.closeQuietly(connection); // our own wake-up call, or a client that came too late
@@ -99,10 +107,28 @@ final class BoundListener implements AutoCloseable {
         }
     }
 
+    /**
+     * A connection that could not be accepted stays in the backlog, so accepting again at
+     * once fails the same way (out of descriptors, typically) and would spin a CPU and flood
+     * the log while others need both to free descriptors. Waits 1 ms, doubling up to 1 s,
+     * and logs the 1st, 2nd, 4th, 8th... failure of a run.
+     */
+    private void backOff(int failuresInARow, IOException e) {
+        if (Integer.bitCount(failuresInARow) == 1) {
+            log.warn("listener {}: accept failed ({} in a row, retrying with back-off): {}", file, failuresInARow,
+                    e.toString());
+        }
+        long pauseMillis = 1L << Math.min(failuresInARow - 1, 10);
+        LockSupport.parkNanos(this, Math.min(pauseMillis, MAX_ACCEPT_BACK_OFF.toMillis()) * 1_000_000L);
+    }
+
     @Override
     public void close() {
         closing = true;
         Thread thread = acceptThread;
+        if (thread != null) {
+            LockSupport.unpark(thread); // out of a back-off at once
+        }
         if (thread != null && thread.isAlive() && thread != Thread.currentThread()) {
             wakeAccept();
             try {

@@ -172,7 +172,13 @@ final class HandoffListener implements AutoCloseable {
         if (slot != null) {
             try {
                 adopted = duplicate(received);
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException e) {
+                // Out of descriptors, typically. Still an answer: the broker tells the client at
+                // once, instead of waiting out its deadline for an ACK that never comes.
+                slot.release();
+                refusal = "backend could not take the descriptor: " + e.getMessage();
+                log.warn("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
+            } catch (RuntimeException e) {
                 slot.release();
                 throw e;
             }

@@ -1,0 +1,110 @@
+package io.handoffbroker.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.handoffbroker.demo.EchoHandler;
+import io.handoffbroker.testing.DescriptorExhaustion;
+import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
+import io.handoffbroker.wire.proto.HandoffOffer;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * The backend SDK when its process has run out of descriptors: it keeps answering the
+ * broker, and its accept thread neither spins nor floods the log, and it recovers once
+ * descriptors are free again. The whole test process runs out, on purpose, for a moment.
+ */
+class BackendUnderDescriptorPressureTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void anOfferWhoseDescriptorCannotBeTakenIsRefusedWithAnAckNotLeftUnanswered() throws Exception {
+        Path handoff = dir.resolve("handoff.sock");
+        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), new EchoHandler(),
+                4).start();
+                AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(handoff));
+                FileInputStream passed = new FileInputStream("/dev/null")) {
+            control.setSoTimeout(5_000);
+            // Both answers once, so that nothing on their paths is loaded (opened) while out of descriptors.
+            assertThat(offer(control, passed, token(1), 41).getAccepted()).isTrue();
+            assertThat(offer(control, passed, token(1), 42).getAccepted()).as("replayed").isFalse();
+
+            HandoffAck ack;
+            // One number left: the received descriptor takes it, and making it the backend's own cannot.
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
+                ack = offer(control, passed, token(2), 43);
+            }
+            assertThat(ack.getAccepted()).isFalse();
+            assertThat(ack.getCorrelationId()).isEqualTo(43);
+            assertThat(ack.getErrorDetail()).startsWith("backend could not take the descriptor");
+            assertThat(offer(control, passed, token(3), 44).getAccepted()).as("the control connection goes on")
+                    .isTrue();
+        }
+    }
+
+    @Test
+    void anAcceptThatFailsForWantOfDescriptorsBacksOffInsteadOfSpinningAndThenServesTheClient() throws Exception {
+        Path pipe = dir.resolve("pipe.sock");
+        AFUNIXSocketAddress address = AFUNIXSocketAddress.of(pipe);
+        try (BackendServer server = new BackendServer(pipe, new EchoHandler(), 4).start()) {
+            try (AFUNIXSocket warmUp = AFUNIXSocket.connectTo(address)) {
+                assertThat(HandoffFixture.echo(warmUp, "warm-up")).isEqualTo("warm-up");
+            }
+            Thread acceptThread = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals("backend-accept")).findFirst().orElseThrow();
+            AFUNIXSocket client;
+            long acceptCpuNanos;
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
+                client = AFUNIXSocket.connectTo(address); // the last number: the backend cannot accept it
+                long before = cpuNanos(acceptThread);
+                Thread.sleep(1_000);
+                acceptCpuNanos = cpuNanos(acceptThread) - before;
+            }
+            // Retrying at once kept a CPU busy (over half of it); backing off costs next to nothing.
+            assertThat(Duration.ofNanos(acceptCpuNanos)).isLessThan(Duration.ofMillis(100));
+            try (client) {
+                assertThat(HandoffFixture.echo(client, "accepted after all")).isEqualTo("accepted after all");
+            }
+        }
+    }
+
+    private static long cpuNanos(Thread thread) {
+        return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
+    }
+
+    private static byte[] token(int seed) {
+        byte[] token = new byte[16];
+        token[0] = (byte) seed;
+        return token;
+    }
+
+    private static HandoffAck offer(AFUNIXSocket control, FileInputStream passed, byte[] token, long correlationId)
+            throws IOException {
+        OutputStream out = control.getOutputStream();
+        control.setOutboundFileDescriptors(passed.getFD());
+        out.write(token);
+        FrameIO.write(out, Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_HANDOFF, correlationId,
+                HandoffOffer.newBuilder().setToken(ByteString.copyFrom(token)).setServiceName("echo")
+                        .setCorrelationId(correlationId).build()));
+        Frame ack = FrameIO.read(control.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+        return HandoffAck.parseFrom(ack.getPayload());
+    }
+}
