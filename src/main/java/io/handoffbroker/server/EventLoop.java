@@ -222,7 +222,11 @@ final class EventLoop implements Runnable, Reactor {
                 if (connection.helloRead()) {
                     connection.close("client hung up");
                 } else {
-                    readHello(connection, true);
+                    // What arrived with the hang-up is all there will be: read until the decoder has
+                    // a Hello or says it never will (end of stream, or an incomplete frame refused).
+                    do {
+                        readHello(connection, true);
+                    } while (!connection.isClosed() && !connection.isDetached() && !connection.helloRead());
                 }
             } else if (key.isReadable()) {
                 readHello(connection, true);
@@ -508,6 +512,12 @@ final class EventLoop implements Runnable, Reactor {
     private void closeEverything(String reason) {
         for (SelectionKey key : new java.util.ArrayList<>(selector.keys())) {
             if (key.attachment() instanceof ClientConnection connection && !connection.isDetached()) {
+                connection.close(reason);
+            }
+        }
+        // junixsocket drops an invalidated key from keys(): a connection can be open without one.
+        for (ClientConnection connection : byDeadline) {
+            if (!connection.isClosed() && !connection.isDetached()) {
                 connection.close(reason);
             }
         }
