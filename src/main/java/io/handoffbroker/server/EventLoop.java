@@ -128,6 +128,7 @@ final class EventLoop implements Runnable, Reactor {
             throw new IllegalStateException("awaitReadable is for the event loop thread only");
         }
         ChannelWait wait = new ChannelWait(deadlineNanos, onReadable, onDeadline);
+        boolean waiting;
         try {
             // A channel keeps its key with this selector between waits (interest 0 while idle):
             // re-registering after cancel() would fail until the next select.
@@ -135,19 +136,24 @@ final class EventLoop implements Runnable, Reactor {
             if (key != null && !key.isValid()) {
                 // junixsocket invalidates the key when the peer hangs up and never reports it
                 // again: the channel is as readable as it will ever be.
-                onReadable.run();
-                return;
-            }
-            if (key == null) {
-                key = channel.register(selector, SelectionKey.OP_READ, wait);
+                waiting = false;
             } else {
-                key.attach(wait);
-                key.interestOps(SelectionKey.OP_READ);
+                if (key == null) {
+                    key = channel.register(selector, SelectionKey.OP_READ, wait);
+                } else {
+                    key.attach(wait);
+                    key.interestOps(SelectionKey.OP_READ);
+                }
+                wait.key = key;
+                waiting = true;
             }
-            wait.key = key;
         } catch (IOException | RuntimeException e) {
             // Not registrable: closed or broken; the reader finds out when it reads.
             log.debug("could not wait for a channel: {}", e.toString());
+            waiting = false;
+        }
+        // Outside the try: the callback runs once, even when it throws.
+        if (!waiting) {
             onReadable.run();
             return;
         }
@@ -307,14 +313,22 @@ final class EventLoop implements Runnable, Reactor {
             return;
         }
         byDeadline.addLast(connection);
-        events.connectionOpened(connection);
-        // Registered with the selector only if it has to wait: most clients' Hello is already
-        // here, and a connection answered at once never costs a register and a cancel.
-        readHello(connection, false);
-        if (!connection.isClosed() && !connection.isDetached() && connection.pendingReply() == null
-                && connection.key() == null) {
-            // Routed but not answered yet: keep watching for a hang-up meanwhile.
-            ensureKey(connection, 0);
+        // As for a connection the selector reports (dispatch): a bug costs this connection, never the loop.
+        try {
+            events.connectionOpened(connection);
+            // Registered with the selector only if it has to wait: most clients' Hello is already
+            // here, and a connection answered at once never costs a register and a cancel.
+            readHello(connection, false);
+            if (!connection.isClosed() && !connection.isDetached() && connection.pendingReply() == null
+                    && connection.key() == null) {
+                // Routed but not answered yet: keep watching for a hang-up meanwhile.
+                ensureKey(connection, 0);
+            }
+        } catch (RuntimeException bug) {
+            log.error("connection {}: unexpected failure; closing it", connection.id(), bug);
+            if (!connection.isDetached()) {
+                connection.close("internal error: " + bug);
+            }
         }
     }
 
@@ -436,6 +450,11 @@ final class EventLoop implements Runnable, Reactor {
             k.interestOps(0);
             log.warn("connection limit of {} reached; new clients wait in the backlog until a connection closes",
                     settings.maxConnections());
+            // A connection closed on another thread between the limit check and the flag saw no
+            // pause to end: look again, or accepting could stay paused with nothing left to close.
+            if (openConnections.get() < settings.maxConnections()) {
+                execute(this::resumeAccepting);
+            }
         }
     }
 
