@@ -3,6 +3,7 @@ package io.handoffbroker.server;
 import io.handoffbroker.negotiation.BackendAvailability;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.unix.BoundedConnect;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -126,10 +127,12 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         }
     }
 
-    /** @return null when the endpoint accepted a connection, else why not */
+    /**
+     * @return null when the endpoint accepted a connection within the probe timeout (a backlog
+     *     that is full for a moment is waited out), else why not
+     */
     private @Nullable String probe(Path endpoint) {
-        try (AFUNIXSocket socket = AFUNIXSocket.newInstance()) {
-            socket.connect(AFUNIXSocketAddress.of(endpoint), (int) Math.max(1, timeout.toMillis()));
+        try (AFUNIXSocket socket = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout)) {
             return null;
         } catch (IOException e) {
             return e.getClass().getSimpleName() + ": " + e.getMessage();

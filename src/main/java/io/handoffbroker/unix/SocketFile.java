@@ -10,7 +10,6 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 /**
  * The socket file a listener binds: its private parent directory and what is
@@ -100,11 +99,11 @@ public final class SocketFile {
      * backlog is full and left the probe pending. Without a listener (a stale file), false.
      */
     public static boolean isAnswering(Path socketPath) {
-        try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open()) {
-            // Non-blocking: a listener that stopped accepting (frozen, or overwhelmed) with a full
-            // backlog would hold a blocking connect for ever, and start-up with it.
-            probe.configureBlocking(false);
-            return probe.connect(AFUNIXSocketAddress.of(socketPath)) || probe.isConnectionPending();
+        try {
+            // Never a blocking connect: a listener that stopped accepting (frozen, or overwhelmed)
+            // with a full backlog would hold it for ever, and start-up with it.
+            BoundedConnect.probe(AFUNIXSocketAddress.of(socketPath));
+            return true;
         } catch (IOException refusedOrGone) {
             return false;
         }

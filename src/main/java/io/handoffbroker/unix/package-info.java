@@ -3,7 +3,8 @@
  * top of junixsocket: closing a descriptor that was passed to another process
  * without shutting the shared socket down, the socket-file chores of a
  * listener (private directory, stale-file detection, removing only the file it
- * bound), waiting on a selector through signals, and the three system calls made
+ * bound), connecting without ever waiting in a full backlog, waiting on a selector
+ * through signals, and the three system calls made
  * outside junixsocket, through the JDK's foreign function API ({@code poll(2)} with a
  * zero timeout, {@code fcntl(2)} to make a descriptor blocking, {@code shutdown(2)}).
  *

@@ -1,0 +1,81 @@
+package io.handoffbroker.unix;
+
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+
+/**
+ * Connecting to a Unix socket without waiting for ever.
+ *
+ * <p>A blocking {@code connect(2)} to a listener whose backlog is full waits until the
+ * listener accepts, with no timeout at all (junixsocket's connect timeout does not apply
+ * to Unix sockets), so a frozen or overwhelmed listener would hold the caller for good.
+ * A non-blocking connect answers at once: connected, or the backlog is full
+ * ({@code EAGAIN}), which junixsocket reports as a "pending" connection that never
+ * completes by itself (its {@code finishConnect} then claims a connection the kernel never
+ * made), so the attempt is dropped and made again.
+ */
+public final class BoundedConnect {
+
+    /** The outcome of one attempt. */
+    public enum Attempt {
+        CONNECTED, BACKLOG_FULL
+    }
+
+    private static final long FIRST_PAUSE_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+    private static final long LONGEST_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+    private BoundedConnect() {
+    }
+
+    /**
+     * A connected, blocking socket, retrying while the listener's backlog is full (every
+     * 0.1 ms, doubling up to 50 ms) until {@code timeout} has passed.
+     *
+     * @throws SocketTimeoutException when the backlog stayed full for the whole timeout
+     * @throws IOException when nothing listens at the address, or the connect failed otherwise
+     */
+    public static AFUNIXSocket connect(AFUNIXSocketAddress address, Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = FIRST_PAUSE_NANOS;
+        while (true) {
+            AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+            try {
+                channel.configureBlocking(false);
+                if (channel.connect(address)) {
+                    channel.configureBlocking(true);
+                    return (AFUNIXSocket) channel.socket();
+                }
+            } catch (IOException | RuntimeException e) {
+                Descriptors.closeQuietly(channel);
+                throw e;
+            }
+            Descriptors.closeQuietly(channel);
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new SocketTimeoutException("no connection to " + address.getPath() + " within "
+                        + timeout.toMillis() + " ms: its listener does not accept (backlog full)");
+            }
+            LockSupport.parkNanos(Math.min(left, pause));
+            pause = Math.min(pause * 2, LONGEST_PAUSE_NANOS);
+        }
+    }
+
+    /**
+     * One attempt, closed at once: something listens and accepted, or something listens
+     * and its backlog is full.
+     *
+     * @throws IOException when nothing listens at the address (refused, no such file, ...)
+     */
+    public static Attempt probe(AFUNIXSocketAddress address) throws IOException {
+        try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open()) {
+            probe.configureBlocking(false);
+            return probe.connect(address) ? Attempt.CONNECTED : Attempt.BACKLOG_FULL;
+        }
+    }
+}
