@@ -1,5 +1,6 @@
 package io.handoffbroker.client;
 
+import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.WireProtocol;
@@ -83,9 +84,9 @@ public final class BrokerClient {
      * the connection is closed afterwards.
      */
     public Frame exchange(Hello hello) throws IOException {
-        try (AFUNIXSocket socket = AFUNIXSocket.connectTo(brokerAddress())) {
-            socket.setSoTimeout(timeoutMillis());
-            return exchange(socket, hello);
+        try (AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout)) {
+            socket.setSoTimeout(millis(replyTimeout));
+            return exchange(socket, hello, replyTimeout);
         }
     }
 
@@ -99,18 +100,24 @@ public final class BrokerClient {
      * @throws BrokerRefusedException when the broker refused the Hello
      */
     public ServiceConnection connect(String service, String version) throws IOException {
-        AFUNIXSocket socket = AFUNIXSocket.connectTo(brokerAddress());
+        AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout);
         Negotiated negotiated;
         try {
-            socket.setSoTimeout(timeoutMillis());
-            negotiated = negotiatedOrThrow(exchange(socket, helloFor(service, version)));
+            socket.setSoTimeout(millis(replyTimeout));
+            negotiated = negotiatedOrThrow(exchange(socket, helloFor(service, version), replyTimeout));
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;
         }
         String fallback = "";
         if (announcesHandoff(negotiated)) {
-            HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
+            HandoffRelay.Verdict verdict;
+            try {
+                verdict = HandoffRelay.await(socket, negotiated, relayWait);
+            } catch (RuntimeException bug) {
+                socket.close();
+                throw bug;
+            }
             if (verdict.accepted()) {
                 try {
                     socket.setSoTimeout(0);
@@ -134,7 +141,7 @@ public final class BrokerClient {
     }
 
     AFUNIXSocket reconnect(Negotiated negotiated) throws IOException {
-        return AFUNIXSocket.connectTo(backendAddress(negotiated.getBackendPipe()));
+        return BoundedConnect.connect(backendAddress(negotiated.getBackendPipe()), replyTimeout);
     }
 
     // As for the broker's address: a service's backend_pipe rarely changes, and its address
@@ -151,11 +158,12 @@ public final class BrokerClient {
     private record KnownAddress(String path, AFUNIXSocketAddress address) {
     }
 
-    static Frame exchange(AFUNIXSocket socket, Hello hello) throws IOException {
+    static Frame exchange(AFUNIXSocket socket, Hello hello, Duration replyTimeout) throws IOException {
         Frame request = Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_CONTROL,
                 REQUEST_IDS.incrementAndGet(), hello);
         FrameIO.write(socket.getOutputStream(), request);
-        return FrameIO.read(socket.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+        return FrameIO.read(new DeadlineInputStream(socket.getInputStream(), replyTimeout),
+                WireProtocol.MAX_FRAME_BODY);
     }
 
     /** The Negotiated of a reply frame, or the refusal as an exception. */
@@ -169,8 +177,12 @@ public final class BrokerClient {
         };
     }
 
-    int timeoutMillis() {
-        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, replyTimeout.toMillis()));
+    /** A wait as a socket timeout: at least 1 ms (0 would mean none), at most what an int holds. */
+    static int millis(Duration wait) {
+        if (wait.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) >= 0) {
+            return Integer.MAX_VALUE;
+        }
+        return (int) Math.max(1, wait.toMillis());
     }
 
     // Building a socket address costs junixsocket more than a connect; the broker's never changes.

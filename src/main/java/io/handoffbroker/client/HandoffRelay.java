@@ -32,8 +32,9 @@ final class HandoffRelay {
         long connectionId = negotiated.getConnectionId();
         HandoffToken token = HandoffToken.of(negotiated.getHandlePassedToken());
         try {
-            socket.setSoTimeout((int) Math.max(1, wait.toMillis()));
-            Frame frame = FrameIO.read(socket.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+            socket.setSoTimeout(BrokerClient.millis(wait));
+            Frame frame = FrameIO.read(new DeadlineInputStream(socket.getInputStream(), wait),
+                    WireProtocol.MAX_FRAME_BODY);
             Envelope.validate(frame, FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF);
             HandoffAck ack = Envelope.payload(frame, HandoffAck.parser(), "HandoffAck");
             if (frame.getRequestId() != connectionId || ack.getCorrelationId() != connectionId) {

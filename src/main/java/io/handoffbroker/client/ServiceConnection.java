@@ -29,6 +29,13 @@ public record ServiceConnection(AFUNIXSocket socket, Route route, Negotiated neg
         return negotiated.getConnectionId();
     }
 
+    /** Without the {@code Negotiated}: it carries the handoff token, which is never rendered. */
+    @Override
+    public String toString() {
+        return "ServiceConnection[route=" + route + ", connectionId=" + connectionId() + ", backendPipe="
+                + negotiated.getBackendPipe() + ", fallbackReason=" + fallbackReason + "]";
+    }
+
     @Override
     public void close() throws IOException {
         socket.close();

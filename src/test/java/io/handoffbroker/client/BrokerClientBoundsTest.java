@@ -1,0 +1,187 @@
+package io.handoffbroker.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+import com.google.protobuf.ByteString;
+import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
+import io.handoffbroker.wire.proto.HelloReply;
+import io.handoffbroker.wire.proto.Negotiated;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.SocketTimeoutException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+
+/**
+ * Every wait of the client SDK is bounded, whatever the broker does: a broker that does
+ * not accept, one that sends its frames a byte at a time, and a wait too long for a
+ * socket timeout. Against a scripted broker on a real socket.
+ */
+class BrokerClientBoundsTest {
+
+    private static final long CONNECTION_ID = 77;
+    private static final byte[] TOKEN = HexFormat.of().parseHex("0123456789abcdef0123456789abcdef");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aBrokerWhoseBacklogIsFullFailsTheConnectAfterTheReplyTimeoutInsteadOfHoldingIt() throws Exception {
+        Path path = dir.resolve("frozen.sock");
+        List<AFUNIXSocketChannel> backlog = new ArrayList<>();
+        try (AFUNIXServerSocketChannel frozen = AFUNIXServerSocketChannel.open()) {
+            frozen.bind(AFUNIXSocketAddress.of(path), 1);
+            while (backlog.size() < 64) {
+                AFUNIXSocketChannel queued = AFUNIXSocketChannel.open();
+                queued.configureBlocking(false);
+                backlog.add(queued);
+                if (!queued.connect(AFUNIXSocketAddress.of(path))) {
+                    break;
+                }
+            }
+            BrokerClient client = new BrokerClient(path, Duration.ofMillis(300));
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThatThrownBy(
+                    () -> client.connect("echo", "1.0.0")).isInstanceOf(SocketTimeoutException.class)
+                    .hasMessageContaining("backlog full"));
+        } finally {
+            for (AFUNIXSocketChannel queued : backlog) {
+                queued.close();
+            }
+        }
+    }
+
+    @Test
+    void aRelaySentAByteAtATimeEndsTheRelayWaitOnTimeAndTheClientReconnects() throws Exception {
+        Path backendPipe = dir.resolve("backend.sock");
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(backendPipe));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
+                    out.write(FrameIO.encode(negotiatedWithToken(backendPipe)));
+                    trickle(out, FrameIO.encode(acceptedRelay()), Duration.ofMillis(150));
+                })) {
+            backend.setSoTimeout(5_000);
+            // Each byte comes well within the 300 ms read timeout; the whole relay takes over 6 s.
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(2), Duration.ofMillis(300), true);
+            long started = System.nanoTime();
+            try (ServiceConnection connection = client.connect("echo", "1.0.0")) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(connection.fallbackReason()).startsWith("no relay within");
+            }
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void aReplySentAByteAtATimeFailsTheExchangeOnTime() throws Exception {
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                out -> trickle(out, FrameIO.encode(negotiatedWithToken(dir.resolve("x.sock"))), Duration.ofMillis(150)))) {
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofMillis(300));
+            long started = System.nanoTime();
+            assertThatThrownBy(() -> client.exchange(client.helloFor("echo", "1.0.0")))
+                    .isInstanceOf(SocketTimeoutException.class);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void aRelayWaitTooLongForASocketTimeoutStillWaitsAndHandsOff() throws Exception {
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
+            out.write(FrameIO.encode(negotiatedWithToken(dir.resolve("unused.sock"))));
+            out.write(FrameIO.encode(acceptedRelay()));
+        })) {
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(2), Duration.ofDays(30), true);
+            try (ServiceConnection connection = client.connect("echo", "1.0.0")) {
+                assertThat(connection.route()).isEqualTo(Route.HANDED_OFF);
+                assertThat(connection.toString()).as("the token is never rendered")
+                        .doesNotContain(HexFormat.of().formatHex(TOKEN))
+                        .doesNotContain(ByteString.copyFrom(TOKEN).toStringUtf8())
+                        .doesNotContainIgnoringCase("token")
+                        .contains("route=" + Route.HANDED_OFF);
+            }
+        }
+    }
+
+    private static Frame negotiatedWithToken(Path backendPipe) {
+        Negotiated negotiated = Negotiated.newBuilder().setBackendPipe(backendPipe.toString())
+                .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING).setHandlePassedToken(ByteString.copyFrom(TOKEN))
+                .setConnectionId(CONNECTION_ID).build();
+        return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, 1,
+                HelloReply.newBuilder().setNegotiated(negotiated).build());
+    }
+
+    private static Frame acceptedRelay() {
+        return Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, CONNECTION_ID,
+                HandoffAck.newBuilder().setToken(ByteString.copyFrom(TOKEN)).setAccepted(true)
+                        .setCorrelationId(CONNECTION_ID).build());
+    }
+
+    private static void trickle(OutputStream out, byte[] bytes, Duration perByte) throws IOException {
+        for (byte b : bytes) {
+            try {
+                Thread.sleep(perByte);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            out.write(b);
+            out.flush();
+        }
+    }
+
+    /** A broker that answers one connection's Hello with a script, and then holds it until closed. */
+    private static final class ScriptedBroker implements AutoCloseable {
+
+        interface Script {
+            void play(OutputStream out) throws IOException;
+        }
+
+        private final AFUNIXServerSocket listener;
+        private final Path path;
+        private final CompletableFuture<Void> served;
+
+        private ScriptedBroker(AFUNIXServerSocket listener, Path path, Script script) {
+            this.listener = listener;
+            this.path = path;
+            this.served = CompletableFuture.runAsync(() -> {
+                try (AFUNIXSocket connection = listener.accept()) {
+                    FrameIO.read(connection.getInputStream(), WireProtocol.MAX_HELLO_BODY);
+                    script.play(connection.getOutputStream());
+                    connection.getInputStream().read(); // until the client closes
+                } catch (IOException gone) {
+                    // The client gave up or the test ended: what the script was for.
+                }
+            });
+        }
+
+        static ScriptedBroker start(Path path, Script script) throws IOException {
+            return new ScriptedBroker(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)), path, script);
+        }
+
+        Path path() {
+            return path;
+        }
+
+        @Override
+        public void close() throws IOException {
+            listener.close();
+            served.cancel(true);
+        }
+    }
+}
