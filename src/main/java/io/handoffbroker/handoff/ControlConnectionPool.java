@@ -122,8 +122,9 @@ public final class ControlConnectionPool implements AutoCloseable {
             connection.close();
             return;
         }
+        boolean onTheLoop = NO_DIAL.isBound();
         try {
-            if (pool.getNumWaiters() > 0) {
+            if (pool.getNumWaiters() > 0 && !onTheLoop) {
                 pool.invalidateObject(connection);
             } else {
                 withoutDialling(() -> {
@@ -137,6 +138,20 @@ public final class ControlConnectionPool implements AutoCloseable {
             if (!connection.isQuarantined()) {
                 connection.close();
             }
+        }
+        if (onTheLoop && pool.getNumWaiters() > 0) {
+            // The loop may not dial, and Commons Pool looks at a freed slot only once, here: a
+            // borrower waiting for it would sit out its whole borrow timeout. Dial for it elsewhere.
+            Thread.ofVirtual().name("broker-pool-refill").start(() -> refill(connection.endpoint(), pool));
+        }
+    }
+
+    private static void refill(Path endpoint, GenericObjectPool<ControlConnection> pool) {
+        try {
+            pool.addObject();
+        } catch (Exception e) {
+            log.info("handoff endpoint {}: could not dial a control connection for a waiting handoff: {}", endpoint,
+                    e.toString());
         }
     }
 

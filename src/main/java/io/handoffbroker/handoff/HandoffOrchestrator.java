@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Collection;
+import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -269,10 +270,19 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         }
         ClientConnection client = attempt.client;
         FileDescriptor descriptor;
+        long borrowStarted = System.nanoTime();
         try {
             descriptor = client.channel().getFileDescriptor();
             attempt.hold(pool.borrow(endpoint));
         } catch (Exception e) {
+            if (e instanceof NoSuchElementException
+                    && System.nanoTime() - borrowStarted >= settings.pool().borrowTimeout().toNanos()) {
+                // Every control connection was in use for the whole borrow timeout: the broker's own
+                // pressure (pool-size against concurrent handoffs), not a failure of the backend.
+                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE,
+                        "no free control connection to " + endpoint + " within the borrow timeout");
+                return;
+            }
             failures.recordFailure(attempt.backend.label(), System.nanoTime());
             brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
                     "no control connection to " + endpoint + ": " + why(e));

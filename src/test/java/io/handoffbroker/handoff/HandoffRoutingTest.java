@@ -13,6 +13,12 @@ import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Hello;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -123,6 +129,32 @@ class HandoffRoutingTest {
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertReconnectsWithoutAnOffer(connection, FallbackReason.BACKEND_UNAVAILABLE);
         }
+    }
+
+    @Test
+    void handoffsWaitingForABusyControlConnectionAreTheBrokersPressureNotTheBackendsFailure() throws Exception {
+        // One control connection, a 100 ms wait for it, and a healthy backend that takes 300 ms to
+        // ACK: of three clients at once, two wait out the pool. Counted against the backend, two
+        // such waits would have it skipped (rate_limited) with a limit of two failures.
+        backend.byDefault(ScriptedHandoffBackend.answerAfter(Duration.ofMillis(300)));
+        start(backends.service(), f -> f.failedAttempts(2, Duration.ofMinutes(1)).ackDeadline(Duration.ofSeconds(2))
+                .relayWait(Duration.ofSeconds(3))
+                .pool(new PoolSettings(1, 0, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMinutes(1))));
+        List<Future<ServiceConnection>> clients = new ArrayList<>();
+        try (ExecutorService atOnce = Executors.newFixedThreadPool(3)) {
+            for (int i = 0; i < 3; i++) {
+                clients.add(atOnce.submit(() -> broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)));
+            }
+            for (Future<ServiceConnection> client : clients) {
+                client.get(10, TimeUnit.SECONDS).close();
+            }
+        }
+        assertThat(broker.events().fallbacks(FallbackReason.FD_PRESSURE)).as("%s", broker.events()).isPositive();
+        assertThat(broker.events().fallbacks(FallbackReason.BACKEND_UNAVAILABLE)).isZero();
+        try (ServiceConnection later = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+            assertThat(later.route()).as(later.fallbackReason()).isEqualTo(Route.HANDED_OFF);
+        }
+        assertThat(broker.events().fallbacks(FallbackReason.RATE_LIMITED)).isZero();
     }
 
     @Test
