@@ -298,8 +298,12 @@ public class BrokerProperties {
         @DurationMin(millis = 1)
         private Duration tokenTtl = Duration.ofSeconds(30);
 
-        /** Handoffs in flight at most; beyond it clients take the reconnect route (fd_pressure). */
+        /**
+         * Handoffs in flight at most; beyond it clients take the reconnect route (fd_pressure). At most
+         * 1,048,576: each is a client descriptor in flight, and the delivery queue is allocated at this size.
+         */
         @Min(1)
+        @Max(1_048_576)
         private int maxPendingTokens = 1024;
 
         /** Failed handoffs per backend within failed-attempt-window before the backend is skipped (rate_limited). */

@@ -304,6 +304,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                         "no control connection to " + endpoint + " after a failed send: " + why(e));
                 return;
             }
+            if (overdue(attempt)) {
+                return; // the same rule as for the first borrow: never send past the deadline
+            }
             outcome = delivery.deliver(attempt.held(), descriptor, attempt.token, attempt.backend.name(), client.id(),
                     attempt.deadline);
         }

@@ -77,6 +77,15 @@ class BrokerApplicationTest {
     }
 
     @Test
+    void aPendingTokenLimitTooLargeToAllocateFailsStartupNamingTheSettingAndItsBound() {
+        // Unbounded, the delivery queue allocated at this size ended start-up in an OutOfMemoryError.
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.handoff.max-pending-tokens=2147483647").close())
+                .hasStackTraceContaining("handoff.maxPendingTokens").hasStackTraceContaining("1048576")
+                .isNotInstanceOf(OutOfMemoryError.class);
+    }
+
+    @Test
     void aDuplicateBackendFailsStartupNamingBothKeys() {
         assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
                 "--broker.demo.enabled=false",
