@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.google.protobuf.ByteString;
+import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.WireProtocol;
@@ -18,17 +19,13 @@ import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
-import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 /**
  * Every wait of the client SDK is bounded, whatever the broker does: a broker that does
@@ -46,25 +43,11 @@ class BrokerClientBoundsTest {
     @Test
     void aBrokerWhoseBacklogIsFullFailsTheConnectAfterTheReplyTimeoutInsteadOfHoldingIt() throws Exception {
         Path path = dir.resolve("frozen.sock");
-        List<AFUNIXSocketChannel> backlog = new ArrayList<>();
-        try (AFUNIXServerSocketChannel frozen = AFUNIXServerSocketChannel.open()) {
-            frozen.bind(AFUNIXSocketAddress.of(path), 1);
-            while (backlog.size() < 64) {
-                AFUNIXSocketChannel queued = AFUNIXSocketChannel.open();
-                queued.configureBlocking(false);
-                backlog.add(queued);
-                if (!queued.connect(AFUNIXSocketAddress.of(path))) {
-                    break;
-                }
-            }
+        try (FrozenListener frozen = FrozenListener.at(path)) {
             BrokerClient client = new BrokerClient(path, Duration.ofMillis(300));
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThatThrownBy(
                     () -> client.connect("echo", "1.0.0")).isInstanceOf(SocketTimeoutException.class)
                     .hasMessageContaining("backlog full"));
-        } finally {
-            for (AFUNIXSocketChannel queued : backlog) {
-                queued.close();
-            }
         }
     }
 

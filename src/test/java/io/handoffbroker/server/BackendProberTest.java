@@ -5,18 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.testing.HandoffFixture;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
-import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 class BackendProberTest {
 
@@ -52,27 +50,13 @@ class BackendProberTest {
         Path pipe = dir.resolve("backend.sock");
         Path handoff = dir.resolve("handoff.sock");
         ServiceBackend backend = HandoffFixture.handoffService(pipe, handoff);
-        List<AFUNIXSocketChannel> backlog = new ArrayList<>();
         try (AFUNIXServerSocket backendPipe = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(pipe));
-                AFUNIXServerSocketChannel frozen = AFUNIXServerSocketChannel.open();
+                FrozenListener frozen = FrozenListener.at(handoff);
                 BackendProber prober = new BackendProber(new ServiceCatalog(List.of(backend)), Duration.ofMinutes(1),
                         Duration.ofMillis(200), Clock.systemUTC())) {
-            frozen.bind(AFUNIXSocketAddress.of(handoff), 1);
-            while (backlog.size() < 64) {
-                AFUNIXSocketChannel queued = AFUNIXSocketChannel.open();
-                queued.configureBlocking(false);
-                backlog.add(queued);
-                if (!queued.connect(AFUNIXSocketAddress.of(handoff))) {
-                    break;
-                }
-            }
             assertTimeoutPreemptively(Duration.ofSeconds(10), prober::probeAll);
             assertThat(prober.handoffReachable(backend)).isFalse();
             assertThat(prober.handoffFailure(backend)).contains("backlog full");
-        } finally {
-            for (AFUNIXSocketChannel queued : backlog) {
-                queued.close();
-            }
         }
     }
 }
