@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +28,7 @@ import org.slf4j.LoggerFactory;
 public final class LateAckWatcher implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(LateAckWatcher.class);
+    static final String THREAD_NAME = "broker-late-ack-watch";
 
     private record Watch(ControlConnection connection, long graceEndsNanos, Consumer<AckResult> verdict) {
     }
@@ -35,19 +37,32 @@ public final class LateAckWatcher implements AutoCloseable {
     private final Selector selector;
     private final Queue<Watch> incoming = new ConcurrentLinkedQueue<>();
     private final List<Watch> watching = new ArrayList<>();
-    private final Thread thread;
+    // Started by the first watch: a broker whose handoffs never miss a deadline (or that has
+    // handoff switched off) runs no watcher thread at all.
+    private @Nullable Thread thread;
     private volatile boolean running = true;
 
     public LateAckWatcher(long graceNanos, Selector selector) {
         this.graceNanos = graceNanos;
         this.selector = selector;
-        this.thread = Thread.ofPlatform().name("broker-late-ack-watch").daemon(true).start(this::run);
     }
 
     /** Takes ownership of a quarantined connection; {@code verdict} is called once, on the watcher thread. */
     public void watch(ControlConnection connection, Consumer<AckResult> verdict) {
         incoming.add(new Watch(connection, System.nanoTime() + graceNanos, verdict));
+        startOnce();
         selector.wakeup();
+    }
+
+    private synchronized void startOnce() {
+        if (thread == null) {
+            thread = Thread.ofPlatform().name(THREAD_NAME).daemon(true).start(this::run);
+        }
+    }
+
+    /** Whether the watcher thread was ever started. */
+    synchronized boolean started() {
+        return thread != null;
     }
 
     private void run() {
@@ -134,12 +149,24 @@ public final class LateAckWatcher implements AutoCloseable {
 
     @Override
     public void close() {
-        running = false;
+        Thread watcher;
+        synchronized (this) {
+            running = false;
+            watcher = thread;
+        }
         selector.wakeup();
-        try {
-            thread.join(2_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (watcher == null) {
+            // Never started: whatever was handed over (nothing, unless a watch raced this close) ends here.
+            Watch w;
+            while ((w = incoming.poll()) != null) {
+                finish(w, AckResult.MISSING);
+            }
+        } else {
+            try {
+                watcher.join(2_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         try {
             selector.close();

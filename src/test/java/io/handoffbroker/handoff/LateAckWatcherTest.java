@@ -53,6 +53,18 @@ class LateAckWatcherTest {
     }
 
     @Test
+    void noThreadRunsUntilTheFirstConnectionIsWatched() throws Exception {
+        try (LateAckWatcher watcher = watcher(Duration.ofMillis(100));
+                ControlConnection control = dial();
+                AFUNIXSocketChannel backend = endpoint.accept()) {
+            assertThat(watcher.started()).as("a broker whose ACKs all come in time runs no watcher").isFalse();
+            watcher.watch(control, verdicts::add);
+            assertThat(watcher.started()).isTrue();
+            assertThat(verdicts.poll(5, TimeUnit.SECONDS)).isEqualTo(AckResult.MISSING);
+        }
+    }
+
+    @Test
     void aCompleteFrameWithinTheGracePeriodIsLateAndTheConnectionIsClosed() throws Exception {
         try (LateAckWatcher watcher = watcher(Duration.ofSeconds(10));
                 ControlConnection control = dial();
