@@ -149,6 +149,9 @@ public final class ControlConnectionPool implements AutoCloseable {
     private static void refill(Path endpoint, GenericObjectPool<ControlConnection> pool) {
         try {
             pool.addObject();
+            if (pool.isClosed()) {
+                pool.clear(); // closed while this dial ran: Commons Pool kept the connection anyway
+            }
         } catch (Exception e) {
             log.info("handoff endpoint {}: could not dial a control connection for a waiting handoff: {}", endpoint,
                     e.toString());
@@ -168,6 +171,12 @@ public final class ControlConnectionPool implements AutoCloseable {
     public void quarantine(ControlConnection connection) {
         connection.quarantine();
         invalidate(connection);
+    }
+
+    /** Borrowers waiting for a connection to the endpoint right now. */
+    int waiters(Path endpoint) {
+        GenericObjectPool<ControlConnection> pool = pools.get(endpoint);
+        return pool == null ? 0 : pool.getNumWaiters();
     }
 
     public Stats stats(Path endpoint) {

@@ -270,25 +270,13 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         }
         ClientConnection client = attempt.client;
         FileDescriptor descriptor;
-        long borrowStarted = System.nanoTime();
         try {
             descriptor = client.channel().getFileDescriptor();
-            attempt.hold(pool.borrow(endpoint));
-        } catch (Exception e) {
-            if (e instanceof NoSuchElementException
-                    && System.nanoTime() - borrowStarted >= settings.pool().borrowTimeout().toNanos()) {
-                // Every control connection was in use for the whole borrow timeout: the broker's own
-                // pressure (pool-size against concurrent handoffs), not a failure of the backend.
-                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE,
-                        "no free control connection to " + endpoint + " within the borrow timeout");
-                return;
-            }
-            failures.recordFailure(attempt.backend.label(), System.nanoTime());
-            brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
-                    "no control connection to " + endpoint + ": " + why(e));
+        } catch (IOException e) {
+            brokerOwnedFailure(attempt, FallbackReason.BACKEND_UNAVAILABLE, "client descriptor unavailable: " + why(e));
             return;
         }
-        if (overdue(attempt)) {
+        if (!borrow(attempt, endpoint, "") || overdue(attempt)) {
             return;
         }
         DeliveryOutcome outcome = delivery.deliver(attempt.held(), descriptor, attempt.token, attempt.backend.name(),
@@ -296,21 +284,39 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         if (outcome.status() == DeliveryOutcome.Status.TRANSFER_FAILED && attempt.held().exchanges() > 0) {
             // A pooled connection the backend closed since its validation: nothing went out, so try once fresh.
             pool.invalidate(attempt.letGo());
-            try {
-                attempt.hold(pool.borrow(endpoint));
-            } catch (Exception e) {
-                failures.recordFailure(attempt.backend.label(), System.nanoTime());
-                brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
-                        "no control connection to " + endpoint + " after a failed send: " + why(e));
+            // The same rules as for the first borrow: never send past the deadline.
+            if (!borrow(attempt, endpoint, " after a failed send") || overdue(attempt)) {
                 return;
-            }
-            if (overdue(attempt)) {
-                return; // the same rule as for the first borrow: never send past the deadline
             }
             outcome = delivery.deliver(attempt.held(), descriptor, attempt.token, attempt.backend.name(), client.id(),
                     attempt.deadline);
         }
         conclude(attempt, outcome);
+    }
+
+    /**
+     * Borrows a control connection for the attempt (dialling if needed, waiting at most the
+     * borrow timeout); on failure tells the client and returns false. Waiting out the timeout
+     * because every connection was busy is the broker's own pressure (pool-size against
+     * concurrent handoffs), not counted against the backend; a failed dial is.
+     */
+    private boolean borrow(Attempt attempt, Path endpoint, String when) {
+        long started = System.nanoTime();
+        try {
+            attempt.hold(pool.borrow(endpoint));
+            return true;
+        } catch (Exception e) {
+            if (e instanceof NoSuchElementException
+                    && System.nanoTime() - started >= settings.pool().borrowTimeout().toNanos()) {
+                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE,
+                        "no free control connection to " + endpoint + when + " within the borrow timeout");
+            } else {
+                failures.recordFailure(attempt.backend.label(), System.nanoTime());
+                brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
+                        "no control connection to " + endpoint + when + ": " + why(e));
+            }
+            return false;
+        }
     }
 
     // Some failures carry no message (a closed channel, say): their type says it then.

@@ -27,6 +27,7 @@ public final class BoundedConnect {
         CONNECTED, BACKLOG_FULL
     }
 
+    private static final Duration CENTURY = Duration.ofDays(36_525);
     private static final long FIRST_PAUSE_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
     private static final long LONGEST_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
@@ -41,7 +42,8 @@ public final class BoundedConnect {
      * @throws IOException when nothing listens at the address, or the connect failed otherwise
      */
     public static AFUNIXSocket connect(AFUNIXSocketAddress address, Duration timeout) throws IOException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        // Beyond a century, a timeout is none at all (and would overflow the clock's arithmetic).
+        long deadline = System.nanoTime() + (timeout.compareTo(CENTURY) > 0 ? CENTURY : timeout).toNanos();
         long pause = FIRST_PAUSE_NANOS;
         while (true) {
             AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();

@@ -34,9 +34,8 @@ class ControlConnectionPoolTest {
                         throw new IllegalStateException(e);
                     }
                 });
-                assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.stats(endpoint).active() == 1 && !waiting.isDone(),
-                        Duration.ofSeconds(5))).isTrue();
-                Thread.sleep(100); // the worker is waiting in the pool for the only slot
+                assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.waiters(endpoint) == 1, Duration.ofSeconds(5)))
+                        .as("the worker waits in the pool for the only slot").isTrue();
                 long discarded = System.nanoTime();
                 ControlConnectionPool.withoutDialling(() -> pool.invalidate(held)); // as the event loop does
                 ControlConnection replacement = waiting.get(4, TimeUnit.SECONDS);
