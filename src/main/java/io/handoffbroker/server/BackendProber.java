@@ -33,12 +33,12 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(BackendProber.class);
 
-    /** The last probe of one backend. */
     /**
+     * The last probe of one backend.
+     *
      * @param handoffFailure why the handoff endpoint did not answer, when it has one and did not
      */
-    public record BackendStatus(boolean reachable, Optional<Boolean> handoffReachable, Instant probedAt,
-            String detail, Optional<String> handoffFailure) {
+    public record BackendStatus(boolean reachable, Instant probedAt, String detail, Optional<String> handoffFailure) {
     }
 
     private final ServiceCatalog catalog;
@@ -83,7 +83,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
      * been probed yet, or has no handoff endpoint (nothing speaks against trying).
      */
     public boolean handoffReachable(ServiceBackend backend) {
-        return status(backend).flatMap(BackendStatus::handoffReachable).orElse(true);
+        return handoffFailure(backend) == null;
     }
 
     /**
@@ -104,8 +104,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         for (ServiceBackend backend : catalog.all()) {
             String failure = probe(backend.backendEndpoint());
             Optional<String> handoffFailure = backend.handoffEndpoint().map(this::probe);
-            Optional<Boolean> handoff = backend.handoffEndpoint().map(p -> handoffFailure.isEmpty());
-            BackendStatus status = new BackendStatus(failure == null, handoff, clock.instant(),
+            BackendStatus status = new BackendStatus(failure == null, clock.instant(),
                     failure == null ? "reachable" : failure, handoffFailure);
             BackendStatus previous = statuses.put(backend, status);
             if (previous == null || previous.reachable() != status.reachable()) {
