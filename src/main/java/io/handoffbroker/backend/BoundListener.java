@@ -1,6 +1,7 @@
 package io.handoffbroker.backend;
 
 import io.handoffbroker.unix.BoundSocketFile;
+import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.util.function.Consumer;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -126,10 +126,8 @@ final class BoundListener implements AutoCloseable {
     public void close() {
         closing = true;
         Thread thread = acceptThread;
-        if (thread != null) {
-            LockSupport.unpark(thread); // out of a back-off at once
-        }
         if (thread != null && thread.isAlive() && thread != Thread.currentThread()) {
+            LockSupport.unpark(thread); // out of a back-off at once
             wakeAccept();
             try {
                 thread.join(STOP_WAIT);
@@ -150,12 +148,9 @@ final class BoundListener implements AutoCloseable {
             if (!file.isStillOurs()) {
                 return; // another listener owns the path now; ours is reachable no more
             }
-            // Non-blocking: with a full backlog the accept thread is not in accept() (it waits for a
-            // handler slot and sees the closing flag there), and a blocking connect would wait forever.
-            try (AFUNIXSocketChannel wake = AFUNIXSocketChannel.open()) {
-                wake.configureBlocking(false);
-                wake.connect(AFUNIXSocketAddress.of(file.path()));
-            }
+            // Never a blocking connect: with a full backlog the accept thread is not in accept() (it
+            // waits for a handler slot and sees the closing flag there), and it would wait forever.
+            BoundedConnect.probe(AFUNIXSocketAddress.of(file.path()));
         } catch (IOException e) {
             log.debug("listener {}: could not wake the accept thread: {}", file, e.toString());
         }
