@@ -93,6 +93,11 @@ public final class LateAckWatcher implements AutoCloseable {
         for (Watch w : List.copyOf(watching)) {
             finish(w, AckResult.MISSING);
         }
+        finishIncomingMissing();
+    }
+
+    /** Watches handed over but never started end MISSING: nobody will watch them any more. */
+    private void finishIncomingMissing() {
         Watch w;
         while ((w = incoming.poll()) != null) {
             finish(w, AckResult.MISSING);
@@ -157,10 +162,7 @@ public final class LateAckWatcher implements AutoCloseable {
         selector.wakeup();
         if (watcher == null) {
             // Never started: whatever was handed over (nothing, unless a watch raced this close) ends here.
-            Watch w;
-            while ((w = incoming.poll()) != null) {
-                finish(w, AckResult.MISSING);
-            }
+            finishIncomingMissing();
         } else {
             try {
                 watcher.join(2_000);
