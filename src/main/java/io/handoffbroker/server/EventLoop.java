@@ -240,7 +240,14 @@ final class EventLoop implements Runnable, Reactor {
                 writeReply(connection);
             }
         } catch (RuntimeException bug) {
-            log.error("connection {}: unexpected failure; closing it", connection.id(), bug);
+            closeAfterBug(connection, bug);
+        }
+    }
+
+    // A bug costs its connection, never the loop (which serves every other connection).
+    private static void closeAfterBug(ClientConnection connection, RuntimeException bug) {
+        log.error("connection {}: unexpected failure; closing it", connection.id(), bug);
+        if (!connection.isDetached()) {
             connection.close("internal error: " + bug);
         }
     }
@@ -313,7 +320,6 @@ final class EventLoop implements Runnable, Reactor {
             return;
         }
         byDeadline.addLast(connection);
-        // As for a connection the selector reports (dispatch): a bug costs this connection, never the loop.
         try {
             events.connectionOpened(connection);
             // Registered with the selector only if it has to wait: most clients' Hello is already
@@ -325,10 +331,7 @@ final class EventLoop implements Runnable, Reactor {
                 ensureKey(connection, 0);
             }
         } catch (RuntimeException bug) {
-            log.error("connection {}: unexpected failure; closing it", connection.id(), bug);
-            if (!connection.isDetached()) {
-                connection.close("internal error: " + bug);
-            }
+            closeAfterBug(connection, bug);
         }
     }
 
