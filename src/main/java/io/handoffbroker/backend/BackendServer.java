@@ -139,7 +139,7 @@ public final class BackendServer implements AutoCloseable {
         }
         return new HandoffListener.Adopter.Slot() {
             @Override
-            public void serve(FileDescriptorCast adopted) {
+            public void serve(ReceivedDescriptor adopted) {
                 serveAdopted(adopted);
             }
 
@@ -154,32 +154,49 @@ public final class BackendServer implements AutoCloseable {
      * A handed-off connection, on a handler thread, off the ACK's path: a {@link StreamHandler}
      * gets file streams on the descriptor, any other handler a socket object made from it.
      */
-    private void serveAdopted(FileDescriptorCast adopted) {
+    private void serveAdopted(ReceivedDescriptor received) {
         try {
-            if (handler instanceof StreamHandler streams && Posix.available()) {
-                handlerThreads.execute(() -> serveStreams(adopted, streams));
-                return;
-            }
             handlerThreads.execute(() -> {
-                AFUNIXSocket socket;
+                FileDescriptorCast adopted;
                 try {
-                    socket = adopted.as(AFUNIXSocket.class);
-                    adoptedDescriptors.put(socket, socket.getFileDescriptor());
+                    adopted = received.cast();
                 } catch (IOException | RuntimeException e) {
-                    notAdopted(adopted, e);
+                    notAdopted(received, e);
                     return;
                 }
-                open.add(socket);
-                if (closed) {
-                    finish(socket); // close() ran while the socket was being made: it never saw this one
-                    return;
+                if (handler instanceof StreamHandler streams && Posix.available()) {
+                    serveStreams(adopted, streams);
+                } else {
+                    serveSocket(adopted);
                 }
-                serve(socket);
             });
         } catch (RejectedExecutionException closing) {
-            closeDescriptor(adopted);
+            received.close();
             slots.release();
         }
+    }
+
+    private void serveSocket(FileDescriptorCast adopted) {
+        AFUNIXSocket socket;
+        try {
+            socket = adopted.as(AFUNIXSocket.class);
+            adoptedDescriptors.put(socket, socket.getFileDescriptor());
+        } catch (IOException | RuntimeException e) {
+            notAdopted(adopted, e);
+            return;
+        }
+        open.add(socket);
+        if (closed) {
+            finish(socket); // close() ran while the socket was being made: it never saw this one
+            return;
+        }
+        serve(socket);
+    }
+
+    private void notAdopted(ReceivedDescriptor received, Exception why) {
+        log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, why.toString());
+        received.close();
+        slots.release();
     }
 
     private void notAdopted(FileDescriptorCast adopted, Exception why) {

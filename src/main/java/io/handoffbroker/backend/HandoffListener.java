@@ -10,20 +10,15 @@ import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
 import io.handoffbroker.wire.proto.HandoffOffer;
-import java.io.EOFException;
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,7 +53,7 @@ final class HandoffListener implements AutoCloseable {
              * reads and writes through (file streams or a socket object): that takes time the ACK
              * must not wait for.
              */
-            void serve(FileDescriptorCast adopted);
+            void serve(ReceivedDescriptor adopted);
 
             void release();
         }
@@ -88,26 +83,25 @@ final class HandoffListener implements AutoCloseable {
     /** One control connection carries any number of offer/ACK exchanges in sequence. */
     private void serveControl(AFUNIXSocket control) {
         try (control) {
-            control.setAncillaryReceiveBufferSize(1024);
+            TokenReader reader = TokenReader.of(control);
             InputStream in = control.getInputStream();
             // One timeout for the whole connection, set once: it bounds the offer that follows a
-            // descriptor, while an idle connection simply waits again (see readTokenAndDescriptors).
+            // descriptor, while an idle connection simply waits again (see TokenReader.read).
             control.setSoTimeout((int) OFFER_TIMEOUT.toMillis());
             while (true) {
-                byte[] token = new byte[TOKEN_BYTES];
-                List<FileDescriptor> received = new ArrayList<>();
-                if (!readTokenAndDescriptors(control, in, token, received)) {
+                TokenReader.Incoming incoming = reader.read();
+                if (incoming == null) {
                     return;
                 }
                 Frame frame;
                 try {
                     frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
                 } catch (IOException e) {
-                    closeAll(received);
+                    incoming.closeAll();
                     log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
                     return;
                 }
-                if (!answer(control, frame, token, received)) {
+                if (!answer(control, frame, incoming)) {
                     return;
                 }
             }
@@ -118,49 +112,18 @@ final class HandoffListener implements AutoCloseable {
         }
     }
 
-    private boolean readTokenAndDescriptors(AFUNIXSocket control, InputStream in, byte[] token,
-            List<FileDescriptor> received) throws IOException {
-        int done = 0;
-        while (done < TOKEN_BYTES) {
-            int n;
-            try {
-                n = in.read(token, done, TOKEN_BYTES - done);
-            } catch (SocketTimeoutException idle) {
-                if (done == 0 && received.isEmpty()) {
-                    continue; // a pooled connection between exchanges: nothing is owed yet
-                }
-                closeAll(received);
-                throw idle;
-            }
-            FileDescriptor[] fds = control.getReceivedFileDescriptors();
-            if (fds != null) {
-                received.addAll(List.of(fds));
-            }
-            if (n < 0) {
-                closeAll(received);
-                if (done == 0) {
-                    return false;
-                }
-                throw new EOFException("control connection closed after " + done + " token bytes");
-            }
-            done += n;
-        }
-        return true;
-    }
-
     /** @return false when the control connection must be closed (the offer was unreadable) */
-    private boolean answer(AFUNIXSocket control, Frame frame, byte[] tokenWithDescriptor,
-            List<FileDescriptor> received) throws IOException {
+    private boolean answer(AFUNIXSocket control, Frame frame, TokenReader.Incoming incoming) throws IOException {
         HandoffOffer offer;
         try {
             Envelope.validate(frame, FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_HANDOFF);
             offer = Envelope.payload(frame, HandoffOffer.parser(), "HandoffOffer");
         } catch (WireException e) {
-            closeAll(received);
+            incoming.closeAll();
             log.warn("handoff endpoint {}: invalid offer frame: {}", endpoint, e.getMessage());
             return false;
         }
-        String refusal = check(frame, offer, tokenWithDescriptor, received);
+        String refusal = check(frame, offer, incoming);
         Adopter.Slot slot = null;
         if (refusal == null) {
             slot = adopter.reserve();
@@ -168,22 +131,11 @@ final class HandoffListener implements AutoCloseable {
                 refusal = "backend at capacity";
             }
         }
-        FileDescriptorCast adopted = null;
+        ReceivedDescriptor adopted = null;
         if (slot != null) {
-            try {
-                adopted = duplicate(received);
-            } catch (IOException e) {
-                // Out of descriptors, typically. Still an answer: the broker tells the client at
-                // once, instead of waiting out its deadline for an ACK that never comes.
-                slot.release();
-                refusal = "backend could not take the descriptor: " + e.getMessage();
-                log.warn("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
-            } catch (RuntimeException e) {
-                slot.release();
-                throw e;
-            }
+            adopted = incoming.descriptors().getFirst();
         } else {
-            closeAll(received);
+            incoming.closeAll();
             log.info("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
         }
         HandoffAck ack = HandoffAck.newBuilder()
@@ -201,7 +153,7 @@ final class HandoffListener implements AutoCloseable {
             if (adopted != null) {
                 // The broker never learns of the acceptance and treats the handoff as failed; the
                 // client reconnects. Serving a connection it has given up would only hold a slot.
-                Descriptors.closeReceived(adopted.getFileDescriptor());
+                adopted.close();
                 slot.release();
             }
             throw e;
@@ -212,22 +164,13 @@ final class HandoffListener implements AutoCloseable {
         return true;
     }
 
-    /**
-     * A descriptor of our own for the received connection. junixsocket closes every
-     * descriptor received on a control socket when that socket closes, so a socket made
-     * straight from the received one would die with the control connection; a duplicate
-     * is ours alone, and the received original is closed at once.
-     */
-    private static FileDescriptorCast duplicate(List<FileDescriptor> received) throws IOException {
-        try {
-            return FileDescriptorCast.duplicating(received.getFirst());
-        } finally {
-            closeAll(received);
+    private @Nullable String check(Frame frame, HandoffOffer offer, TokenReader.Incoming incoming) {
+        if (incoming.notTaken() != null) {
+            // Out of descriptors, typically. Still an answer: the broker tells the client at
+            // once, instead of waiting out its deadline for an ACK that never comes.
+            return "backend could not take the descriptor: " + incoming.notTaken();
         }
-    }
-
-    private @Nullable String check(Frame frame, HandoffOffer offer, byte[] tokenWithDescriptor,
-            List<FileDescriptor> received) {
+        List<ReceivedDescriptor> received = incoming.descriptors();
         if (received.isEmpty()) {
             return "no descriptor received with the offer";
         }
@@ -240,7 +183,7 @@ final class HandoffListener implements AutoCloseable {
         if (offer.getToken().size() != TOKEN_BYTES) {
             return "handoff token must be 16 bytes";
         }
-        HandoffToken token = HandoffToken.of(tokenWithDescriptor);
+        HandoffToken token = HandoffToken.of(incoming.token());
         if (!token.matches(offer.getToken())) {
             return "handoff token mismatch";
         }
@@ -248,17 +191,6 @@ final class HandoffListener implements AutoCloseable {
             return "handoff token already consumed";
         }
         return null;
-    }
-
-    private static void closeAll(List<FileDescriptor> received) {
-        for (FileDescriptor fd : received) {
-            try {
-                Descriptors.closeReceived(fd);
-            } catch (IOException ignored) {
-                // Already closed.
-            }
-        }
-        received.clear();
     }
 
     @Override

@@ -8,8 +8,9 @@
  *
  * <p>Descriptor ownership: the server owns each accepted connection and closes it
  * when the handler returns or throws; the handler must not keep it. A handed-off
- * descriptor is the server's from the moment it is duplicated, before the ACK, until
- * its handler returns; one served as streams is made blocking first. Depends on
+ * descriptor is the server's from the moment it is received, before the ACK, until
+ * its handler returns (or, not adopted, until it is closed before the ACK); one served
+ * as streams is made blocking first. Depends on
  * the wire and unix packages only, never on Spring or the broker.
  */
 @NullMarked

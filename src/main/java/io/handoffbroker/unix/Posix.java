@@ -12,6 +12,8 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.net.SocketTimeoutException;
+import java.util.Arrays;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -19,8 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The three system calls made outside junixsocket, through the JDK's foreign
- * function API, on a descriptor's number:
+ * The system calls made outside junixsocket, through the JDK's foreign function
+ * API, on a descriptor's number:
  *
  * <ul>
  *   <li>{@code poll(2)} with a zero timeout ({@link #readableNow}): junixsocket's
@@ -37,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * <p>The constants are Linux's, so the calls are linked on Linux only. Elsewhere, or
  * when native calls are not allowed in this JVM, {@link #available()} is false,
  * {@link #readableNow} answers true (the caller simply tries, as it would without this
- * class), and the other two fail; callers fall back to junixsocket.
+ * class), and the others fail; callers fall back to junixsocket.
  */
 public final class Posix {
 
@@ -48,6 +50,23 @@ public final class Posix {
     private static final int O_NONBLOCK = 0x800;
     private static final int SHUT_RDWR = 2;
     private static final int EINTR = 4;
+    private static final int EAGAIN = 11;
+    private static final int SOL_SOCKET = 1;
+    private static final int SCM_RIGHTS = 1;
+    private static final int MSG_CTRUNC = 0x8;
+    private static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    /** The most bytes one {@link #receive} takes: a handoff token is 16. */
+    public static final int MAX_RECEIVE = 256;
+    // Room for 16 descriptors in one control message; more are discarded by the kernel (MSG_CTRUNC).
+    private static final int CONTROL_BYTES = 16 + 16 * 4;
+    private static final StructLayout IOVEC = MemoryLayout.structLayout(
+            ValueLayout.ADDRESS.withName("iov_base"), ValueLayout.JAVA_LONG.withName("iov_len"));
+    private static final StructLayout MSGHDR = MemoryLayout.structLayout(
+            ValueLayout.ADDRESS.withName("msg_name"), ValueLayout.JAVA_INT.withName("msg_namelen"),
+            MemoryLayout.paddingLayout(4),
+            ValueLayout.ADDRESS.withName("msg_iov"), ValueLayout.JAVA_LONG.withName("msg_iovlen"),
+            ValueLayout.ADDRESS.withName("msg_control"), ValueLayout.JAVA_LONG.withName("msg_controllen"),
+            ValueLayout.JAVA_INT.withName("msg_flags"), MemoryLayout.paddingLayout(4));
     private static final @Nullable Calls CALLS = Calls.link();
 
     private Posix() {
@@ -119,6 +138,94 @@ public final class Posix {
         }
     }
 
+    /**
+     * What one {@code recvmsg(2)} brought: {@code bytes} (0 at end of stream) and the
+     * descriptors that came with them, each a number this process owns and must close.
+     * {@code truncated}: more descriptors came than there was room for, and the kernel
+     * closed the rest.
+     */
+    public record Received(int bytes, int[] descriptors, boolean truncated) {
+    }
+
+    /**
+     * One {@code recvmsg(2)} of at most {@code length} bytes (and at most {@link #MAX_RECEIVE})
+     * into {@code into}, with any descriptors that come along, received close-on-exec. Blocks
+     * as the socket does; a signal during the call is retried.
+     *
+     * @throws SocketTimeoutException when the socket's receive timeout passed first
+     */
+    public static Received receive(int socket, byte[] into, int offset, int length) throws IOException {
+        Calls calls = required();
+        Scratch scratch = calls.scratch();
+        int wanted = Math.min(length, MAX_RECEIVE);
+        MemorySegment message = scratch.message();
+        scratch.iovec().set(ValueLayout.JAVA_LONG, IOVEC.byteOffset(MemoryLayout.PathElement.groupElement("iov_len")),
+                wanted);
+        long result;
+        while (true) {
+            message.set(ValueLayout.JAVA_LONG, CONTROL_LENGTH, CONTROL_BYTES);
+            message.set(ValueLayout.JAVA_INT, FLAGS, 0);
+            try {
+                result = (long) calls.recvmsg().invokeExact(scratch.callState(), socket, message, MSG_CMSG_CLOEXEC);
+            } catch (Throwable unexpected) {
+                throw new IOException("recvmsg(" + socket + ") failed", unexpected);
+            }
+            if (result >= 0) {
+                break;
+            }
+            int errno = scratch.errno();
+            if (errno == EAGAIN) {
+                throw new SocketTimeoutException("no bytes on descriptor " + socket + " within its receive timeout");
+            }
+            if (errno != EINTR) {
+                throw new IOException("recvmsg(" + socket + ") failed: errno " + errno);
+            }
+        }
+        MemorySegment.copy(scratch.data(), ValueLayout.JAVA_BYTE, 0, into, offset, (int) result);
+        int[] descriptors = descriptors(scratch.control(), message.get(ValueLayout.JAVA_LONG, CONTROL_LENGTH));
+        boolean truncated = (message.get(ValueLayout.JAVA_INT, FLAGS) & MSG_CTRUNC) != 0;
+        return new Received((int) result, descriptors, truncated);
+    }
+
+    // The SCM_RIGHTS payloads of the control messages (struct cmsghdr: length, level, type, data).
+    private static int[] descriptors(MemorySegment control, long controlLength) {
+        int[] found = new int[0];
+        long at = 0;
+        while (at + CMSG_HEADER <= controlLength) {
+            long length = control.get(ValueLayout.JAVA_LONG, at);
+            if (length < CMSG_HEADER || at + length > controlLength) {
+                break;
+            }
+            int level = control.get(ValueLayout.JAVA_INT, at + 8);
+            int type = control.get(ValueLayout.JAVA_INT, at + 12);
+            if (level == SOL_SOCKET && type == SCM_RIGHTS) {
+                int count = (int) ((length - CMSG_HEADER) / 4);
+                int[] more = Arrays.copyOf(found, found.length + count);
+                for (int i = 0; i < count; i++) {
+                    more[found.length + i] = control.get(ValueLayout.JAVA_INT, at + CMSG_HEADER + 4L * i);
+                }
+                found = more;
+            }
+            at += (length + 7) & ~7L;
+        }
+        return found;
+    }
+
+    /** Closes a descriptor number this process owns. Not retried after a signal: Linux has closed it. */
+    public static void close(int descriptor) throws IOException {
+        Calls calls = required();
+        Scratch scratch = calls.scratch();
+        int result;
+        try {
+            result = (int) calls.close().invokeExact(scratch.callState(), descriptor);
+        } catch (Throwable unexpected) {
+            throw new IOException("close(" + descriptor + ") failed", unexpected);
+        }
+        if (result < 0 && scratch.errno() != EINTR) {
+            throw new IOException("close(" + descriptor + ") failed: errno " + scratch.errno());
+        }
+    }
+
     private static Calls required() throws IOException {
         Calls calls = CALLS;
         if (calls == null) {
@@ -145,16 +252,39 @@ public final class Posix {
         }
     }
 
-    /** Per-thread memory for the calls: a {@code struct pollfd} and the captured {@code errno}. */
-    private record Scratch(MemorySegment pollFd, MemorySegment callState, VarHandle errnoHandle) {
+    private static final long CONTROL_LENGTH = MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_controllen"));
+    private static final long FLAGS = MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_flags"));
+    private static final long CMSG_HEADER = 16;
+
+    /**
+     * Per-thread memory for the calls: a {@code struct pollfd}, the captured {@code errno}, and
+     * a {@code struct msghdr} pointing at one {@code iovec} over {@code data} and at {@code control}.
+     */
+    private record Scratch(MemorySegment pollFd, MemorySegment callState, VarHandle errnoHandle,
+            MemorySegment message, MemorySegment iovec, MemorySegment data, MemorySegment control) {
+
+        static Scratch allocate(StructLayout callStateLayout, VarHandle errnoHandle) {
+            Arena arena = Arena.ofAuto();
+            MemorySegment data = arena.allocate(MAX_RECEIVE);
+            MemorySegment control = arena.allocate(CONTROL_BYTES, 8);
+            MemorySegment iovec = arena.allocate(IOVEC);
+            iovec.set(ValueLayout.ADDRESS, 0, data);
+            MemorySegment message = arena.allocate(MSGHDR);
+            message.set(ValueLayout.ADDRESS, MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_iov")), iovec);
+            message.set(ValueLayout.JAVA_LONG, MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_iovlen")), 1L);
+            message.set(ValueLayout.ADDRESS, MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_control")),
+                    control);
+            return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), errnoHandle, message, iovec,
+                    data, control);
+        }
 
         int errno() {
             return (int) errnoHandle.get(callState, 0L);
         }
     }
 
-    private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown,
-            ThreadLocal<Scratch> scratches) {
+    private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown, MethodHandle recvmsg,
+            MethodHandle close, ThreadLocal<Scratch> scratches) {
 
         Scratch scratch() {
             return scratches.get();
@@ -180,11 +310,13 @@ public final class Posix {
                         Linker.Option.firstVariadicArg(2), errno);
                 MethodHandle shutdown = linker.downcallHandle(libc.find("shutdown").orElseThrow(),
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), errno);
-                ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> {
-                    Arena arena = Arena.ofAuto();
-                    return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), errnoHandle);
-                });
-                return new Calls(poll, fcntl, shutdown, scratches);
+                MethodHandle recvmsg = linker.downcallHandle(libc.find("recvmsg").orElseThrow(), FunctionDescriptor.of(
+                        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), errno);
+                MethodHandle close = linker.downcallHandle(libc.find("close").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), errno);
+                ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(
+                        () -> Scratch.allocate(callStateLayout, errnoHandle));
+                return new Calls(poll, fcntl, shutdown, recvmsg, close, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
                         + "handed-off connections are served through socket objects", unavailable.toString());

@@ -47,15 +47,22 @@ class BackendUnderDescriptorPressureTest {
             assertThat(offer(control, passed, token(1), 41).getAccepted()).isTrue();
             assertThat(offer(control, passed, token(1), 42).getAccepted()).as("replayed").isFalse();
 
+            HandoffAck lastNumber;
             HandoffAck ack;
-            // One number left: the received descriptor takes it, and making it the backend's own cannot.
+            // One number left: the received descriptor takes it, and is the backend's own as it is,
+            // with no copy to make.
             try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
-                ack = offer(control, passed, token(2), 43);
+                lastNumber = offer(control, passed, token(2), 43);
+            }
+            assertThat(lastNumber.getAccepted()).as("accepted on the last free number").isTrue();
+            // None left: the kernel cannot install the descriptor in the backend at all.
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
+                ack = offer(control, passed, token(3), 44);
             }
             assertThat(ack.getAccepted()).isFalse();
-            assertThat(ack.getCorrelationId()).isEqualTo(43);
+            assertThat(ack.getCorrelationId()).isEqualTo(44);
             assertThat(ack.getErrorDetail()).startsWith("backend could not take the descriptor");
-            assertThat(offer(control, passed, token(3), 44).getAccepted()).as("the control connection goes on")
+            assertThat(offer(control, passed, token(4), 45).getAccepted()).as("the control connection goes on")
                     .isTrue();
         }
     }

@@ -1,10 +1,17 @@
 package io.handoffbroker.unix;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -102,5 +109,78 @@ class PosixTest {
     void aDescriptorThatIsNotOpenIsReportedReadableSoTheCallerFindsOutItself() {
         // poll(2) answers POLLNVAL for a closed number; the caller's own call then fails properly.
         assertThat(Posix.readableNow(Integer.MAX_VALUE - 1)).isTrue();
+    }
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aDescriptorIsReceivedWithItsBytesAsACloseOnExecNumberOfOurOwnThatOutlivesItsCarrier() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> carrier = AFUNIXSocketPair.open();
+        AFUNIXSocketPair<AFUNIXSocketChannel> passed = AFUNIXSocketPair.open();
+        AFUNIXSocketChannel passedEnd = passed.getSocket1();
+        try (AFUNIXSocketChannel farEnd = passed.getSocket2()) {
+            byte[] into = new byte[16];
+            Posix.Received received;
+            try (AFUNIXSocketChannel sender = carrier.getSocket1(); AFUNIXSocketChannel receiver = carrier.getSocket2()) {
+                sender.setOutboundFileDescriptors(passedEnd.getFileDescriptor());
+                sender.write(ByteBuffer.wrap(new byte[] {1, 2, 3}));
+                received = Posix.receive(Posix.number(receiver.getFileDescriptor()), into, 4, 12);
+            }
+            // The sender's copy; without shutdown, which would end the socket for every copy.
+            Descriptors.closeWithoutShutdown(passedEnd);
+
+            assertThat(received.bytes()).isEqualTo(3);
+            assertThat(into).startsWith(0, 0, 0, 0, 1, 2, 3);
+            assertThat(received.truncated()).isFalse();
+            assertThat(received.descriptors()).hasSize(1);
+            int ours = received.descriptors()[0];
+            assertThat(closeOnExec(ours)).as("close-on-exec").isTrue();
+
+            farEnd.configureBlocking(false);
+            assertThat(farEnd.read(ByteBuffer.allocate(1))).as("open after its carrier and the sender's copy closed")
+                    .isZero();
+            Posix.close(ours);
+            farEnd.configureBlocking(true);
+            assertThat(farEnd.read(ByteBuffer.allocate(1))).as("the last copy closed").isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void descriptorsBeyondTheRoomOfOneReceiveAreReportedAsDiscarded() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel sender = pair.getSocket1(); AFUNIXSocketChannel receiver = pair.getSocket2();
+                FileInputStream devNull = new FileInputStream("/dev/null")) {
+            FileDescriptor[] many = new FileDescriptor[20];
+            Arrays.fill(many, devNull.getFD());
+            sender.setOutboundFileDescriptors(many);
+            sender.write(ByteBuffer.wrap(new byte[] {1}));
+
+            Posix.Received received = Posix.receive(Posix.number(receiver.getFileDescriptor()), new byte[1], 0, 1);
+            for (int descriptor : received.descriptors()) {
+                Posix.close(descriptor);
+            }
+            assertThat(received.bytes()).isEqualTo(1);
+            assertThat(received.truncated()).isTrue();
+            assertThat(received.descriptors()).hasSizeLessThan(20);
+        }
+    }
+
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aReceiveEndsWithTheSocketsTimeoutAndReportsTheEndOfTheStreamAsNoBytes() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel sender = pair.getSocket1(); AFUNIXSocketChannel receiver = pair.getSocket2()) {
+            receiver.socket().setSoTimeout(100);
+            int descriptor = Posix.number(receiver.getFileDescriptor());
+            assertThatThrownBy(() -> Posix.receive(descriptor, new byte[1], 0, 1))
+                    .isInstanceOf(SocketTimeoutException.class);
+            sender.close();
+            assertThat(Posix.receive(descriptor, new byte[1], 0, 1).bytes()).isZero();
+        }
+    }
+
+    private static boolean closeOnExec(int descriptor) throws IOException {
+        // /proc/self/fdinfo/N: "flags: 0...", octal; O_CLOEXEC is 02000000.
+        String flags = Files.readAllLines(Path.of("/proc/self/fdinfo/" + descriptor)).stream()
+                .filter(line -> line.startsWith("flags:")).findFirst().orElseThrow();
+        return (Long.parseLong(flags.substring("flags:".length()).trim(), 8) & 02000000) != 0;
     }
 }

@@ -1,0 +1,73 @@
+package io.handoffbroker.backend;
+
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Posix;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/**
+ * A client connection's descriptor received on a control connection, owned by this
+ * process alone from the moment it is read: it outlives the control connection, and
+ * is either adopted by a handler ({@link #cast}, on the handler's thread) or closed.
+ */
+sealed interface ReceivedDescriptor {
+
+    /** What a handler is served through. From then on the cast's descriptor owns the number. */
+    FileDescriptorCast cast() throws IOException;
+
+    /** Closes the descriptor; it was never adopted. Never throws. */
+    void close();
+
+    /**
+     * Received with {@code recvmsg(2)} through {@link Posix#receive}: a plain number, close-on-exec,
+     * that nothing else closes. Making the cast checks the socket (two system calls), which is
+     * left to the handler thread, after the ACK.
+     */
+    record Native(int number) implements ReceivedDescriptor {
+
+        @Override
+        public FileDescriptorCast cast() throws IOException {
+            return FileDescriptorCast.unsafeUsing(number);
+        }
+
+        @Override
+        public void close() {
+            try {
+                Posix.close(number);
+            } catch (IOException ignored) {
+                // Not ours any more, or never valid: nothing left to release.
+            }
+        }
+    }
+
+    /**
+     * Received through junixsocket, where {@link Posix} is not available. junixsocket closes every
+     * descriptor received on a control socket when that socket closes, so the received one is
+     * duplicated at once, and the copy is what is kept.
+     */
+    record Duplicated(FileDescriptorCast copy) implements ReceivedDescriptor {
+
+        static Duplicated of(FileDescriptor received) throws IOException {
+            try {
+                return new Duplicated(FileDescriptorCast.duplicating(received));
+            } finally {
+                Descriptors.closeReceived(received);
+            }
+        }
+
+        @Override
+        public FileDescriptorCast cast() {
+            return copy;
+        }
+
+        @Override
+        public void close() {
+            try {
+                Descriptors.closeReceived(copy.getFileDescriptor());
+            } catch (IOException ignored) {
+                // Closed already.
+            }
+        }
+    }
+}

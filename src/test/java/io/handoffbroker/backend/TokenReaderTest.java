@@ -1,0 +1,106 @@
+package io.handoffbroker.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.handoffbroker.testing.OpenDescriptors;
+import io.handoffbroker.unix.Descriptors;
+import java.io.EOFException;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+
+/**
+ * The token and its descriptors, read both ways the SDK can: through {@code recvmsg(2)}
+ * itself (Linux) and through junixsocket (elsewhere). Real sockets, real descriptor passing.
+ */
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class TokenReaderTest {
+
+    private static final byte[] TOKEN = token();
+
+    @ParameterizedTest(name = "native calls: {0}")
+    @ValueSource(booleans = {true, false})
+    void aTokenSplitOverTwoWritesComesWithItsDescriptorWhichOutlivesTheControlConnection(boolean nativeCalls)
+            throws Exception {
+        AFUNIXSocket[] passed = pair();
+        try (AFUNIXSocket farEnd = passed[1]) {
+            TokenReader.Incoming incoming;
+            AFUNIXSocket[] control = pair();
+            try (AFUNIXSocket broker = control[0]; AFUNIXSocket backend = control[1]) {
+                broker.setOutboundFileDescriptors(passed[0].getFileDescriptor());
+                broker.getOutputStream().write(TOKEN, 0, 10);
+                broker.getOutputStream().write(TOKEN, 10, 6);
+                incoming = TokenReader.of(backend, nativeCalls).read();
+            }
+            Descriptors.closeWithoutShutdown(passed[0]); // the sender's copy
+
+            assertThat(incoming).isNotNull();
+            assertThat(incoming.token()).isEqualTo(TOKEN);
+            assertThat(incoming.notTaken()).isNull();
+            assertThat(incoming.descriptors()).hasSize(1);
+            AFUNIXSocket adopted = incoming.descriptors().getFirst().cast().as(AFUNIXSocket.class);
+            adopted.getOutputStream().write(7);
+            assertThat(farEnd.getInputStream().read()).as("the adopted copy works on its own").isEqualTo(7);
+            Descriptors.closeWithoutShutdown(adopted);
+            assertThat(farEnd.getInputStream().read()).as("and was the last").isEqualTo(-1);
+        }
+    }
+
+    @ParameterizedTest(name = "native calls: {0}")
+    @ValueSource(booleans = {true, false})
+    void aConnectionClosedBetweenExchangesEndsCleanlyAndOneClosedMidTokenFailsWithoutLeaking(boolean nativeCalls)
+            throws Exception {
+        AFUNIXSocket[] idle = pair();
+        try (AFUNIXSocket broker = idle[0]; AFUNIXSocket backend = idle[1]) {
+            broker.close();
+            assertThat(TokenReader.of(backend, nativeCalls).read()).isNull();
+        }
+
+        AFUNIXSocket[] control = pair();
+        try (AFUNIXSocket broker = control[0]; AFUNIXSocket backend = control[1];
+                FileInputStream devNull = new FileInputStream("/dev/null")) {
+            broker.setOutboundFileDescriptors(devNull.getFD());
+            broker.getOutputStream().write(TOKEN, 0, 5);
+            broker.close();
+            TokenReader reader = TokenReader.of(backend, nativeCalls);
+            int before = OpenDescriptors.count();
+            assertThatThrownBy(reader::read).isInstanceOf(EOFException.class).hasMessageContaining("after 5 token bytes");
+            assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
+        }
+    }
+
+    @ParameterizedTest(name = "native calls: {0}")
+    @ValueSource(booleans = {true, false})
+    void moreDescriptorsThanOneAreAllReceivedOrReportedSoTheOfferIsRefused(boolean nativeCalls) throws Exception {
+        AFUNIXSocket[] control = pair();
+        try (AFUNIXSocket broker = control[0]; AFUNIXSocket backend = control[1];
+                FileInputStream devNull = new FileInputStream("/dev/null")) {
+            broker.setOutboundFileDescriptors(devNull.getFD(), devNull.getFD(), devNull.getFD());
+            broker.getOutputStream().write(TOKEN);
+            TokenReader.Incoming incoming = TokenReader.of(backend, nativeCalls).read();
+            assertThat(incoming).isNotNull();
+            assertThat(incoming.descriptors()).hasSize(3);
+            int before = OpenDescriptors.count();
+            incoming.closeAll();
+            assertThat(OpenDescriptors.count()).isEqualTo(before - 3);
+        }
+    }
+
+    private static AFUNIXSocket[] pair() throws IOException {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        return new AFUNIXSocket[] {(AFUNIXSocket) pair.getSocket1().socket(), (AFUNIXSocket) pair.getSocket2().socket()};
+    }
+
+    private static byte[] token() {
+        byte[] token = new byte[16];
+        IntStream.range(0, 16).forEach(i -> token[i] = (byte) (i * 17 + 3));
+        return token;
+    }
+}
