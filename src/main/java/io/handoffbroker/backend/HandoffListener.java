@@ -82,8 +82,7 @@ final class HandoffListener implements AutoCloseable {
 
     /** One control connection carries any number of offer/ACK exchanges in sequence. */
     private void serveControl(AFUNIXSocket control) {
-        try (control) {
-            TokenReader reader = TokenReader.of(control);
+        try (control; TokenReader reader = TokenReader.of(control)) {
             InputStream in = control.getInputStream();
             // One timeout for the whole connection, set once: it bounds the offer that follows a
             // descriptor, while an idle connection simply waits again (see TokenReader.read).
@@ -93,16 +92,21 @@ final class HandoffListener implements AutoCloseable {
                 if (incoming == null) {
                     return;
                 }
-                Frame frame;
                 try {
-                    frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
-                } catch (IOException e) {
+                    Frame frame;
+                    try {
+                        frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
+                    } catch (IOException e) {
+                        log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
+                        return;
+                    }
+                    if (!answer(control, frame, incoming)) {
+                        return;
+                    }
+                } finally {
+                    // What was not adopted, whatever ended the exchange: a refusal, a failure, a bug.
+                    // Nothing else would close it (received numbers are not tied to the socket).
                     incoming.closeAll();
-                    log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
-                    return;
-                }
-                if (!answer(control, frame, incoming)) {
-                    return;
                 }
             }
         } catch (IOException e) {
@@ -133,10 +137,14 @@ final class HandoffListener implements AutoCloseable {
         }
         ReceivedDescriptor adopted = null;
         if (slot != null) {
-            adopted = incoming.descriptors().getFirst();
+            adopted = incoming.takeFirst();
         } else {
             incoming.closeAll();
-            log.info("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
+            if (incoming.notTaken() != null) {
+                log.warn("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
+            } else {
+                log.info("handoff endpoint {}: refused offer {}: {}", endpoint, offer.getCorrelationId(), refusal);
+            }
         }
         HandoffAck ack = HandoffAck.newBuilder()
                 .setToken(offer.getToken())
@@ -174,8 +182,8 @@ final class HandoffListener implements AutoCloseable {
         if (received.isEmpty()) {
             return "no descriptor received with the offer";
         }
-        if (received.size() > 1) {
-            return "expected one descriptor, received " + received.size();
+        if (received.size() > 1 || incoming.truncated()) {
+            return "expected one descriptor, received " + (incoming.truncated() ? "more than " : "") + received.size();
         }
         if (frame.getRequestId() != offer.getCorrelationId()) {
             return "request_id does not match correlation_id";
@@ -200,6 +208,8 @@ final class HandoffListener implements AutoCloseable {
             return; // never bound: the socket file, if any, belongs to someone else
         }
         bound.close();
+        // Closing shuts each socket down first, which also ends a read its thread is making
+        // through its own number for it (see TokenReader).
         controls.forEach(Descriptors::closeQuietly);
     }
 }

@@ -26,6 +26,21 @@ sealed interface ReceivedDescriptor {
      */
     record Native(int number) implements ReceivedDescriptor {
 
+        /**
+         * Takes ownership of a received number. A process started with standard input, output or
+         * error closed can receive 0, 1 or 2, which junixsocket would wrap in the JVM's own
+         * {@code FileDescriptor.in}, {@code out} or {@code err}, and closing the connection would
+         * then break those; such a number is moved above them first.
+         */
+        static Native of(int number) throws IOException {
+            if (number > 2) {
+                return new Native(number);
+            }
+            int moved = Posix.duplicate(number, 3);
+            Posix.close(number);
+            return new Native(moved);
+        }
+
         @Override
         public FileDescriptorCast cast() throws IOException {
             return FileDescriptorCast.unsafeUsing(number);

@@ -10,6 +10,8 @@ import java.net.SocketTimeoutException;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFSocket;
+import org.newsclub.net.unix.AFSocketCapability;
 import org.newsclub.net.unix.AFUNIXSocket;
 
 /**
@@ -22,14 +24,24 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * <p>Ownership: every descriptor read belongs to the returned {@link Incoming} until it is
  * adopted or closed; on every failure here, those read so far are closed before the throw.
  */
-final class TokenReader {
+final class TokenReader implements AutoCloseable {
 
     private static final int TOKEN_BYTES = HandoffToken.LENGTH;
 
-    /** One offer's token and descriptors. */
-    record Incoming(byte[] token, List<ReceivedDescriptor> descriptors, @Nullable String notTaken) {
+    /**
+     * One offer's token and the descriptors that came with it. {@code truncated}: the kernel
+     * discarded some (more came than there was room for); {@code notTaken}: why a descriptor
+     * that was sent could not be kept, typically a process out of descriptor numbers.
+     */
+    record Incoming(byte[] token, List<ReceivedDescriptor> descriptors, boolean truncated,
+            @Nullable String notTaken) {
 
-        /** Closes every descriptor that came with the token (nothing was adopted). */
+        /** The first descriptor, which the caller now owns; the others stay here. */
+        ReceivedDescriptor takeFirst() {
+            return descriptors.removeFirst();
+        }
+
+        /** Closes every descriptor still here (none was adopted, or the adopted one was taken). */
         void closeAll() {
             TokenReader.closeAll(descriptors);
         }
@@ -37,24 +49,34 @@ final class TokenReader {
 
     private final AFUNIXSocket control;
     private final InputStream in;
-    private final int number; // the control socket's descriptor, or -1 when junixsocket reads
+    // Our own number for the control socket, or -1 when junixsocket reads. Its own, so that a
+    // close of the socket on another thread cannot hand the number to another file while a
+    // read may still use it: that close shuts the socket down, and the read here ends.
+    private final int number;
 
-    private TokenReader(AFUNIXSocket control, int number) throws IOException {
+    private TokenReader(AFUNIXSocket control, InputStream in, int number) {
         this.control = control;
-        this.in = control.getInputStream();
+        this.in = in;
         this.number = number;
     }
 
     static TokenReader of(AFUNIXSocket control) throws IOException {
-        return of(control, Posix.available());
+        return of(control, Posix.available() && AFSocket.supports(AFSocketCapability.CAPABILITY_UNSAFE));
     }
 
+    /**
+     * @param nativeCalls receive through {@link Posix#receive}: needs the native calls, and
+     *     junixsocket's unsafe operations to make a socket of a descriptor number (they can
+     *     be switched off by a system property, and a connection accepted but then not
+     *     servable would be a handoff lost after its ACK)
+     */
     static TokenReader of(AFUNIXSocket control, boolean nativeCalls) throws IOException {
+        InputStream in = control.getInputStream();
         if (nativeCalls) {
-            return new TokenReader(control, Posix.number(control.getFileDescriptor()));
+            return new TokenReader(control, in, Posix.duplicate(Posix.number(control.getFileDescriptor()), 3));
         }
         control.setAncillaryReceiveBufferSize(1024);
-        return new TokenReader(control, -1);
+        return new TokenReader(control, in, -1);
     }
 
     /**
@@ -68,6 +90,7 @@ final class TokenReader {
         byte[] token = new byte[TOKEN_BYTES];
         List<ReceivedDescriptor> received = new ArrayList<>();
         String notTaken = null;
+        boolean truncated = false;
         int done = 0;
         while (done < TOKEN_BYTES) {
             int n;
@@ -75,10 +98,18 @@ final class TokenReader {
                 if (number >= 0) {
                     Posix.Received got = Posix.receive(number, token, done, TOKEN_BYTES - done);
                     for (int descriptor : got.descriptors()) {
-                        received.add(new ReceivedDescriptor.Native(descriptor));
+                        try {
+                            received.add(ReceivedDescriptor.Native.of(descriptor));
+                        } catch (IOException e) {
+                            new ReceivedDescriptor.Native(descriptor).close();
+                            notTaken = e.getMessage();
+                        }
                     }
                     if (got.truncated()) {
-                        notTaken = "the kernel discarded descriptors (none left in this process, or too many sent)";
+                        truncated = true;
+                        if (received.isEmpty()) {
+                            notTaken = "the kernel could not install it in this process (out of descriptors)";
+                        }
                     }
                     n = got.bytes() == 0 ? -1 : got.bytes();
                 } else {
@@ -86,7 +117,7 @@ final class TokenReader {
                     notTaken = keepReceived(received, notTaken);
                 }
             } catch (SocketTimeoutException idle) {
-                if (done == 0 && received.isEmpty() && notTaken == null) {
+                if (done == 0 && received.isEmpty() && !truncated && notTaken == null) {
                     continue;
                 }
                 closeAll(received);
@@ -104,7 +135,19 @@ final class TokenReader {
             }
             done += n;
         }
-        return new Incoming(token, received, notTaken);
+        return new Incoming(token, received, truncated, notTaken);
+    }
+
+    /** Releases the reader's own number for the control socket; the socket itself is the caller's. */
+    @Override
+    public void close() {
+        if (number >= 0) {
+            try {
+                Posix.close(number);
+            } catch (IOException ignored) {
+                // Never valid, or closed already: nothing is held.
+            }
+        }
     }
 
     private @Nullable String keepReceived(List<ReceivedDescriptor> received, @Nullable String notTaken)

@@ -34,6 +34,12 @@ import org.slf4j.LoggerFactory;
  *       {@code shutdown(2)} ({@link #shutdown}): a backend can serve a handed-off
  *       connection through plain file streams on its descriptor, without the socket
  *       object junixsocket takes tens of microseconds to build.</li>
+ *   <li>{@code recvmsg(2)} with {@code SCM_RIGHTS} ({@link #receive}), {@code close(2)}
+ *       ({@link #close}) and {@code fcntl(F_DUPFD_CLOEXEC)} ({@link #duplicate}): a backend
+ *       receives a handed-off descriptor as a number of its own, close-on-exec from the
+ *       start. junixsocket hands it out as a descriptor it closes together with the control
+ *       connection, so keeping it took a {@code dup}, an {@code fcntl}, a {@code close} and
+ *       a check of the copy, between the offer and the ACK.</li>
  * </ul>
  *
  * <p>The constants are Linux's, so the calls are linked on Linux only. Elsewhere, or
@@ -47,6 +53,7 @@ public final class Posix {
     private static final short POLLIN = 0x1;
     private static final int F_GETFL = 3;
     private static final int F_SETFL = 4;
+    private static final int F_DUPFD_CLOEXEC = 1030;
     private static final int O_NONBLOCK = 0x800;
     private static final int SHUT_RDWR = 2;
     private static final int EINTR = 4;
@@ -209,6 +216,11 @@ public final class Posix {
             at += (length + 7) & ~7L;
         }
         return found;
+    }
+
+    /** A second number for the same open file: the lowest free one at or above {@code lowest}, close-on-exec. */
+    public static int duplicate(int descriptor, int lowest) throws IOException {
+        return fcntl(required(), descriptor, F_DUPFD_CLOEXEC, lowest);
     }
 
     /** Closes a descriptor number this process owns. Not retried after a signal: Linux has closed it. */

@@ -3,6 +3,7 @@ package io.handoffbroker.backend;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.handoffbroker.demo.EchoHandler;
+import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.OpenDescriptors;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,6 +45,37 @@ class BackendServerLifecycleTest {
         assertThat(Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
                 .filter(n -> n.startsWith("backend-") && n.endsWith("accept")))
                 .as("accept threads left running").isEmpty();
+    }
+
+    @Test
+    void closingEndsOpenControlConnectionsThroughTheirOwnThreadsWhichCloseTheirSockets() throws Exception {
+        Path pipe = dir.resolve("pipe.sock");
+        Path handoff = dir.resolve("handoff.sock");
+        cycleWithControlConnections(pipe, handoff);
+        OpenDescriptors.Snapshot baseline = OpenDescriptors.stable(Duration.ofMillis(100), Duration.ofSeconds(3));
+        Set<Thread> before = LiveThreads.snapshot();
+
+        for (int i = 0; i < 5; i++) {
+            cycleWithControlConnections(pipe, handoff);
+        }
+
+        LiveThreads.awaitGone(before, Duration.ofSeconds(3), "backend-handoff-control");
+        OpenDescriptors.awaitAtMost(baseline, Duration.ofSeconds(3));
+    }
+
+    /** Two idle control connections, as a broker's pool holds them, open while the server closes. */
+    private static void cycleWithControlConnections(Path pipe, Path handoff) throws Exception {
+        AFUNIXSocketAddress address = AFUNIXSocketAddress.of(handoff);
+        try (BackendServer server = new BackendServer(pipe, Optional.of(handoff), new EchoHandler(), 4).start();
+                AFUNIXSocket first = AFUNIXSocket.connectTo(address);
+                AFUNIXSocket second = AFUNIXSocket.connectTo(address)) {
+            first.setSoTimeout(5_000);
+            second.setSoTimeout(5_000);
+            awaitControlThreads(2);
+            server.close();
+            assertThat(first.getInputStream().read()).as("the backend ended the first").isEqualTo(-1);
+            assertThat(second.getInputStream().read()).as("the backend ended the second").isEqualTo(-1);
+        }
     }
 
     @Test
@@ -103,6 +136,15 @@ class BackendServerLifecycleTest {
                 AFUNIXSocket client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(pipe))) {
             assertThat(echo(client, "x")).isEqualTo("x");
             assertThat(server.openConnections()).isEqualTo(1);
+        }
+    }
+
+    private static void awaitControlThreads(int count) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("backend-handoff-control")).count() < count) {
+            assertThat(System.nanoTime() - deadline).as("control connections taken on").isNegative();
+            Thread.sleep(5);
         }
     }
 

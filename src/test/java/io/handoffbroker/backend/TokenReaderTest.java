@@ -8,6 +8,7 @@ import io.handoffbroker.unix.Descriptors;
 import java.io.EOFException;
 import java.io.FileInputStream;
 import java.io.IOException;
+import java.net.SocketTimeoutException;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,7 +38,9 @@ class TokenReaderTest {
                 broker.setOutboundFileDescriptors(passed[0].getFileDescriptor());
                 broker.getOutputStream().write(TOKEN, 0, 10);
                 broker.getOutputStream().write(TOKEN, 10, 6);
-                incoming = TokenReader.of(backend, nativeCalls).read();
+                try (TokenReader reader = TokenReader.of(backend, nativeCalls)) {
+                    incoming = reader.read();
+                }
             }
             Descriptors.closeWithoutShutdown(passed[0]); // the sender's copy
 
@@ -60,7 +63,9 @@ class TokenReaderTest {
         AFUNIXSocket[] idle = pair();
         try (AFUNIXSocket broker = idle[0]; AFUNIXSocket backend = idle[1]) {
             broker.close();
-            assertThat(TokenReader.of(backend, nativeCalls).read()).isNull();
+            try (TokenReader reader = TokenReader.of(backend, nativeCalls)) {
+                assertThat(reader.read()).isNull();
+            }
         }
 
         AFUNIXSocket[] control = pair();
@@ -69,10 +74,56 @@ class TokenReaderTest {
             broker.setOutboundFileDescriptors(devNull.getFD());
             broker.getOutputStream().write(TOKEN, 0, 5);
             broker.close();
-            TokenReader reader = TokenReader.of(backend, nativeCalls);
-            int before = OpenDescriptors.count();
-            assertThatThrownBy(reader::read).isInstanceOf(EOFException.class).hasMessageContaining("after 5 token bytes");
-            assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
+            try (TokenReader reader = TokenReader.of(backend, nativeCalls)) {
+                int before = OpenDescriptors.count();
+                assertThatThrownBy(reader::read).isInstanceOf(EOFException.class)
+                        .hasMessageContaining("after 5 token bytes");
+                assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "native calls: {0}")
+    @ValueSource(booleans = {true, false})
+    void aTokenThatStallsPartWayTimesOutAndItsDescriptorIsClosed(boolean nativeCalls) throws Exception {
+        AFUNIXSocket[] control = pair();
+        try (AFUNIXSocket broker = control[0]; AFUNIXSocket backend = control[1];
+                FileInputStream devNull = new FileInputStream("/dev/null")) {
+            backend.setSoTimeout(100);
+            try (TokenReader reader = TokenReader.of(backend, nativeCalls)) {
+                int before = OpenDescriptors.count();
+                broker.setOutboundFileDescriptors(devNull.getFD());
+                broker.getOutputStream().write(TOKEN, 0, 5);
+                assertThatThrownBy(reader::read).isInstanceOf(SocketTimeoutException.class);
+                assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "native calls: {0}")
+    @ValueSource(booleans = {true, false})
+    void anIdleConnectionWaitsThroughItsTimeoutsForTheNextToken(boolean nativeCalls) throws Exception {
+        AFUNIXSocket[] control = pair();
+        try (AFUNIXSocket broker = control[0]; AFUNIXSocket backend = control[1];
+                FileInputStream devNull = new FileInputStream("/dev/null");
+                TokenReader reader = TokenReader.of(backend, nativeCalls)) {
+            backend.setSoTimeout(50);
+            Thread late = Thread.ofPlatform().start(() -> {
+                try {
+                    Thread.sleep(300); // six timeouts of an idle connection
+                    broker.setOutboundFileDescriptors(devNull.getFD());
+                    broker.getOutputStream().write(TOKEN);
+                } catch (Exception e) {
+                    Descriptors.closeQuietly(broker); // the read then ends, and the assertions say so
+                    throw new IllegalStateException(e);
+                }
+            });
+            TokenReader.Incoming incoming = reader.read();
+            late.join();
+            assertThat(incoming).isNotNull();
+            assertThat(incoming.token()).isEqualTo(TOKEN);
+            assertThat(incoming.descriptors()).hasSize(1);
+            incoming.closeAll();
         }
     }
 
@@ -84,7 +135,10 @@ class TokenReaderTest {
                 FileInputStream devNull = new FileInputStream("/dev/null")) {
             broker.setOutboundFileDescriptors(devNull.getFD(), devNull.getFD(), devNull.getFD());
             broker.getOutputStream().write(TOKEN);
-            TokenReader.Incoming incoming = TokenReader.of(backend, nativeCalls).read();
+            TokenReader.Incoming incoming;
+            try (TokenReader reader = TokenReader.of(backend, nativeCalls)) {
+                incoming = reader.read();
+            }
             assertThat(incoming).isNotNull();
             assertThat(incoming.descriptors()).hasSize(3);
             int before = OpenDescriptors.count();

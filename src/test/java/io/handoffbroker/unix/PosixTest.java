@@ -3,6 +3,7 @@ package io.handoffbroker.unix;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.handoffbroker.testing.OpenDescriptors;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -153,13 +154,16 @@ class PosixTest {
             sender.setOutboundFileDescriptors(many);
             sender.write(ByteBuffer.wrap(new byte[] {1}));
 
+            int before = OpenDescriptors.count();
             Posix.Received received = Posix.receive(Posix.number(receiver.getFileDescriptor()), new byte[1], 0, 1);
+            assertThat(OpenDescriptors.count()).as("installed: the ones reported").isEqualTo(before + 16);
             for (int descriptor : received.descriptors()) {
                 Posix.close(descriptor);
             }
+            assertThat(OpenDescriptors.count()).isEqualTo(before);
             assertThat(received.bytes()).isEqualTo(1);
             assertThat(received.truncated()).isTrue();
-            assertThat(received.descriptors()).hasSizeLessThan(20);
+            assertThat(received.descriptors()).hasSize(16).doesNotHaveDuplicates();
         }
     }
 
@@ -174,6 +178,22 @@ class PosixTest {
                     .isInstanceOf(SocketTimeoutException.class);
             sender.close();
             assertThat(Posix.receive(descriptor, new byte[1], 0, 1).bytes()).isZero();
+        }
+    }
+
+    @Test
+    void aDuplicateIsTheSameSocketUnderANumberAtOrAboveTheLowestAskedCloseOnExec() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel ours = pair.getSocket1(); AFUNIXSocketChannel peer = pair.getSocket2()) {
+            int original = Posix.number(ours.getFileDescriptor());
+            int copy = Posix.duplicate(original, original + 100);
+            assertThat(copy).isGreaterThanOrEqualTo(original + 100);
+            assertThat(closeOnExec(copy)).isTrue();
+            peer.write(ByteBuffer.wrap(new byte[] {1}));
+            assertThat(Posix.readableNow(copy)).as("the same socket").isTrue();
+            Posix.close(copy);
+            assertThat(Files.exists(Path.of("/proc/self/fd/" + copy))).as("closed").isFalse();
+            assertThat(Posix.readableNow(original)).as("the original is untouched").isTrue();
         }
     }
 
