@@ -685,7 +685,8 @@ public final class Bench {
             String fixedCpu = cpu(t, key, t.getLong(key + ".completedInWindow"), numbers);
             report.figures.add(new Figure(isTarget ? "throughput_target" : "throughput_fixed",
                     String.format(Locale.ROOT, "5%s. fixed rate %,.0f/s offered%s, latency from intended start",
-                            isTarget ? "b" : "c", offered, isTarget ? "" : " (" + t.get(key + ".spec") + "apacity)"),
+                            isTarget ? "b" : "c", offered,
+                            isTarget ? "" : " (" + ofCapacity(t.get(key + ".spec")) + ")"),
                     t.getLong(key + ".completed"), fromIntended,
                     String.format(Locale.ROOT, "%,.0f Hellos/s achieved", achieved), numbers,
                     isTarget ? "≥ " + String.format(Locale.ROOT, "%,d", settings.rate()) + "/s sustained" : "—",
@@ -789,5 +790,10 @@ public final class Bench {
         } catch (IOException ignored) {
             // Best effort.
         }
+    }
+
+    // A rate given as "0.75c" (a share of the capacity just measured) as a reader would write it.
+    private static String ofCapacity(String spec) {
+        return spec.endsWith("c") ? spec.substring(0, spec.length() - 1) + " × capacity" : spec + "/s";
     }
 }
