@@ -75,14 +75,25 @@ final class HandoffListener implements AutoCloseable {
 
     void start() throws IOException {
         listener = BoundListener.start(endpoint, "backend-handoff-accept", control -> {
+            // The reader takes its own number for the socket here, on the accept thread, before
+            // close() can see the socket: close() waits for this thread, then closes what it knows.
+            TokenReader reader;
+            try {
+                reader = TokenReader.of(control);
+            } catch (IOException e) {
+                log.warn("handoff endpoint {}: could not take on a control connection: {}", endpoint, e.toString());
+                Descriptors.closeQuietly(control);
+                return;
+            }
             controls.add(control);
-            Thread.ofPlatform().name("backend-handoff-control").daemon(true).start(() -> serveControl(control));
+            Thread.ofPlatform().name("backend-handoff-control").daemon(true)
+                    .start(() -> serveControl(control, reader));
         });
     }
 
     /** One control connection carries any number of offer/ACK exchanges in sequence. */
-    private void serveControl(AFUNIXSocket control) {
-        try (control; TokenReader reader = TokenReader.of(control)) {
+    private void serveControl(AFUNIXSocket control, TokenReader reader) {
+        try (control; reader) {
             InputStream in = control.getInputStream();
             // One timeout for the whole connection, set once: it bounds the offer that follows a
             // descriptor, while an idle connection simply waits again (see TokenReader.read).

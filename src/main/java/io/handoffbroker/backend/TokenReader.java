@@ -30,8 +30,9 @@ final class TokenReader implements AutoCloseable {
 
     /**
      * One offer's token and the descriptors that came with it. {@code truncated}: the kernel
-     * discarded some (more came than there was room for); {@code notTaken}: why a descriptor
-     * that was sent could not be kept, typically a process out of descriptor numbers.
+     * discarded some (more came than there was room for, or this process had no free number);
+     * {@code notTaken}: why a descriptor that was sent could not be kept, typically a process
+     * out of descriptor numbers.
      */
     record Incoming(byte[] token, List<ReceivedDescriptor> descriptors, boolean truncated,
             @Nullable String notTaken) {

@@ -9,8 +9,8 @@
  * <p>Descriptor ownership: the server owns each accepted connection and closes it
  * when the handler returns or throws; the handler must not keep it. A handed-off
  * descriptor is the server's from the moment it is received, before the ACK, until
- * its handler returns (or, not adopted, until it is closed before the ACK); one served
- * as streams is made blocking first. Depends on
+ * its handler returns, or, if it is never served, until it is closed (before the ACK
+ * when the offer is refused); one served as streams is made blocking first. Depends on
  * the wire and unix packages only, never on Spring or the broker.
  */
 @NullMarked

@@ -86,12 +86,20 @@ public final class BrokerClient {
      */
     public Frame exchange(Hello hello) throws IOException {
         AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout);
+        Frame reply;
         try {
             socket.setSoTimeout(millis(replyTimeout));
-            return exchange(socket, hello, replyTimeout);
-        } finally {
-            closeOurEnd(socket);
+            reply = exchange(socket, hello, replyTimeout);
+        } catch (IOException | RuntimeException e) {
+            try {
+                closeOurEnd(socket);
+            } catch (IOException closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
         }
+        closeOurEnd(socket);
+        return reply;
     }
 
     // This process holds the only copy of its end, so closing the descriptor ends the connection

@@ -148,8 +148,8 @@ public final class Posix {
     /**
      * What one {@code recvmsg(2)} brought: {@code bytes} (0 at end of stream) and the
      * descriptors that came with them, each a number this process owns and must close.
-     * {@code truncated}: more descriptors came than there was room for, and the kernel
-     * closed the rest.
+     * {@code truncated}: some descriptors that came could not be received, and the kernel
+     * closed them: more came than there was room for, or this process had no free number.
      */
     public record Received(int bytes, int[] descriptors, boolean truncated) {
     }
