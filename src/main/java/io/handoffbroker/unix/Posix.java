@@ -74,6 +74,11 @@ public final class Posix {
             ValueLayout.ADDRESS.withName("msg_iov"), ValueLayout.JAVA_LONG.withName("msg_iovlen"),
             ValueLayout.ADDRESS.withName("msg_control"), ValueLayout.JAVA_LONG.withName("msg_controllen"),
             ValueLayout.JAVA_INT.withName("msg_flags"), MemoryLayout.paddingLayout(4));
+    private static final long IOV_LEN = offset(IOVEC, "iov_len");
+    private static final long CONTROL_LENGTH = offset(MSGHDR, "msg_controllen");
+    private static final long FLAGS = offset(MSGHDR, "msg_flags");
+    // struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type, then the data.
+    private static final long CMSG_HEADER = 16;
     private static final @Nullable Calls CALLS = Calls.link();
 
     private Posix() {
@@ -166,8 +171,7 @@ public final class Posix {
         Scratch scratch = calls.scratch();
         int wanted = Math.min(length, MAX_RECEIVE);
         MemorySegment message = scratch.message();
-        scratch.iovec().set(ValueLayout.JAVA_LONG, IOVEC.byteOffset(MemoryLayout.PathElement.groupElement("iov_len")),
-                wanted);
+        scratch.iovec().set(ValueLayout.JAVA_LONG, IOV_LEN, wanted);
         long result;
         while (true) {
             message.set(ValueLayout.JAVA_LONG, CONTROL_LENGTH, CONTROL_BYTES);
@@ -238,6 +242,10 @@ public final class Posix {
         }
     }
 
+    private static long offset(StructLayout layout, String field) {
+        return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    }
+
     private static Calls required() throws IOException {
         Calls calls = CALLS;
         if (calls == null) {
@@ -264,10 +272,6 @@ public final class Posix {
         }
     }
 
-    private static final long CONTROL_LENGTH = MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_controllen"));
-    private static final long FLAGS = MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_flags"));
-    private static final long CMSG_HEADER = 16;
-
     /**
      * Per-thread memory for the calls: a {@code struct pollfd}, the captured {@code errno}, and
      * a {@code struct msghdr} pointing at one {@code iovec} over {@code data} and at {@code control}.
@@ -282,10 +286,9 @@ public final class Posix {
             MemorySegment iovec = arena.allocate(IOVEC);
             iovec.set(ValueLayout.ADDRESS, 0, data);
             MemorySegment message = arena.allocate(MSGHDR);
-            message.set(ValueLayout.ADDRESS, MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_iov")), iovec);
-            message.set(ValueLayout.JAVA_LONG, MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_iovlen")), 1L);
-            message.set(ValueLayout.ADDRESS, MSGHDR.byteOffset(MemoryLayout.PathElement.groupElement("msg_control")),
-                    control);
+            message.set(ValueLayout.ADDRESS, offset(MSGHDR, "msg_iov"), iovec);
+            message.set(ValueLayout.JAVA_LONG, offset(MSGHDR, "msg_iovlen"), 1L);
+            message.set(ValueLayout.ADDRESS, offset(MSGHDR, "msg_control"), control);
             return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), errnoHandle, message, iovec,
                     data, control);
         }
