@@ -4,12 +4,14 @@
  * without shutting the shared socket down, the socket-file chores of a
  * listener (private directory, stale-file detection, removing only the file it
  * bound), connecting without ever waiting in a full backlog, waiting on a selector
- * through signals, and the three system calls made
- * outside junixsocket, through the JDK's foreign function API ({@code poll(2)} with a
- * zero timeout, {@code fcntl(2)} to make a descriptor blocking, {@code shutdown(2)}).
+ * through signals, and the system calls made outside junixsocket, through the JDK's
+ * foreign function API ({@code poll(2)} with a zero timeout, {@code fcntl(2)} to make a
+ * descriptor blocking or to duplicate it, {@code shutdown(2)}, and {@code recvmsg(2)}
+ * with {@code SCM_RIGHTS} and {@code close(2)} for a backend receiving descriptors).
  *
  * <p>This package never decides anything about the protocol and never keeps a
- * descriptor: callers own every socket they pass in. It must not depend on
+ * descriptor: callers own every socket they pass in, and every descriptor number
+ * {@code Posix.receive} or {@code Posix.duplicate} gives them. It must not depend on
  * Spring, the server or the SDKs; the SDKs and the broker both use it.
  */
 @NullMarked
