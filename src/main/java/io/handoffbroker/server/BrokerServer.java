@@ -5,7 +5,6 @@ import io.handoffbroker.unix.BoundSocketFile;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
-import java.nio.channels.Selector;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -75,7 +74,7 @@ public final class BrokerServer implements AutoCloseable {
         SocketFile.preparePrivateParent(path);
         SocketFile.claim(path);
         AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
-        Selector selector = null;
+        Readiness readiness = null;
         try {
             // junixsocket would unlink the path on close even if a successor has bound it by then;
             // removeSocketFile() does it only while the file is still ours.
@@ -84,8 +83,8 @@ public final class BrokerServer implements AutoCloseable {
             boundFile = BoundSocketFile.identify(path); // from the bind on, a failed start removes the file
             Files.setPosixFilePermissions(path,
                     PosixFilePermissions.fromString(settings.peerPolicy().isPrivate() ? "rw-------" : "rw-rw-rw-"));
-            selector = listener.provider().openSelector();
-            EventLoop eventLoop = new EventLoop(listener, selector, settings, negotiator, router, events,
+            readiness = Readiness.open();
+            EventLoop eventLoop = new EventLoop(listener, readiness, settings, negotiator, router, events,
                     connectionIds, () -> listening = false);
             Thread thread = Thread.ofPlatform().name("broker-io").daemon(false).unstarted(eventLoop);
             loop = eventLoop;
@@ -93,15 +92,16 @@ public final class BrokerServer implements AutoCloseable {
             listening = true;
             thread.start();
         } catch (IOException | RuntimeException e) {
-            if (selector != null) {
-                Descriptors.closeQuietly(selector);
+            if (readiness != null) {
+                Descriptors.closeQuietly(readiness);
             }
             Descriptors.closeQuietly(listener);
             removeSocketFile();
             throw e;
         }
-        log.info("broker listening on {} (hello timeout {} ms, max {} connections, peer policy {})", path,
-                settings.helloTimeout().toMillis(), settings.maxConnections(), settings.peerPolicy());
+        log.info("broker listening on {} (hello timeout {} ms, max {} connections, peer policy {}, waiting on {})",
+                path, settings.helloTimeout().toMillis(), settings.maxConnections(), settings.peerPolicy(),
+                readiness.kind());
     }
 
     /** True while the listener is bound and taking new connections. */

@@ -8,7 +8,6 @@ import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.proto.Frame;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -37,7 +36,7 @@ public final class ClientConnection {
     private final FrameDecoder decoder = FrameDecoder.forHello();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private @Nullable SelectionKey key;
+    private Readiness.@Nullable Key key;
     private @Nullable ByteBuffer pendingReply;
     private @Nullable Consumer<ClientConnection> afterReply;
     private @Nullable Consumer<ClientConnection> ifAbandoned;
@@ -110,7 +109,7 @@ public final class ClientConnection {
      */
     public void detach() {
         detached = true;
-        SelectionKey k = key;
+        Readiness.Key k = key;
         if (k != null) {
             k.cancel();
         }
@@ -146,7 +145,7 @@ public final class ClientConnection {
         if (!closed.compareAndSet(false, true)) {
             return false;
         }
-        SelectionKey k = key;
+        Readiness.Key k = key;
         if (cancelKey && k != null) {
             k.cancel();
         }
@@ -175,11 +174,11 @@ public final class ClientConnection {
         return helloDeadlineNanos;
     }
 
-    void key(SelectionKey key) {
+    void key(Readiness.Key key) {
         this.key = key;
     }
 
-    @Nullable SelectionKey key() {
+    Readiness.@Nullable Key key() {
         return key;
     }
 

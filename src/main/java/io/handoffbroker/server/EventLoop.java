@@ -5,7 +5,6 @@ import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
-import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.IncompleteFrameException;
@@ -18,10 +17,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
 import java.util.ArrayDeque;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -36,7 +33,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one thread that accepts client connections, reads their Hellos and writes
- * the replies, all non-blocking on one selector.
+ * the replies, all non-blocking on one {@link Readiness} (epoll, or junixsocket's selector).
  *
  * <p>Why one thread for everything: a Hello is a few microseconds of CPU, while
  * each hand-off between threads costs a wake-up that is dearer than the work on a
@@ -56,7 +53,7 @@ final class EventLoop implements Runnable, Reactor {
     private static final Logger log = LoggerFactory.getLogger(EventLoop.class);
 
     private final AFUNIXServerSocketChannel listener;
-    private final Selector selector;
+    private final Readiness readiness;
     private final ServerSettings settings;
     private final HelloNegotiator negotiator;
     private final ConnectionRouter router;
@@ -72,16 +69,16 @@ final class EventLoop implements Runnable, Reactor {
     private final int listenerDescriptor;
     private static final int ACCEPT_BURST = 16;
 
-    private @Nullable SelectionKey acceptKey;
+    private Readiness.@Nullable Key acceptKey;
     private @Nullable Thread loopThread;
     private volatile boolean acceptPaused;
     private volatile boolean running = true;
 
-    EventLoop(AFUNIXServerSocketChannel listener, Selector selector, ServerSettings settings,
+    EventLoop(AFUNIXServerSocketChannel listener, Readiness readiness, ServerSettings settings,
             HelloNegotiator negotiator, ConnectionRouter router, BrokerEvents events, AtomicLong connectionIds,
             Runnable onListenerClosed) throws IOException {
         this.listener = listener;
-        this.selector = selector;
+        this.readiness = readiness;
         this.settings = settings;
         this.negotiator = negotiator;
         this.router = router;
@@ -91,7 +88,7 @@ final class EventLoop implements Runnable, Reactor {
         this.helloTimeoutNanos = settings.helloTimeout().toNanos();
         listener.configureBlocking(false);
         this.listenerDescriptor = Posix.number(listener.getFileDescriptor());
-        this.acceptKey = listener.register(selector, SelectionKey.OP_ACCEPT);
+        this.acceptKey = readiness.register(listener, SelectionKey.OP_ACCEPT, null);
     }
 
     @Override
@@ -113,7 +110,7 @@ final class EventLoop implements Runnable, Reactor {
     /** Runs {@code task} on the loop thread, soon. */
     void execute(Runnable task) {
         tasks.add(task);
-        selector.wakeup();
+        readiness.wakeup();
     }
 
     @Override
@@ -130,16 +127,16 @@ final class EventLoop implements Runnable, Reactor {
         ChannelWait wait = new ChannelWait(deadlineNanos, onReadable, onDeadline);
         boolean waiting;
         try {
-            // A channel keeps its key with this selector between waits (interest 0 while idle):
-            // re-registering after cancel() would fail until the next select.
-            SelectionKey key = channel.keyFor(selector);
+            // A finished wait parks its key (see Readiness.Key.park): a key found here is either
+            // waiting with no interest, or was made invalid by a hang-up.
+            Readiness.Key key = readiness.keyFor(channel);
             if (key != null && !key.isValid()) {
-                // junixsocket invalidates the key when the peer hangs up and never reports it
-                // again: the channel is as readable as it will ever be.
+                // A hang-up is reported once and never again: the channel is as readable as it
+                // will ever be.
                 waiting = false;
             } else {
                 if (key == null) {
-                    key = channel.register(selector, SelectionKey.OP_READ, wait);
+                    key = readiness.register(channel, SelectionKey.OP_READ, wait);
                 } else {
                     key.attach(wait);
                     key.interestOps(SelectionKey.OP_READ);
@@ -163,7 +160,7 @@ final class EventLoop implements Runnable, Reactor {
     /** Stops the loop; open connections are closed by the loop thread on its way out. */
     void stop() {
         running = false;
-        selector.wakeup();
+        readiness.wakeup();
     }
 
     int openConnections() {
@@ -171,7 +168,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     boolean isAccepting() {
-        SelectionKey k = acceptKey;
+        Readiness.Key k = acceptKey;
         return running && k != null && k.isValid() && !acceptPaused;
     }
 
@@ -182,7 +179,7 @@ final class EventLoop implements Runnable, Reactor {
     void closeListenerAfterBacklog(Runnable unlinkSocketFile) {
         acceptAll(true);
         unlinkSocketFile.run();
-        SelectionKey k = acceptKey;
+        Readiness.Key k = acceptKey;
         if (k != null) {
             k.cancel();
             acceptKey = null;
@@ -194,18 +191,12 @@ final class EventLoop implements Runnable, Reactor {
     private void selectOnce() throws IOException {
         long now = System.nanoTime();
         long waitNanos = nanosUntilNextDeadline(now);
-        Selection.select(selector, tasks.isEmpty() ? waitNanos : 0);
-        Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
-        while (ready.hasNext()) {
-            SelectionKey key = ready.next();
-            ready.remove();
-            dispatch(key);
-        }
+        readiness.select(tasks.isEmpty() ? waitNanos : 0, this::dispatch);
         runTasks();
         expireDeadlines(System.nanoTime());
     }
 
-    private void dispatch(SelectionKey key) {
+    private void dispatch(Readiness.Key key) {
         if (key == acceptKey) {
             if (key.isValid()) {
                 acceptAll(false);
@@ -213,7 +204,7 @@ final class EventLoop implements Runnable, Reactor {
             return;
         }
         if (key.attachment() instanceof ChannelWait wait) {
-            // An invalid key is a hang-up (junixsocket): readable, and the read will say so.
+            // An invalid key is a hang-up: readable, and the read will say so.
             wait.finish(true);
             return;
         }
@@ -223,8 +214,8 @@ final class EventLoop implements Runnable, Reactor {
         }
         try {
             if (!key.isValid()) {
-                // junixsocket's selector reports a peer hang-up as an invalidated key that is
-                // still selected and never selected again: handle it now or the connection leaks.
+                // A peer's hang-up is reported as an invalid key, once (see Readiness): handle it
+                // now or the connection leaks.
                 if (connection.helloRead()) {
                     connection.close("client hung up");
                 } else {
@@ -337,7 +328,7 @@ final class EventLoop implements Runnable, Reactor {
 
     /** Registers the connection with the selector on first need, else sets its interest. */
     private void ensureKey(ClientConnection connection, int ops) {
-        SelectionKey key = connection.key();
+        Readiness.Key key = connection.key();
         if (key != null) {
             if (key.isValid()) {
                 key.interestOps(ops);
@@ -345,7 +336,7 @@ final class EventLoop implements Runnable, Reactor {
             return; // an invalid key is a hang-up the selector has reported already
         }
         try {
-            connection.key(connection.channel().register(selector, ops, connection));
+            connection.key(readiness.register(connection.channel(), ops, connection));
         } catch (IOException e) {
             connection.close("could not register with the selector: " + e);
         }
@@ -404,7 +395,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void stopReading(ClientConnection connection) {
-        SelectionKey key = connection.key();
+        Readiness.Key key = connection.key();
         if (key != null && key.isValid()) {
             key.interestOps(0);
         }
@@ -426,7 +417,7 @@ final class EventLoop implements Runnable, Reactor {
             ensureKey(connection, SelectionKey.OP_WRITE);
             return;
         }
-        SelectionKey key = connection.key();
+        Readiness.Key key = connection.key();
         if (key != null && key.isValid()) {
             key.interestOps(0);
         }
@@ -447,7 +438,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void pauseAccepting() {
-        SelectionKey k = acceptKey;
+        Readiness.Key k = acceptKey;
         if (!acceptPaused && k != null && k.isValid()) {
             acceptPaused = true;
             k.interestOps(0);
@@ -462,7 +453,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void resumeAccepting() {
-        SelectionKey k = acceptKey;
+        Readiness.Key k = acceptKey;
         if (acceptPaused && openConnections.get() < settings.maxConnections() && k != null && k.isValid()) {
             acceptPaused = false;
             k.interestOps(SelectionKey.OP_ACCEPT);
@@ -532,7 +523,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void closeEverything(String reason) {
-        for (SelectionKey key : new java.util.ArrayList<>(selector.keys())) {
+        for (Readiness.Key key : readiness.keys()) {
             if (key.attachment() instanceof ClientConnection connection && !connection.isDetached()) {
                 connection.close(reason);
             }
@@ -551,7 +542,7 @@ final class EventLoop implements Runnable, Reactor {
         }
         Descriptors.closeQuietly(listener);
         try {
-            selector.close();
+            readiness.close();
         } catch (IOException ignored) {
             // Nothing is registered any more.
         }
@@ -565,7 +556,7 @@ final class EventLoop implements Runnable, Reactor {
         // not keep its connection, token and control connection reachable until then.
         private @Nullable Runnable onReadable;
         private @Nullable Runnable onDeadline;
-        private @Nullable SelectionKey key;
+        private Readiness.@Nullable Key key;
 
         ChannelWait(long deadlineNanos, Runnable onReadable, Runnable onDeadline) {
             this.deadlineNanos = deadlineNanos;
@@ -588,11 +579,11 @@ final class EventLoop implements Runnable, Reactor {
             }
             onReadable = null;
             onDeadline = null;
-            SelectionKey k = key;
+            Readiness.Key k = key;
             key = null;
             if (k != null && k.isValid() && k.attachment() == this) {
-                k.interestOps(0);
                 k.attach(null);
+                k.park();
             }
             try {
                 callback.run();

@@ -1,0 +1,172 @@
+package io.handoffbroker.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.unix.Epoll;
+import io.handoffbroker.unix.Selection;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.newsclub.net.unix.AFUNIXSelectorProvider;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+
+/**
+ * The contract the event loop relies on, held by both ways of waiting: epoll and junixsocket's
+ * selector. Real sockets.
+ */
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class ReadinessTest {
+
+    private static final long SHORT_WAIT = Duration.ofMillis(200).toNanos();
+
+    @TempDir
+    Path dir;
+
+    static Readiness open(String kind) throws Exception {
+        return kind.equals("epoll") ? new EpollReadiness(Epoll.open())
+                : new SelectorReadiness(AFUNIXSelectorProvider.provider().openSelector());
+    }
+
+    private static List<Readiness.Key> select(Readiness readiness, long waitNanos) throws Exception {
+        List<Readiness.Key> ready = new ArrayList<>();
+        readiness.select(waitNanos, ready::add);
+        return ready;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "selector"})
+    void aChannelIsReportedReadableOrWritableOnlyForWhatItsInterestAsks(String kind) throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (Readiness readiness = open(kind); AFUNIXSocketChannel ours = pair.getSocket1();
+                AFUNIXSocketChannel peer = pair.getSocket2()) {
+            ours.configureBlocking(false);
+            Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, "attached");
+            assertThat(readiness.keyFor(ours)).isSameAs(key);
+            assertThat(select(readiness, 0)).as("nothing to read").isEmpty();
+
+            peer.write(ByteBuffer.wrap(new byte[] {1}));
+            List<Readiness.Key> ready = select(readiness, SHORT_WAIT);
+            assertThat(ready).containsExactly(key);
+            assertThat(key.isReadable()).isTrue();
+            assertThat(key.isWritable()).isFalse();
+            assertThat(key.attachment()).isEqualTo("attached");
+
+            key.interestOps(0);
+            assertThat(select(readiness, 0)).as("no interest, unread byte or not").isEmpty();
+            key.interestOps(SelectionKey.OP_WRITE);
+            assertThat(select(readiness, SHORT_WAIT)).containsExactly(key);
+            assertThat(key.isWritable()).isTrue();
+            assertThat(key.isReadable()).isFalse();
+            assertThat(readiness.keys()).containsExactly(key);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "selector"})
+    void aHangUpIsReportedOnceAsAnInvalidKeyEvenWithoutInterest(String kind) throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (Readiness readiness = open(kind); AFUNIXSocketChannel ours = pair.getSocket1()) {
+            ours.configureBlocking(false);
+            Readiness.Key key = readiness.register(ours, 0, null);
+            pair.getSocket2().close();
+
+            assertThat(select(readiness, SHORT_WAIT)).containsExactly(key);
+            assertThat(key.isValid()).isFalse();
+            assertThat(key.isReadable()).isFalse();
+            assertThat(select(readiness, 0)).as("never again").isEmpty();
+            key.interestOps(SelectionKey.OP_READ); // nothing happens on an invalid key
+            assertThat(select(readiness, 0)).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "selector"})
+    void aKeyCancelledOnAnotherThreadIsNotReportedAndTheChannelCanBeClosedAfter(String kind) throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (Readiness readiness = open(kind); AFUNIXSocketChannel peer = pair.getSocket2()) {
+            AFUNIXSocketChannel ours = pair.getSocket1();
+            ours.configureBlocking(false);
+            Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
+            peer.write(ByteBuffer.wrap(new byte[] {1}));
+            Thread other = Thread.ofPlatform().start(() -> {
+                key.cancel();
+                try {
+                    ours.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            other.join();
+            assertThat(key.isValid()).isFalse();
+            assertThat(select(readiness, 0)).isEmpty();
+            assertThat(readiness.keys()).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "selector"})
+    void aParkedKeyReportsNothingAndTheChannelWaitsAgainTheWayTheLoopAsks(String kind) throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (Readiness readiness = open(kind); AFUNIXSocketChannel ours = pair.getSocket1();
+                AFUNIXSocketChannel peer = pair.getSocket2()) {
+            ours.configureBlocking(false);
+            Readiness.Key first = readiness.register(ours, SelectionKey.OP_READ, "first wait");
+            first.attach(null);
+            first.park();
+            peer.write(ByteBuffer.wrap(new byte[] {1}));
+            assertThat(select(readiness, 0)).as("parked").isEmpty();
+
+            // As EventLoop.awaitReadable does: the parked key if there is one, else a new registration.
+            Readiness.Key again = readiness.keyFor(ours);
+            if (again == null) {
+                again = readiness.register(ours, SelectionKey.OP_READ, "second wait");
+            } else {
+                again.attach("second wait");
+                again.interestOps(SelectionKey.OP_READ);
+            }
+            List<Readiness.Key> ready = select(readiness, SHORT_WAIT);
+            assertThat(ready).containsExactly(again);
+            assertThat(ready.getFirst().attachment()).isEqualTo("second wait");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "selector"})
+    void aListenerIsReportedWhenAConnectionWaitsAndAWakeUpEndsAnUnlimitedWait(String kind) throws Exception {
+        AFUNIXSocketAddress address = AFUNIXSocketAddress.of(dir.resolve("l.sock"));
+        try (Readiness readiness = open(kind); AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open()) {
+            listener.bind(address);
+            listener.configureBlocking(false);
+            Readiness.Key key = readiness.register(listener, SelectionKey.OP_ACCEPT, null);
+
+            Thread waker = Thread.ofPlatform().start(() -> {
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                readiness.wakeup();
+            });
+            long started = System.nanoTime();
+            assertThat(select(readiness, Selection.FOREVER)).isEmpty();
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isGreaterThan(Duration.ofMillis(50));
+            waker.join();
+
+            try (AFUNIXSocketChannel client = AFUNIXSocketChannel.open(address)) {
+                assertThat(select(readiness, SHORT_WAIT)).containsExactly(key);
+                assertThat(key.isReadable()).isTrue();
+                assertThat(listener.accept()).isNotNull().satisfies(accepted -> accepted.close());
+            }
+        }
+    }
+}
