@@ -520,7 +520,7 @@ public final class Bench {
         Histogram paced = l.histogram("hello-paced");
         report.figures.add(new Figure("hello_paced", "2b. Hello round trip, one every 1 ms", paced.getTotalCount(),
                 paced, "", Map.of(), "—", Verdict.INFO,
-                "each Hello finds the broker's loop asleep in its selector, as a sporadic client's does"));
+                "each Hello finds the broker's loop asleep in its wait, as a sporadic client's does"));
         report.ratios.add(new Ratio("Hello P50 / floor P50", helloP50 / floorP50, "≤ 1.5"));
         report.ratios.add(new Ratio("Hello P99 / floor P99", helloP99 / Report.p(floor, 99), "—"));
         report.ratios.add(new Ratio("Hello P50 / connect floor P50", helloP50 / Report.p(connectFloor, 50), "—"));

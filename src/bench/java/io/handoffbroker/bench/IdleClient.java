@@ -23,8 +23,8 @@ import org.HdrHistogram.Histogram;
  *       them); the orchestrator waits until the broker holds them all, then reads its
  *       resident size;</li>
  *   <li>Hellos are measured while the N idle connections stay open (informative: the
- *       cost of the selector over many descriptors), each 1 ms after the previous one
- *       returned so that each finds the broker's loop asleep in its selector; then every
+ *       cost of a wait over many descriptors), each 1 ms after the previous one
+ *       returned so that each finds the broker's loop asleep in its wait; then every
  *       connection is closed.</li>
  * </ol>
  * The connections are plain JDK Unix-domain channels: only the broker's side is measured.

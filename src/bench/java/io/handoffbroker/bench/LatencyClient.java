@@ -22,9 +22,9 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *   <li>Hello: {@link HelloProbe} against the broker, a fresh connection per sample.</li>
  *   <li>Paced Hello (informative), after the blocks: SAMPLES/5 more Hellos, each 1 ms after
  *       the previous one returned, so that every Hello finds the broker's loop asleep in
- *       its selector, as a sporadic client does. Back to back, the loop may still be
+ *       its wait, as a sporadic client does. Back to back, the loop may still be
  *       busy with the previous connection when the next one arrives and accept it
- *       without going back to its selector.</li>
+ *       without going back to its wait.</li>
  * </ul>
  * Warm-up interleaves all three; the measured samples are taken in alternating blocks
  * (floor block, connect-floor block, Hello block, ...), so that all figures see the

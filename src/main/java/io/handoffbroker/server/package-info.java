@@ -1,6 +1,7 @@
 /**
  * The client-facing listener: binds the broker's socket file, accepts client
- * connections on one selector thread, checks each peer's kernel credentials,
+ * connections on one event-loop thread (waiting on epoll, or junixsocket's selector
+ * where epoll cannot be used), checks each peer's kernel credentials,
  * reads exactly one Hello per connection under the first-frame deadline,
  * answers it, and drains on shutdown.
  *
