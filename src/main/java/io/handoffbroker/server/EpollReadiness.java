@@ -3,16 +3,19 @@ package io.handoffbroker.server;
 import io.handoffbroker.unix.Epoll;
 import io.handoffbroker.unix.Posix;
 import java.io.IOException;
+import java.nio.channels.IllegalBlockingModeException;
 import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorAccess;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link Readiness} on {@code epoll(7)}: a wait costs what is ready, not what is registered,
@@ -21,21 +24,31 @@ import org.newsclub.net.unix.FileDescriptorAccess;
  * <p>Why the keys are careful about descriptor numbers: an epoll registration belongs to the
  * open file, and a client connection's file lives on in the backend after a handoff. So a key
  * is removed from epoll before its channel is closed (the loop cancels before it closes), and a
- * key never touches epoll again once cancelled: cancel and every change of interest take the
- * key's lock, so none can reach a number that was closed and given to another file meanwhile.
- * A hang-up or an error removes the key at once and reports it once, as junixsocket does.
+ * key never touches epoll again once cancelled. Every change to the epoll instance, from any
+ * thread, holds this object's lock, so none can reach a number that was closed and given to
+ * another file meanwhile. A hang-up or an error removes the key at once and reports it once,
+ * as junixsocket does.
+ *
+ * <p>The failure this cannot prevent, a descriptor closed before its key was cancelled while
+ * its file lives on elsewhere, leaves a registration no key owns: level-triggered, it would end
+ * every wait at once, for good. It is detected (the same unknown id in consecutive waits),
+ * logged as the bug it is, and cured by moving every live key to a new epoll instance.
  */
 final class EpollReadiness implements Readiness {
 
+    private static final Logger log = LoggerFactory.getLogger(EpollReadiness.class);
     private static final int MAX_READY = 256;
+    private static final int ORPHAN_WAITS = 3;
 
-    private final Epoll epoll;
+    private Epoll epoll; // replaced only by rebuild(), under this object's lock
     private final Map<Long, Key> byId = new ConcurrentHashMap<>();
     private final Map<SelectableChannel, Key> byChannel = new ConcurrentHashMap<>();
-    private final AtomicLong ids = new AtomicLong(Epoll.WAKE_UP_ID);
+    private long lastId = Epoll.WAKE_UP_ID;
     private final long[] readyIds = new long[MAX_READY];
     private final int[] readyEvents = new int[MAX_READY];
     private final List<Key> ready = new ArrayList<>();
+    // Ids reported that no key owns, with how many waits in a row reported them.
+    private Map<Long, Integer> unknown = Map.of();
 
     EpollReadiness(Epoll epoll) {
         this.epoll = epoll;
@@ -44,17 +57,17 @@ final class EpollReadiness implements Readiness {
     @Override
     public <C extends SelectableChannel & FileDescriptorAccess> Readiness.Key register(C channel, int ops,
             @Nullable Object attachment) throws IOException {
-        Key key = new Key(ids.incrementAndGet(), channel, Posix.number(channel.getFileDescriptor()), ops, attachment);
-        byId.put(key.id, key);
-        byChannel.put(channel, key);
-        try {
-            epoll.add(key.descriptor, events(ops), key.id);
-        } catch (IOException e) {
-            byId.remove(key.id);
-            byChannel.remove(channel, key);
-            throw e;
+        if (channel.isBlocking()) {
+            throw new IllegalBlockingModeException(); // as a selector would: the loop must never block
         }
-        return key;
+        int descriptor = Posix.number(channel.getFileDescriptor());
+        synchronized (this) {
+            Key key = new Key(++lastId, channel, descriptor, ops, attachment);
+            epoll.add(descriptor, events(ops), key.id);
+            byId.put(key.id, key);
+            byChannel.put(channel, key);
+            return key;
+        }
     }
 
     @Override
@@ -66,16 +79,50 @@ final class EpollReadiness implements Readiness {
     public void select(long waitNanos, Consumer<Readiness.Key> onReady) throws IOException {
         int count = epoll.await(Readiness.waitMillis(waitNanos), readyIds, readyEvents);
         ready.clear();
+        Map<Long, Integer> stillUnknown = Map.of();
         for (int i = 0; i < count; i++) {
             Key key = byId.get(readyIds[i]);
-            if (key != null && key.noteReady(readyEvents[i])) {
+            if (key == null) {
+                // Cancelled after the kernel noted it, once; the same id again means a registration no key owns.
+                if (stillUnknown.isEmpty()) {
+                    stillUnknown = new HashMap<>();
+                }
+                stillUnknown.put(readyIds[i], unknown.getOrDefault(readyIds[i], 0) + 1);
+            } else if (key.noteReady(readyEvents[i])) {
                 ready.add(key);
             }
         }
+        unknown = stillUnknown;
         for (Key key : ready) {
             onReady.accept(key);
         }
         ready.clear();
+        for (Map.Entry<Long, Integer> orphan : unknown.entrySet()) {
+            if (orphan.getValue() >= ORPHAN_WAITS) {
+                rebuild(orphan.getKey());
+                break;
+            }
+        }
+    }
+
+    /** Moves every live key to a new epoll instance, leaving a registration no key owns behind. */
+    private synchronized void rebuild(long orphanId) throws IOException {
+        log.error("epoll keeps reporting a registration no key owns (id {}): a descriptor was closed before its "
+                + "key was cancelled, and its file lives on elsewhere; moving {} live keys to a new epoll instance",
+                orphanId, byId.size());
+        Epoll fresh = Epoll.open();
+        try {
+            for (Key key : byId.values()) {
+                fresh.add(key.descriptor, events(key.interest), key.id);
+            }
+        } catch (IOException e) {
+            fresh.close();
+            throw e;
+        }
+        Epoll old = epoll;
+        epoll = fresh;
+        old.close();
+        unknown = Map.of();
     }
 
     @Override
@@ -89,12 +136,12 @@ final class EpollReadiness implements Readiness {
     }
 
     @Override
-    public void wakeup() {
+    public synchronized void wakeup() {
         epoll.wakeup();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         epoll.close();
     }
 
@@ -128,28 +175,32 @@ final class EpollReadiness implements Readiness {
         }
 
         /** @return false when it was cancelled meanwhile and is not to be reported */
-        synchronized boolean noteReady(int events) {
-            if (!valid) {
-                return false;
+        boolean noteReady(int events) {
+            synchronized (EpollReadiness.this) {
+                if (!valid) {
+                    return false;
+                }
+                readyEvents = events;
+                if ((events & (Epoll.HUP | Epoll.ERR)) != 0) {
+                    remove(); // reported now, and never again
+                }
+                return true;
             }
-            readyEvents = events;
-            if ((events & (Epoll.HUP | Epoll.ERR)) != 0) {
-                remove(); // reported now, and never again
-            }
-            return true;
         }
 
         @Override
-        public synchronized void interestOps(int ops) {
-            if (!valid || ops == interest) {
-                return;
-            }
-            try {
-                epoll.modify(descriptor, events(ops), id);
-                interest = ops;
-            } catch (IOException closedUnderUs) {
-                // The channel was closed without being cancelled first: nothing more can come of it.
-                remove();
+        public void interestOps(int ops) {
+            synchronized (EpollReadiness.this) {
+                if (!valid || ops == interest) {
+                    return;
+                }
+                try {
+                    epoll.modify(descriptor, events(ops), id);
+                    interest = ops;
+                } catch (IOException closedUnderUs) {
+                    // The channel was closed without being cancelled first: nothing more can come of it.
+                    remove();
+                }
             }
         }
 
@@ -169,20 +220,26 @@ final class EpollReadiness implements Readiness {
         }
 
         @Override
-        public synchronized void cancel() {
-            if (valid) {
-                remove();
+        public void cancel() {
+            synchronized (EpollReadiness.this) {
+                if (valid) {
+                    remove();
+                }
             }
         }
 
         @Override
-        public synchronized boolean isReadable() {
-            return valid && (readyEvents & Epoll.IN) != 0;
+        public boolean isReadable() {
+            synchronized (EpollReadiness.this) {
+                return valid && (readyEvents & Epoll.IN) != 0;
+            }
         }
 
         @Override
-        public synchronized boolean isWritable() {
-            return valid && (readyEvents & Epoll.OUT) != 0;
+        public boolean isWritable() {
+            synchronized (EpollReadiness.this) {
+                return valid && (readyEvents & Epoll.OUT) != 0;
+            }
         }
 
         @Override
@@ -194,6 +251,11 @@ final class EpollReadiness implements Readiness {
             valid = false;
             if (channel.isOpen()) {
                 epoll.remove(descriptor);
+            } else {
+                // Its number may be another file's by now, so it is not removed by number. The kernel
+                // removed the registration with the file, unless the file lives on elsewhere: then
+                // select() finds the registration no key owns, and rebuilds.
+                log.debug("a channel was closed before its epoll key was cancelled (id {})", id);
             }
             byId.remove(id);
             byChannel.remove(channel, this);

@@ -16,9 +16,10 @@ import org.newsclub.net.unix.FileDescriptorAccess;
  * both; interest and readiness are {@link java.nio.channels.SelectionKey}'s {@code OP_} bits.
  *
  * <p>Semantics both keep, because the loop depends on them: a peer's hang-up makes a key
- * invalid and is reported once, as that key, and never again; a cancelled key is reported no
- * more; {@link Key#cancel()} may be called from any thread, everything else only from the
- * loop's.
+ * invalid and is reported once, as that key, and never again; a cancelled key is reported by
+ * no later wait (one cancelled while a wait's keys are being handed out may still be handed
+ * out, invalid: the loop looks at its connection first); {@link Key#cancel()} may be called
+ * from any thread, everything else only from the loop's.
  */
 interface Readiness extends Closeable {
 

@@ -56,7 +56,6 @@ public final class Epoll implements Closeable {
     private static final long DATA_OFFSET = PACKED ? 4 : 8;
     private static final @Nullable Calls CALLS = Calls.link();
     private static final MemorySegment ONE = Arena.global().allocateFrom(ValueLayout.JAVA_LONG, 1L);
-    private static final MemorySegment WAKE_UP_STATE = Arena.global().allocate(Linker.Option.captureStateLayout());
     private static final ThreadLocal<MemorySegment[]> SCRATCH = ThreadLocal.withInitial(() -> {
         Arena arena = Arena.ofAuto();
         return new MemorySegment[] {arena.allocate(EVENT_SIZE, 8), arena.allocate(Linker.Option.captureStateLayout())};
@@ -177,7 +176,8 @@ public final class Epoll implements Closeable {
         synchronized (numbers) {
             if (!closed) {
                 // Any result will do: EAGAIN means the counter is full, so a wake-up is pending anyway.
-                invoke(() -> (long) calls.write().invokeExact(WAKE_UP_STATE, wakeUp, ONE, 8L));
+                MemorySegment state = SCRATCH.get()[1];
+                invoke(() -> (long) calls.write().invokeExact(state, wakeUp, ONE, 8L));
             }
         }
     }

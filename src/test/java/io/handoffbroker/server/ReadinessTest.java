@@ -2,7 +2,9 @@ package io.handoffbroker.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Epoll;
+import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.Selection;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
@@ -10,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,6 +44,14 @@ class ReadinessTest {
         List<Readiness.Key> ready = new ArrayList<>();
         readiness.select(waitNanos, ready::add);
         return ready;
+    }
+
+    /** Nothing reported, and the wait really waited: a registration left behind would end it at once. */
+    private static void assertWaitsForNothing(Readiness readiness) throws Exception {
+        long started = System.nanoTime();
+        assertThat(select(readiness, SHORT_WAIT)).isEmpty();
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).as("the wait waited")
+                .isGreaterThan(Duration.ofMillis(150));
     }
 
     @ParameterizedTest
@@ -83,9 +94,9 @@ class ReadinessTest {
             assertThat(select(readiness, SHORT_WAIT)).containsExactly(key);
             assertThat(key.isValid()).isFalse();
             assertThat(key.isReadable()).isFalse();
-            assertThat(select(readiness, 0)).as("never again").isEmpty();
+            assertWaitsForNothing(readiness);
             key.interestOps(SelectionKey.OP_READ); // nothing happens on an invalid key
-            assertThat(select(readiness, 0)).isEmpty();
+            assertWaitsForNothing(readiness);
         }
     }
 
@@ -124,7 +135,7 @@ class ReadinessTest {
             first.attach(null);
             first.park();
             peer.write(ByteBuffer.wrap(new byte[] {1}));
-            assertThat(select(readiness, 0)).as("parked").isEmpty();
+            assertWaitsForNothing(readiness);
 
             // As EventLoop.awaitReadable does: the parked key if there is one, else a new registration.
             Readiness.Key again = readiness.keyFor(ours);
@@ -166,6 +177,55 @@ class ReadinessTest {
                 assertThat(select(readiness, SHORT_WAIT)).containsExactly(key);
                 assertThat(key.isReadable()).isTrue();
                 assertThat(listener.accept()).isNotNull().satisfies(accepted -> accepted.close());
+            }
+        }
+    }
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "selector"})
+    void aKeyCancelledBeforeItsDescriptorIsClosedLeavesNothingBehindWhileTheFileLivesOnElsewhere(String kind)
+            throws Exception {
+        // The handoff: the broker cancels, closes its copy, and the backend's copy lives on and is used.
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (Readiness readiness = open(kind); AFUNIXSocketChannel peer = pair.getSocket2()) {
+            AFUNIXSocketChannel ours = pair.getSocket1();
+            ours.configureBlocking(false);
+            Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
+            int elsewhere = Posix.duplicate(Posix.number(ours.getFileDescriptor()), 3);
+            try {
+                key.cancel();
+                Descriptors.closeWithoutShutdown(ours);
+                peer.write(ByteBuffer.wrap(new byte[] {1}));
+                assertWaitsForNothing(readiness);
+            } finally {
+                Posix.close(elsewhere);
+            }
+        }
+    }
+
+    @Test
+    void aRegistrationLeftBehindByACloseBeforeCancelIsFoundAndTheOtherKeysMoveToANewInstance() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        AFUNIXSocketPair<AFUNIXSocketChannel> live = AFUNIXSocketPair.open();
+        try (Readiness readiness = open("epoll"); AFUNIXSocketChannel peer = pair.getSocket2();
+                AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
+            liveOurs.configureBlocking(false);
+            Readiness.Key liveKey = readiness.register(liveOurs, SelectionKey.OP_READ, "live");
+            AFUNIXSocketChannel ours = pair.getSocket1();
+            ours.configureBlocking(false);
+            Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
+            int elsewhere = Posix.duplicate(Posix.number(ours.getFileDescriptor()), 3);
+            try {
+                Descriptors.closeWithoutShutdown(ours); // the bug: closed before its key was cancelled
+                key.cancel();
+                peer.write(ByteBuffer.wrap(new byte[] {1}));
+                for (int i = 0; i < 5; i++) {
+                    assertThat(select(readiness, SHORT_WAIT)).as("no key owns what is reported").isEmpty();
+                }
+                assertWaitsForNothing(readiness);
+                livePeer.write(ByteBuffer.wrap(new byte[] {1}));
+                assertThat(select(readiness, SHORT_WAIT)).as("the other keys moved along").containsExactly(liveKey);
+            } finally {
+                Posix.close(elsewhere);
             }
         }
     }
