@@ -156,22 +156,21 @@ final class EpollReadiness implements Readiness {
         return events;
     }
 
-    private final class Key implements Readiness.Key {
+    private final class Key extends Readiness.AttachedKey {
 
         private final long id;
         private final SelectableChannel channel;
         private final int descriptor;
-        private volatile @Nullable Object attachment;
         private int interest;
         private int readyEvents;
         private volatile boolean valid = true;
 
         Key(long id, SelectableChannel channel, int descriptor, int interest, @Nullable Object attachment) {
+            super(attachment);
             this.id = id;
             this.channel = channel;
             this.descriptor = descriptor;
             this.interest = interest;
-            this.attachment = attachment;
         }
 
         /** @return false when it was cancelled meanwhile and is not to be reported */
@@ -202,16 +201,6 @@ final class EpollReadiness implements Readiness {
                     remove();
                 }
             }
-        }
-
-        @Override
-        public @Nullable Object attachment() {
-            return attachment;
-        }
-
-        @Override
-        public void attach(@Nullable Object attachment) {
-            this.attachment = attachment;
         }
 
         @Override

@@ -53,6 +53,26 @@ interface Readiness extends Closeable {
         void park();
     }
 
+    /** What every key keeps for the loop, whichever way it waits. */
+    abstract class AttachedKey implements Key {
+
+        private volatile @Nullable Object attachment;
+
+        AttachedKey(@Nullable Object attachment) {
+            this.attachment = attachment;
+        }
+
+        @Override
+        public @Nullable Object attachment() {
+            return attachment;
+        }
+
+        @Override
+        public void attach(@Nullable Object attachment) {
+            this.attachment = attachment;
+        }
+    }
+
     /** Registers a channel (non-blocking) for {@code ops}. */
     <C extends SelectableChannel & FileDescriptorAccess> Key register(C channel, int ops, @Nullable Object attachment)
             throws IOException;

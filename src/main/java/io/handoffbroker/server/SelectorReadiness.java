@@ -74,13 +74,12 @@ final class SelectorReadiness implements Readiness {
         selector.close();
     }
 
-    private static final class Key implements Readiness.Key {
+    private static final class Key extends Readiness.AttachedKey {
 
-        private volatile @Nullable Object attachment;
         private @Nullable SelectionKey key;
 
         Key(@Nullable Object attachment) {
-            this.attachment = attachment;
+            super(attachment);
         }
 
         @Override
@@ -93,16 +92,6 @@ final class SelectorReadiness implements Readiness {
                     // Another thread cancelled it: it wants nothing more.
                 }
             }
-        }
-
-        @Override
-        public @Nullable Object attachment() {
-            return attachment;
-        }
-
-        @Override
-        public void attach(@Nullable Object attachment) {
-            this.attachment = attachment;
         }
 
         @Override

@@ -5,14 +5,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
-import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -239,10 +234,10 @@ public final class Epoll implements Closeable {
     }
 
     private record Calls(MethodHandle epollCreate, MethodHandle epollCtl, MethodHandle epollWait,
-            MethodHandle eventfd, MethodHandle read, MethodHandle write, MethodHandle close, VarHandle errnoHandle) {
+            MethodHandle eventfd, MethodHandle read, MethodHandle write, MethodHandle close, Libc libc) {
 
         int errno(MemorySegment state) {
-            return (int) errnoHandle.get(state, 0L);
+            return libc.errno(state);
         }
 
         int check(MemorySegment state, String what, int result) throws IOException {
@@ -253,36 +248,25 @@ public final class Epoll implements Closeable {
         }
 
         void closeQuietly(int descriptor) {
-            MemorySegment state = Arena.ofAuto().allocate(Linker.Option.captureStateLayout());
+            MemorySegment state = Arena.ofAuto().allocate(libc.stateLayout());
             invoke(() -> (int) close.invokeExact(state, descriptor));
         }
 
-        // Restricted methods, on purpose: native access is granted in config/jvm.options (ADR 0003).
-        @SuppressWarnings("restricted")
         static @Nullable Calls link() {
-            if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-                return null;
-            }
             try {
-                Linker linker = Linker.nativeLinker();
-                SymbolLookup libc = linker.defaultLookup();
-                Linker.Option errno = Linker.Option.captureCallState("errno");
-                StructLayout stateLayout = Linker.Option.captureStateLayout();
-                VarHandle errnoHandle = stateLayout.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+                Libc libc = Libc.linux();
                 ValueLayout i = ValueLayout.JAVA_INT;
                 ValueLayout l = ValueLayout.JAVA_LONG;
                 ValueLayout a = ValueLayout.ADDRESS;
                 return new Calls(
-                        linker.downcallHandle(libc.find("epoll_create1").orElseThrow(), FunctionDescriptor.of(i, i), errno),
-                        linker.downcallHandle(libc.find("epoll_ctl").orElseThrow(),
-                                FunctionDescriptor.of(i, i, i, i, a), errno),
-                        linker.downcallHandle(libc.find("epoll_wait").orElseThrow(),
-                                FunctionDescriptor.of(i, i, a, i, i), errno),
-                        linker.downcallHandle(libc.find("eventfd").orElseThrow(), FunctionDescriptor.of(i, i, i), errno),
-                        linker.downcallHandle(libc.find("read").orElseThrow(), FunctionDescriptor.of(l, i, a, l), errno),
-                        linker.downcallHandle(libc.find("write").orElseThrow(), FunctionDescriptor.of(l, i, a, l), errno),
-                        linker.downcallHandle(libc.find("close").orElseThrow(), FunctionDescriptor.of(i, i), errno),
-                        errnoHandle);
+                        libc.function("epoll_create1", FunctionDescriptor.of(i, i)),
+                        libc.function("epoll_ctl", FunctionDescriptor.of(i, i, i, i, a)),
+                        libc.function("epoll_wait", FunctionDescriptor.of(i, i, a, i, i)),
+                        libc.function("eventfd", FunctionDescriptor.of(i, i, i)),
+                        libc.function("read", FunctionDescriptor.of(l, i, a, l)),
+                        libc.function("write", FunctionDescriptor.of(l, i, a, l)),
+                        libc.function("close", FunctionDescriptor.of(i, i)),
+                        libc);
             } catch (RuntimeException | LinkageError unavailable) {
                 return null;
             }

@@ -8,13 +8,10 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.net.SocketTimeoutException;
 import java.util.Arrays;
-import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
@@ -276,10 +273,10 @@ public final class Posix {
      * Per-thread memory for the calls: a {@code struct pollfd}, the captured {@code errno}, and
      * a {@code struct msghdr} pointing at one {@code iovec} over {@code data} and at {@code control}.
      */
-    private record Scratch(MemorySegment pollFd, MemorySegment callState, VarHandle errnoHandle,
+    private record Scratch(MemorySegment pollFd, MemorySegment callState, Libc libc,
             MemorySegment message, MemorySegment iovec, MemorySegment data, MemorySegment control) {
 
-        static Scratch allocate(StructLayout callStateLayout, VarHandle errnoHandle) {
+        static Scratch allocate(StructLayout callStateLayout, Libc libc) {
             Arena arena = Arena.ofAuto();
             MemorySegment data = arena.allocate(MAX_RECEIVE);
             MemorySegment control = arena.allocate(CONTROL_BYTES, 8);
@@ -289,12 +286,12 @@ public final class Posix {
             message.set(ValueLayout.ADDRESS, offset(MSGHDR, "msg_iov"), iovec);
             message.set(ValueLayout.JAVA_LONG, offset(MSGHDR, "msg_iovlen"), 1L);
             message.set(ValueLayout.ADDRESS, offset(MSGHDR, "msg_control"), control);
-            return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), errnoHandle, message, iovec,
+            return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), libc, message, iovec,
                     data, control);
         }
 
         int errno() {
-            return (int) errnoHandle.get(callState, 0L);
+            return libc.errno(callState);
         }
     }
 
@@ -305,32 +302,23 @@ public final class Posix {
             return scratches.get();
         }
 
-        // Restricted methods, on purpose: native access is granted in config/jvm.options (ADR 0003).
-        @SuppressWarnings("restricted")
         static @Nullable Calls link() {
-            if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-                return null;
-            }
             try {
-                Linker linker = Linker.nativeLinker();
-                SymbolLookup libc = linker.defaultLookup();
-                Linker.Option errno = Linker.Option.captureCallState("errno");
-                StructLayout callStateLayout = Linker.Option.captureStateLayout();
-                VarHandle errnoHandle = callStateLayout.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-                MethodHandle poll = linker.downcallHandle(libc.find("poll").orElseThrow(), FunctionDescriptor.of(
-                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), errno);
+                Libc libc = Libc.linux();
+                StructLayout callStateLayout = libc.stateLayout();
+                MethodHandle poll = libc.function("poll", FunctionDescriptor.of(
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
                 // fcntl is variadic; its third argument is passed as a variadic int.
-                MethodHandle fcntl = linker.downcallHandle(libc.find("fcntl").orElseThrow(), FunctionDescriptor.of(
+                MethodHandle fcntl = libc.function("fcntl", FunctionDescriptor.of(
                         ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-                        Linker.Option.firstVariadicArg(2), errno);
-                MethodHandle shutdown = linker.downcallHandle(libc.find("shutdown").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), errno);
-                MethodHandle recvmsg = linker.downcallHandle(libc.find("recvmsg").orElseThrow(), FunctionDescriptor.of(
-                        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), errno);
-                MethodHandle close = linker.downcallHandle(libc.find("close").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), errno);
-                ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(
-                        () -> Scratch.allocate(callStateLayout, errnoHandle));
+                        Linker.Option.firstVariadicArg(2));
+                MethodHandle shutdown = libc.function("shutdown",
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+                MethodHandle recvmsg = libc.function("recvmsg", FunctionDescriptor.of(
+                        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+                MethodHandle close = libc.function("close",
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+                ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> Scratch.allocate(callStateLayout, libc));
                 return new Calls(poll, fcntl, shutdown, recvmsg, close, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
