@@ -1,6 +1,8 @@
 package io.handoffbroker.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Epoll;
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -227,6 +230,16 @@ class ReadinessTest {
             } finally {
                 Posix.close(elsewhere);
             }
+        }
+    }
+    @Test
+    void theBrokerWaitsOnEpollOnLinuxUnlessToldNotTo() throws Exception {
+        // A silent fall-back to the selector would pass every other test and cost milliseconds per
+        // Hello with many idle connections; this one says so.
+        assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux"));
+        assumeFalse(Boolean.getBoolean(Readiness.NO_EPOLL_PROPERTY), "the selector was asked for");
+        try (Readiness readiness = Readiness.open()) {
+            assertThat(readiness.kind()).isEqualTo("epoll");
         }
     }
 }
