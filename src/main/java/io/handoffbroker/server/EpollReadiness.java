@@ -111,17 +111,23 @@ final class EpollReadiness implements Readiness {
                 + "key was cancelled, and its file lives on elsewhere; moving {} live keys to a new epoll instance",
                 orphanId, byId.size());
         Epoll fresh = Epoll.open();
-        try {
-            for (Key key : byId.values()) {
-                fresh.add(key.descriptor, events(key.interest), key.id);
+        for (Key key : new ArrayList<>(byId.values())) {
+            // A key whose channel was closed under it is the same bug, perhaps on another connection:
+            // its number may be another file's, so it is dropped without being touched, not moved.
+            if (!key.channel.isOpen()) {
+                key.forget();
+                continue;
             }
-        } catch (IOException e) {
-            fresh.close();
-            throw e;
+            try {
+                fresh.add(key.descriptor, events(key.interest), key.id);
+            } catch (IOException closedMeanwhile) {
+                key.forget();
+            }
         }
         Epoll old = epoll;
         epoll = fresh;
         old.close();
+        fresh.wakeup(); // one sent to the old instance after its wait returned would be lost
         unknown = Map.of();
     }
 
@@ -236,8 +242,14 @@ final class EpollReadiness implements Readiness {
             cancel();
         }
 
-        private void remove() {
+        /** Drops the key without touching epoll or its number. */
+        void forget() {
             valid = false;
+            byId.remove(id);
+            byChannel.remove(channel, this);
+        }
+
+        private void remove() {
             if (channel.isOpen()) {
                 epoll.remove(descriptor);
             } else {
@@ -246,8 +258,7 @@ final class EpollReadiness implements Readiness {
                 // select() finds the registration no key owns, and rebuilds.
                 log.debug("a channel was closed before its epoll key was cancelled (id {})", id);
             }
-            byId.remove(id);
-            byChannel.remove(channel, this);
+            forget();
         }
     }
 }

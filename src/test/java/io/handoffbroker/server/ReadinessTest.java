@@ -209,10 +209,17 @@ class ReadinessTest {
     void aRegistrationLeftBehindByACloseBeforeCancelIsFoundAndTheOtherKeysMoveToANewInstance() throws Exception {
         AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
         AFUNIXSocketPair<AFUNIXSocketChannel> live = AFUNIXSocketPair.open();
+        AFUNIXSocketPair<AFUNIXSocketChannel> stale = AFUNIXSocketPair.open();
         try (Readiness readiness = open("epoll"); AFUNIXSocketChannel peer = pair.getSocket2();
-                AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
+                AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2();
+                AFUNIXSocketChannel stalePeer = stale.getSocket2()) {
             liveOurs.configureBlocking(false);
             Readiness.Key liveKey = readiness.register(liveOurs, SelectionKey.OP_READ, "live");
+            // The same bug on a connection whose file had no other copy: nothing is left registered,
+            // but its key is, and the move must pass over it without touching its number.
+            stale.getSocket1().configureBlocking(false);
+            Readiness.Key staleKey = readiness.register(stale.getSocket1(), SelectionKey.OP_READ, "stale");
+            Descriptors.closeWithoutShutdown(stale.getSocket1());
             AFUNIXSocketChannel ours = pair.getSocket1();
             ours.configureBlocking(false);
             Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
@@ -227,6 +234,8 @@ class ReadinessTest {
                 assertWaitsForNothing(readiness);
                 livePeer.write(ByteBuffer.wrap(new byte[] {1}));
                 assertThat(select(readiness, SHORT_WAIT)).as("the other keys moved along").containsExactly(liveKey);
+                assertThat(staleKey.isValid()).as("the closed one was dropped").isFalse();
+                assertThat(readiness.keys()).containsExactly(liveKey);
             } finally {
                 Posix.close(elsewhere);
             }
