@@ -161,7 +161,7 @@ public final class BackendServer implements AutoCloseable {
                 try {
                     adopted = received.cast();
                 } catch (IOException | RuntimeException e) {
-                    notAdopted(received, e);
+                    notAdopted(received::close, e);
                     return;
                 }
                 if (handler instanceof StreamHandler streams && Posix.available()) {
@@ -182,7 +182,7 @@ public final class BackendServer implements AutoCloseable {
             socket = adopted.as(AFUNIXSocket.class);
             adoptedDescriptors.put(socket, socket.getFileDescriptor());
         } catch (IOException | RuntimeException e) {
-            notAdopted(adopted, e);
+            notAdopted(() -> closeDescriptor(adopted), e);
             return;
         }
         open.add(socket);
@@ -193,15 +193,10 @@ public final class BackendServer implements AutoCloseable {
         serve(socket);
     }
 
-    private void notAdopted(ReceivedDescriptor received, Exception why) {
+    /** @param release closes the descriptor: by its number before it was cast, through the cast after */
+    private void notAdopted(Runnable release, Exception why) {
         log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, why.toString());
-        received.close();
-        slots.release();
-    }
-
-    private void notAdopted(FileDescriptorCast adopted, Exception why) {
-        log.warn("backend {}: a handed-off connection could not be adopted: {}", endpoint, why.toString());
-        closeDescriptor(adopted);
+        release.run();
         slots.release();
     }
 
@@ -210,7 +205,7 @@ public final class BackendServer implements AutoCloseable {
         try {
             connection = AdoptedStream.adopt(adopted);
         } catch (IOException | RuntimeException e) {
-            notAdopted(adopted, e);
+            notAdopted(() -> closeDescriptor(adopted), e);
             return;
         }
         openStreams.add(connection);
@@ -235,11 +230,7 @@ public final class BackendServer implements AutoCloseable {
     }
 
     private static void closeDescriptor(FileDescriptorCast adopted) {
-        try {
-            Descriptors.closeReceived(adopted.getFileDescriptor());
-        } catch (IOException ignored) {
-            // Closed already.
-        }
+        Descriptors.closeReceivedQuietly(adopted.getFileDescriptor());
     }
 
     private void serveOnThread(AFUNIXSocket connection) {

@@ -48,11 +48,7 @@ sealed interface ReceivedDescriptor {
 
         @Override
         public void close() {
-            try {
-                Posix.close(number);
-            } catch (IOException ignored) {
-                // Not ours any more, or never valid: nothing left to release.
-            }
+            Posix.closeQuietly(number);
         }
     }
 
@@ -78,11 +74,7 @@ sealed interface ReceivedDescriptor {
 
         @Override
         public void close() {
-            try {
-                Descriptors.closeReceived(copy.getFileDescriptor());
-            } catch (IOException ignored) {
-                // Closed already.
-            }
+            Descriptors.closeReceivedQuietly(copy.getFileDescriptor());
         }
     }
 }

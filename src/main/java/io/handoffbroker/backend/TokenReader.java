@@ -89,46 +89,31 @@ final class TokenReader implements AutoCloseable {
      */
     @Nullable Incoming read() throws IOException {
         byte[] token = new byte[TOKEN_BYTES];
-        List<ReceivedDescriptor> received = new ArrayList<>();
-        String notTaken = null;
-        boolean truncated = false;
+        Gathered gathered = new Gathered();
         int done = 0;
         while (done < TOKEN_BYTES) {
             int n;
             try {
                 if (number >= 0) {
                     Posix.Received got = Posix.receive(number, token, done, TOKEN_BYTES - done);
-                    for (int descriptor : got.descriptors()) {
-                        try {
-                            received.add(ReceivedDescriptor.Native.of(descriptor));
-                        } catch (IOException e) {
-                            new ReceivedDescriptor.Native(descriptor).close();
-                            notTaken = e.getMessage();
-                        }
-                    }
-                    if (got.truncated()) {
-                        truncated = true;
-                        if (received.isEmpty()) {
-                            notTaken = "the kernel could not install it in this process (out of descriptors)";
-                        }
-                    }
+                    gathered.keepNative(got);
                     n = got.bytes() == 0 ? -1 : got.bytes();
                 } else {
                     n = in.read(token, done, TOKEN_BYTES - done);
-                    notTaken = keepReceived(received, notTaken);
+                    gathered.keepDuplicates(control.getReceivedFileDescriptors());
                 }
             } catch (SocketTimeoutException idle) {
-                if (done == 0 && received.isEmpty() && !truncated && notTaken == null) {
+                if (done == 0 && gathered.isEmpty()) {
                     continue;
                 }
-                closeAll(received);
+                gathered.closeAll();
                 throw idle;
             } catch (IOException | RuntimeException e) {
-                closeAll(received);
+                gathered.closeAll();
                 throw e;
             }
             if (n < 0) {
-                closeAll(received);
+                gathered.closeAll();
                 if (done == 0) {
                     return null;
                 }
@@ -136,40 +121,66 @@ final class TokenReader implements AutoCloseable {
             }
             done += n;
         }
-        return new Incoming(token, received, truncated, notTaken);
+        return new Incoming(token, gathered.descriptors, gathered.truncated, gathered.notTaken);
     }
 
     /** Releases the reader's own number for the control socket; the socket itself is the caller's. */
     @Override
     public void close() {
         if (number >= 0) {
-            try {
-                Posix.close(number);
-            } catch (IOException ignored) {
-                // Never valid, or closed already: nothing is held.
-            }
+            Posix.closeQuietly(number);
         }
-    }
-
-    private @Nullable String keepReceived(List<ReceivedDescriptor> received, @Nullable String notTaken)
-            throws IOException {
-        FileDescriptor[] descriptors = control.getReceivedFileDescriptors();
-        if (descriptors == null) {
-            return notTaken;
-        }
-        String failure = notTaken;
-        for (FileDescriptor descriptor : descriptors) {
-            try {
-                received.add(ReceivedDescriptor.Duplicated.of(descriptor));
-            } catch (IOException e) {
-                failure = e.getMessage();
-            }
-        }
-        return failure;
     }
 
     private static void closeAll(List<ReceivedDescriptor> descriptors) {
         descriptors.forEach(ReceivedDescriptor::close);
         descriptors.clear();
+    }
+
+    /** What the reads of one token brought besides its bytes. */
+    private static final class Gathered {
+
+        private final List<ReceivedDescriptor> descriptors = new ArrayList<>();
+        private boolean truncated;
+        private @Nullable String notTaken;
+
+        void keepNative(Posix.Received got) {
+            for (int descriptor : got.descriptors()) {
+                try {
+                    descriptors.add(ReceivedDescriptor.Native.of(descriptor));
+                } catch (IOException e) {
+                    Posix.closeQuietly(descriptor);
+                    notTaken = e.getMessage();
+                }
+            }
+            if (got.truncated()) {
+                truncated = true;
+                if (descriptors.isEmpty()) {
+                    notTaken = "the kernel could not install it in this process (out of descriptors)";
+                }
+            }
+        }
+
+        void keepDuplicates(FileDescriptor @Nullable [] received) {
+            if (received == null) {
+                return;
+            }
+            for (FileDescriptor descriptor : received) {
+                try {
+                    descriptors.add(ReceivedDescriptor.Duplicated.of(descriptor));
+                } catch (IOException e) {
+                    notTaken = e.getMessage();
+                }
+            }
+        }
+
+        /** Nothing came besides bytes: a timeout here owes nobody an answer. */
+        boolean isEmpty() {
+            return descriptors.isEmpty() && !truncated && notTaken == null;
+        }
+
+        void closeAll() {
+            TokenReader.closeAll(descriptors);
+        }
     }
 }

@@ -43,6 +43,15 @@ public final class Descriptors {
         releaseDescriptor(descriptor);
     }
 
+    /** {@link #closeReceived}, where a failure leaves nothing to do (it was closed already). */
+    public static void closeReceivedQuietly(FileDescriptor descriptor) {
+        try {
+            releaseDescriptor(descriptor);
+        } catch (IOException closedAlready) {
+            // Nothing is held any more.
+        }
+    }
+
     /** Closes a channel, socket or listener that is being discarded; never throws. */
     public static void closeQuietly(AutoCloseable closeable) {
         try {

@@ -224,6 +224,15 @@ public final class Posix {
         return fcntl(required(), descriptor, F_DUPFD_CLOEXEC, lowest);
     }
 
+    /** Closes a descriptor number this process owns, where a failure leaves nothing to do. */
+    public static void closeQuietly(int descriptor) {
+        try {
+            close(descriptor);
+        } catch (IOException alreadyClosed) {
+            // Never valid, or closed already: nothing is held.
+        }
+    }
+
     /** Closes a descriptor number this process owns. Not retried after a signal: Linux has closed it. */
     public static void close(int descriptor) throws IOException {
         Calls calls = required();
