@@ -313,7 +313,7 @@ final class EventLoop implements Runnable, Reactor {
         byDeadline.addLast(connection);
         try {
             events.connectionOpened(connection);
-            // Registered with the selector only if it has to wait: most clients' Hello is already
+            // Registered with the loop only if it has to wait: most clients' Hello is already
             // here, and a connection answered at once never costs a register and a cancel.
             readHello(connection, false);
             if (!connection.isClosed() && !connection.isDetached() && connection.pendingReply() == null
@@ -528,7 +528,7 @@ final class EventLoop implements Runnable, Reactor {
                 connection.close(reason);
             }
         }
-        // junixsocket drops an invalidated key from keys(): a connection can be open without one.
+        // A hang-up drops a key from keys() (both ways of waiting): a connection can be open without one.
         for (ClientConnection connection : byDeadline) {
             if (!connection.isClosed() && !connection.isDetached()) {
                 connection.close(reason);

@@ -95,7 +95,7 @@ public final class Epoll implements Closeable {
             wakeUp = calls.check(state, "eventfd",
                     (int) invoke(() -> (int) calls.eventfd().invokeExact(state, 0, CLOEXEC | EFD_NONBLOCK)));
         } catch (IOException e) {
-            calls.closeQuietly(epoll);
+            Posix.closeQuietly(epoll);
             throw e;
         }
         Epoll instance = new Epoll(calls, epoll, wakeUp);
@@ -185,8 +185,8 @@ public final class Epoll implements Closeable {
                 return;
             }
             closed = true;
-            calls.closeQuietly(wakeUp);
-            calls.closeQuietly(epoll);
+            Posix.closeQuietly(wakeUp);
+            Posix.closeQuietly(epoll);
         }
     }
 
@@ -234,7 +234,7 @@ public final class Epoll implements Closeable {
     }
 
     private record Calls(MethodHandle epollCreate, MethodHandle epollCtl, MethodHandle epollWait,
-            MethodHandle eventfd, MethodHandle read, MethodHandle write, MethodHandle close, Libc libc) {
+            MethodHandle eventfd, MethodHandle read, MethodHandle write, Libc libc) {
 
         int errno(MemorySegment state) {
             return libc.errno(state);
@@ -245,11 +245,6 @@ public final class Epoll implements Closeable {
                 throw new IOException(what + " failed: errno " + errno(state));
             }
             return result;
-        }
-
-        void closeQuietly(int descriptor) {
-            MemorySegment state = Arena.ofAuto().allocate(libc.stateLayout());
-            invoke(() -> (int) close.invokeExact(state, descriptor));
         }
 
         static @Nullable Calls link() {
@@ -265,7 +260,6 @@ public final class Epoll implements Closeable {
                         libc.function("eventfd", FunctionDescriptor.of(i, i, i)),
                         libc.function("read", FunctionDescriptor.of(l, i, a, l)),
                         libc.function("write", FunctionDescriptor.of(l, i, a, l)),
-                        libc.function("close", FunctionDescriptor.of(i, i)),
                         libc);
             } catch (RuntimeException | LinkageError unavailable) {
                 return null;
