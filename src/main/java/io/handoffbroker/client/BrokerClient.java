@@ -121,34 +121,23 @@ public final class BrokerClient {
     public ServiceConnection connect(String service, String version) throws IOException {
         AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout);
         Negotiated negotiated;
+        String fallback = "";
         try {
             socket.setSoTimeout(millis(replyTimeout));
             negotiated = negotiatedOrThrow(exchange(socket, helloFor(service, version), replyTimeout));
-        } catch (IOException | RuntimeException e) {
-            socket.close();
-            throw e;
-        }
-        String fallback = "";
-        if (announcesHandoff(negotiated)) {
-            HandoffRelay.Verdict verdict;
-            try {
-                verdict = HandoffRelay.await(socket, negotiated, relayWait);
-            } catch (RuntimeException bug) {
-                socket.close();
-                throw bug;
-            }
-            if (verdict.accepted()) {
-                try {
+            if (announcesHandoff(negotiated)) {
+                HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
+                if (verdict.accepted()) {
                     socket.setSoTimeout(0);
-                } catch (IOException | RuntimeException e) {
-                    socket.close(); // the caller gets the failure, not a connection to close
-                    throw e;
+                    return new ServiceConnection(socket, Route.HANDED_OFF, negotiated, "");
                 }
-                return new ServiceConnection(socket, Route.HANDED_OFF, negotiated, "");
+                fallback = verdict.reason();
+            } else if (handoff) {
+                fallback = "broker did not offer a handoff";
             }
-            fallback = verdict.reason();
-        } else if (handoff) {
-            fallback = "broker did not offer a handoff";
+        } catch (IOException | RuntimeException e) {
+            socket.close(); // the caller gets the failure, not a connection to close
+            throw e;
         }
         closeOurEnd(socket);
         return new ServiceConnection(reconnect(negotiated), Route.RECONNECTED, negotiated, fallback);

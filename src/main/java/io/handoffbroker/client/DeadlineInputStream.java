@@ -1,5 +1,6 @@
 package io.handoffbroker.client;
 
+import io.handoffbroker.unix.BoundedConnect;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,17 +16,13 @@ import java.time.Duration;
  */
 final class DeadlineInputStream extends FilterInputStream {
 
-    private static final Duration CENTURY = Duration.ofDays(36_525);
-
     private final long deadlineNanos;
     private final Duration wait;
 
     DeadlineInputStream(InputStream in, Duration wait) {
         super(in);
         this.wait = wait;
-        // A wait beyond a century is no deadline at all (and would overflow the clock's arithmetic).
-        long nanos = wait.compareTo(CENTURY) > 0 ? CENTURY.toNanos() : wait.toNanos();
-        this.deadlineNanos = System.nanoTime() + nanos;
+        this.deadlineNanos = BoundedConnect.deadlineAfter(wait);
     }
 
     @Override

@@ -123,17 +123,12 @@ public final class ControlConnection implements AutoCloseable {
     public void sendDescriptor(FileDescriptor descriptor, HandoffToken token, long deadlineNanos)
             throws IOException {
         ByteBuffer bytes = ByteBuffer.wrap(token.toByteArray());
-        // Judged by what write() reported, not by the buffer: junixsocket may advance the
-        // buffer's position on a write that then fails.
-        boolean sent = false;
         try {
             channel.setOutboundFileDescriptors(descriptor);
-            while (!sent) {
-                if (channel.write(bytes) > 0) {
-                    sent = true;
-                } else {
-                    await(SelectionKey.OP_WRITE, deadlineNanos, "descriptor send");
-                }
+            // Judged by what write() reported, not by the buffer: junixsocket may advance the
+            // buffer's position on a write that then fails.
+            while (channel.write(bytes) == 0) {
+                await(SelectionKey.OP_WRITE, deadlineNanos, "descriptor send");
             }
         } catch (IOException e) {
             throw new DescriptorNotSentException(e);

@@ -496,9 +496,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
         /** The held connection, which the caller now hands on (to the pool or the watcher). */
         ControlConnection letGo() {
-            ControlConnection held = held();
-            control = null;
-            return held;
+            return Objects.requireNonNull(letGoIfHeld(), "no control connection held");
         }
 
         @Nullable ControlConnection letGoIfHeld() {

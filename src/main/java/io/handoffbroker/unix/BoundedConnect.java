@@ -22,11 +22,6 @@ import org.newsclub.net.unix.AFUNIXSocketChannel;
  */
 public final class BoundedConnect {
 
-    /** The outcome of one attempt. */
-    public enum Attempt {
-        CONNECTED, BACKLOG_FULL
-    }
-
     private static final Duration CENTURY = Duration.ofDays(36_525);
     private static final long FIRST_PAUSE_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
     private static final long LONGEST_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
@@ -42,8 +37,7 @@ public final class BoundedConnect {
      * @throws IOException when nothing listens at the address, or the connect failed otherwise
      */
     public static AFUNIXSocket connect(AFUNIXSocketAddress address, Duration timeout) throws IOException {
-        // Beyond a century, a timeout is none at all (and would overflow the clock's arithmetic).
-        long deadline = System.nanoTime() + (timeout.compareTo(CENTURY) > 0 ? CENTURY : timeout).toNanos();
+        long deadline = deadlineAfter(timeout);
         long pause = FIRST_PAUSE_NANOS;
         while (true) {
             AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
@@ -69,15 +63,23 @@ public final class BoundedConnect {
     }
 
     /**
-     * One attempt, closed at once: something listens and accepted, or something listens
-     * and its backlog is full.
+     * {@link System#nanoTime()} {@code timeout} from now. Beyond a century, a timeout is none at
+     * all, and is capped there: it would overflow the clock's arithmetic.
+     */
+    public static long deadlineAfter(Duration timeout) {
+        return System.nanoTime() + (timeout.compareTo(CENTURY) > 0 ? CENTURY : timeout).toNanos();
+    }
+
+    /**
+     * One attempt, closed at once; it returns when something listens, whether it accepted
+     * or its backlog is full.
      *
      * @throws IOException when nothing listens at the address (refused, no such file, ...)
      */
-    public static Attempt probe(AFUNIXSocketAddress address) throws IOException {
+    public static void probe(AFUNIXSocketAddress address) throws IOException {
         try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open()) {
             probe.configureBlocking(false);
-            return probe.connect(address) ? Attempt.CONNECTED : Attempt.BACKLOG_FULL;
+            probe.connect(address);
         }
     }
 }
