@@ -3,8 +3,11 @@ package io.handoffbroker.bench;
 import io.handoffbroker.bench.Children.Child;
 import io.handoffbroker.bench.Report.Check;
 import io.handoffbroker.bench.Report.Figure;
+import io.handoffbroker.bench.Report.ProcessCost;
 import io.handoffbroker.bench.Report.Ratio;
+import io.handoffbroker.bench.Report.RouteCost;
 import io.handoffbroker.bench.Report.Verdict;
+import io.handoffbroker.client.Route;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
@@ -37,7 +41,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *
  * <p>Settings, from environment variables (defaults in brackets): {@code BENCH_SAMPLES} [10000]
  * and {@code BENCH_WARMUP} [5000] for the floor and the Hello; {@code BENCH_ROUTE_SAMPLES} [5000]
- * and {@code BENCH_ROUTE_WARMUP} [2000] per route, also of the route floor; {@code BENCH_CLIENTS} [64],
+ * and {@code BENCH_ROUTE_WARMUP} [2000] per route, also of the route floor; {@code BENCH_ROUTE_ACCOUNTED}
+ * [2000] per route in a row for the CPU and wake-up accounting (0: skipped); {@code BENCH_CLIENTS} [64],
  * {@code BENCH_RATE} [20000] and {@code BENCH_SECONDS} [5] for the throughput;
  * {@code BENCH_CONNECTIONS} [10000] for the memory, measured with the broker's JVM options and
  * once more with {@code BENCH_CAPPED_JVM_OPTS} [none] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker,
@@ -56,7 +61,8 @@ public final class Bench {
     private static final int CLIENT_CPU = 1;
     private static final Duration CLIENT_TIMEOUT = Duration.ofMinutes(4);
 
-    private record Settings(int samples, int warmup, int routeSamples, int routeWarmup, int clients, int rate,
+    private record Settings(int samples, int warmup, int routeSamples, int routeWarmup, int routeAccounted,
+            int clients, int rate,
             double seconds, int connections, boolean pin, List<String> brokerJvm, List<String> clientJvm,
             List<String> cappedJvm, boolean enforce, Set<String> phases) {
 
@@ -67,7 +73,8 @@ public final class Bench {
                 pin = false;
             }
             return new Settings(env("BENCH_SAMPLES", 10_000), env("BENCH_WARMUP", 5_000),
-                    env("BENCH_ROUTE_SAMPLES", 5_000), env("BENCH_ROUTE_WARMUP", 2_000), env("BENCH_CLIENTS", 64),
+                    env("BENCH_ROUTE_SAMPLES", 5_000), env("BENCH_ROUTE_WARMUP", 2_000),
+                    env("BENCH_ROUTE_ACCOUNTED", 2_000), env("BENCH_CLIENTS", 64),
                     env("BENCH_RATE", 20_000), Double.parseDouble(envString("BENCH_SECONDS", "5")),
                     env("BENCH_CONNECTIONS", 10_000), pin, brokerJvmOptions(),
                     options("BENCH_CLIENT_JVM_OPTS"), options("BENCH_CAPPED_JVM_OPTS", ""),
@@ -113,6 +120,8 @@ public final class Bench {
     private final Path handoffEndpoint;
 
     private @Nullable Child broker;
+    private @Nullable Child backend;
+    private @Nullable Child floorServer;
     private final Map<String, Integer> actuatorPorts = new HashMap<>();
     private @Nullable Results latency;
     private @Nullable Results routes;
@@ -261,8 +270,10 @@ public final class Bench {
         Files.createDirectories(backendPipe.getParent());
         Child backend = children.start("backend", CLIENT_CPU, settings.clientJvm(), work, "backend",
                 backendPipe.toString(), handoffEndpoint.toString(), "8192");
+        this.backend = backend;
         Child floor = children.start("floor-server", BROKER_CPU, settings.clientJvm(), work, "floor-server",
                 work.resolve("floor.sock").toString(), work.resolve("floor-connect.sock").toString());
+        this.floorServer = floor;
         awaitSocket(backend, backendPipe);
         awaitSocket(backend, handoffEndpoint);
         awaitSocket(floor, work.resolve("floor.sock"));
@@ -304,7 +315,8 @@ public final class Bench {
         Measured run = measuredClient(b, "latency-client", "latency",
                 work.resolve("floor.sock").toString(), work.resolve("floor-connect.sock").toString(),
                 brokerSocket(b).toString(), SERVICE, VERSION, Integer.toString(settings.warmup()),
-                Integer.toString(settings.samples()), "1000");
+                Integer.toString(settings.samples()), "1000", Long.toString(b.pid()),
+                Long.toString(Objects.requireNonNull(floorServer).pid()));
         latency = run.results();
         brokerMeans.put("hello", Actuator.meanMicros(run.before(), run.after(), Actuator.HELLO));
     }
@@ -319,6 +331,16 @@ public final class Bench {
      * The client's arguments are {@code args}, then the marker and the results file.
      */
     private Measured measuredClient(Child b, String role, String name, String... args) throws Exception {
+        return measuredClient(b, role, name, null, args);
+    }
+
+    /**
+     * As {@link #measuredClient(Child, String, String, String...)}; with {@code measured}, the
+     * client writes that marker too once done measuring and waits for "continue" again before
+     * anything else, so the second scrape leaves out what it does after.
+     */
+    private Measured measuredClient(Child b, String role, String name, @Nullable Path measured, String... args)
+            throws Exception {
         Path marker = work.resolve(name + ".warmed");
         Path resultFile = work.resolve(name + ".properties");
         List<String> all = new ArrayList<>(List.of(args));
@@ -328,9 +350,17 @@ public final class Bench {
         awaitMarker(client, marker);
         Map<String, Double> before = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
         client.send("continue");
-        children.awaitExit(client, CLIENT_TIMEOUT);
-        Results results = Results.read(resultFile);
-        return new Measured(results, before, Actuator.scrape(actuatorPorts.get(b.name()), SERVICE));
+        Map<String, Double> after;
+        if (measured != null) {
+            awaitMarker(client, measured);
+            after = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
+            client.send("continue");
+            children.awaitExit(client, CLIENT_TIMEOUT);
+        } else {
+            children.awaitExit(client, CLIENT_TIMEOUT);
+            after = Actuator.scrape(actuatorPorts.get(b.name()), SERVICE);
+        }
+        return new Measured(Results.read(resultFile), before, after);
     }
 
     /** The broker of phases 2 to 5, started by whichever of them runs first. */
@@ -347,8 +377,11 @@ public final class Bench {
 
     private void routePhase() throws Exception {
         Child b = sharedBroker();
-        Measured run = measuredClient(b, "route-client", "routes", brokerSocket(b).toString(), SERVICE, VERSION,
-                Integer.toString(settings.routeWarmup()), Integer.toString(settings.routeSamples()));
+        Path measured = work.resolve("routes.measured");
+        Measured run = measuredClient(b, "route-client", "routes", measured, brokerSocket(b).toString(), SERVICE,
+                VERSION, Integer.toString(settings.routeWarmup()), Integer.toString(settings.routeSamples()),
+                Long.toString(b.pid()), Long.toString(Objects.requireNonNull(backend).pid()),
+                Integer.toString(settings.routeAccounted()), measured.toString());
         routes = run.results();
         brokerMeans.put("handoff", Actuator.meanMicros(run.before(), run.after(), Actuator.HANDOFF));
         brokerMeans.put("route-hello", Actuator.meanMicros(run.before(), run.after(), Actuator.HELLO));
@@ -377,7 +410,7 @@ public final class Bench {
             Child client = children.start("route-floor-client", CLIENT_CPU, settings.clientJvm(), work,
                     "route-floor-client", brokerSocket.toString(), pipe.toString(),
                     Integer.toString(settings.routeWarmup()), Integer.toString(settings.routeSamples()),
-                    resultFile.toString());
+                    Long.toString(floorBroker.pid()), Long.toString(backend.pid()), resultFile.toString());
             children.awaitExit(client, CLIENT_TIMEOUT);
             routeFloor = Results.read(resultFile);
         } finally {
@@ -511,6 +544,8 @@ public final class Bench {
                     + "(accept → reply written) averaged %s µs, the client's round trip %s µs",
                     inBroker[1], Report.us(inBroker[0]), Report.us(both.getMean() / 1000.0)));
         }
+        notes.add(warmUpNote(l, "the broker, the floor server and the client", "rounds of floor, connect floor "
+                + "and Hello"));
         if (helloFailures > 0) {
             notes.add("INVALID: failed Hellos: " + l.get("hello.failures.detail"));
         }
@@ -558,6 +593,7 @@ public final class Bench {
             notes.add(String.format(Locale.ROOT, "the broker's own handoff timer (Hello decided → relay written) "
                     + "averaged %s µs over the %,.0f measured handoffs", Report.us(inBroker[0]), inBroker[1]));
         }
+        notes.add(warmUpNote(r, "the broker, the backend and the client", "pairs"));
         double[] helloPart = brokerMeans.get("route-hello");
         if (helloPart != null && helloPart[1] > 0) {
             notes.add(String.format(Locale.ROOT, "its Hello part (accept → Negotiated written) averaged %s µs over "
@@ -575,6 +611,8 @@ public final class Bench {
                 reconnect.getTotalCount(), reconnect, "", Map.of("unexpected_routes", unexpected), "—",
                 unexpected > 0 ? Verdict.INVALID : Verdict.INFO,
                 unexpected > 0 ? "INVALID: " + unexpected + " connections were handed off" : ""));
+        addRouteCost(r, "handoff", Route.HANDED_OFF);
+        addRouteCost(r, "reconnect", Route.RECONNECTED);
         report.ratios.add(new Ratio("handoff P50 / reconnect P50", h50 / r50, "< 1"));
         report.ratios.add(new Ratio("handoff P99 / reconnect P99", h99 / r99, "< 1"));
         report.checks.add(new Check("handoff strictly faster than reconnect at P50",
@@ -582,6 +620,38 @@ public final class Bench {
                 valid ? Verdict.of(h50 < r50) : Verdict.INVALID));
         report.checks.add(new Check("handoff strictly faster than reconnect at P99",
                 Report.us(h99) + " vs " + Report.us(r99) + " µs", valid ? Verdict.of(h99 < r99) : Verdict.INVALID));
+    }
+
+    /** How long a warm-up took ({@link WarmUp}), and whether the JIT compilers were quiet at its end. */
+    private static String warmUpNote(Results r, String processes, String samples) {
+        long count = r.getLong("warmup.samples");
+        double share = r.getDouble("warmup.jit_share");
+        String took = String.format(Locale.ROOT, "warm-up: %,d %s, until the JIT compilers of %s took "
+                + "%.1f%% of the wall time of the last %,d", count, samples, processes, 100 * share, WarmUp.ROUND);
+        return Boolean.parseBoolean(r.get("warmup.quiet")) ? took
+                : took + String.format(Locale.ROOT, " (still over %.0f%%: the figures include compiling)",
+                        100 * WarmUp.QUIET_SHARE);
+    }
+
+    /** Informative: what one route alone cost each process, when the client accounted for it. */
+    private void addRouteCost(Results r, String name, Route route) {
+        String key = "cost." + route.label();
+        if (r.get(key + ".count", "").isEmpty()) {
+            return;
+        }
+        List<ProcessCost> processes = new ArrayList<>();
+        for (String process : List.of("broker", "backend", "client")) {
+            String of = key + "." + process;
+            processes.add(new ProcessCost(process, r.getDouble(of + ".cpu_us"), r.getDouble(of + ".jit_us"),
+                    r.getDouble(of + ".wakeups"), r.getDouble(of + ".preemptions")));
+        }
+        long failed = r.getLong(key + ".failed");
+        report.routeCosts.add(new RouteCost(name, r.getLong(key + ".count"), failed, r.getDouble(key + ".wall_us"),
+                r.getDouble(key + ".p50_us"), r.getDouble(key + ".p99_us"), processes));
+        if (failed > 0) {
+            report.notes.add("INVALID: the " + name + " accounting had " + failed + " failed connections: "
+                    + r.get(key + ".failed.detail"));
+        }
     }
 
     /** Informative: what is left of figures 3 and 4 without the broker's and the backend's logic. */
@@ -597,7 +667,7 @@ public final class Bench {
                         : "a one-thread broker and a backend doing the SDK's steps for a StreamHandler (ACK first, then "
                                 + "file streams on the descriptor on a pooled handler thread) exchange bytes as long "
                                 + "as the real frames, with junixsocket's blocking sockets; nothing is encoded, "
-                                + "decoded or checked"));
+                                + "decoded or checked; " + warmUpNote(f, "its broker, backend and client", "pairs")));
         report.figures.add(new Figure("reconnect_floor",
                 "4f. reconnect floor: the same messages, no broker or backend logic", reconnect.getTotalCount(),
                 reconnect, "", Map.of("errors", errors), "—", verdict, failed));

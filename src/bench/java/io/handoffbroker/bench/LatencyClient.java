@@ -5,6 +5,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import org.HdrHistogram.Histogram;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -26,14 +27,16 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *       busy with the previous connection when the next one arrives and accept it
  *       without going back to its wait.</li>
  * </ul>
- * Warm-up interleaves all three; the measured samples are taken in alternating blocks
+ * Warm-up interleaves all three, and lasts until the JIT compilers of the broker, the
+ * floor server and this process are quiet ({@link WarmUp}), {@code WARMUP} rounds at
+ * least; the measured samples are taken in alternating blocks
  * (floor block, connect-floor block, Hello block, ...), so that all figures see the
  * same load on a machine that is busy with other work. Between warm-up and measurement
  * the client writes the marker file and waits for {@code continue}, so the orchestrator
  * can read the broker's own meters for exactly the measured Hellos.
  *
  * <p>Arguments: {@code FLOOR_SOCKET CONNECT_FLOOR_SOCKET BROKER_SOCKET SERVICE VERSION WARMUP SAMPLES BLOCK
- * MARKER_FILE RESULT_FILE}.
+ * BROKER_PID FLOOR_PID MARKER_FILE RESULT_FILE}.
  */
 final class LatencyClient {
 
@@ -47,8 +50,10 @@ final class LatencyClient {
         int warmup = Integer.parseInt(args[5]);
         int samples = Integer.parseInt(args[6]);
         int block = Integer.parseInt(args[7]);
-        Path marker = Path.of(args[8]);
-        Path resultFile = Path.of(args[9]);
+        long brokerPid = Long.parseLong(args[8]);
+        long floorPid = Long.parseLong(args[9]);
+        Path marker = Path.of(args[10]);
+        Path resultFile = Path.of(args[11]);
 
         Histogram floor = Results.newHistogram();
         Histogram connectFloors = Results.newHistogram();
@@ -57,11 +62,17 @@ final class LatencyClient {
             socket.setSoTimeout(5_000);
             InputStream in = socket.getInputStream();
             OutputStream out = socket.getOutputStream();
-            for (int i = 0; i < warmup; i++) {
-                ping(in, out);
-                connectPing(connectFloor);
+            Results results = new Results();
+            WarmUp.run(() -> {
+                try {
+                    ping(in, out);
+                    connectPing(connectFloor);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
                 helloOnce(hellos);
-            }
+            }, warmup, WarmUp.maximum(warmup), brokerPid, floorPid, ProcessHandle.current().pid())
+                    .putInto(results, "warmup");
             long warmupFailures = hellos.failureCount();
             parent.warmedUp(marker);
             int floorDone = 0;
@@ -89,8 +100,7 @@ final class LatencyClient {
                     Results.record(paced, nanos);
                 }
             }
-            new Results()
-                    .putHistogram("floor", floor)
+            results.putHistogram("floor", floor)
                     .putHistogram("hello-paced", paced)
                     .putHistogram("connect-floor", connectFloors)
                     .putHistogram("hello", hello)

@@ -15,8 +15,13 @@ final class Proc {
 
     /** The numeric fields of /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile, Threads, ...), sizes in KiB. */
     static Map<String, Long> status(long pid) throws IOException {
+        return status(Path.of("/proc", Long.toString(pid)));
+    }
+
+    /** The same for a process's or a thread's directory under /proc. */
+    private static Map<String, Long> status(Path directory) throws IOException {
         Map<String, Long> fields = new LinkedHashMap<>();
-        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+        for (String line : Files.readAllLines(directory.resolve("status"))) {
             int colon = line.indexOf(':');
             if (colon < 0) {
                 continue;
@@ -103,6 +108,60 @@ final class Proc {
             return new long[] {total - idle, total};
         } catch (IOException | RuntimeException e) {
             return new long[] {-1, -1};
+        }
+    }
+
+    /**
+     * What threads have used: time on a CPU, in nanoseconds (the first field of
+     * {@code /proc/PID/task/TID/schedstat}, finer than the clock ticks of {@code stat}), the
+     * part of it that was a JIT compiler thread's, and context switches. A voluntary switch
+     * is a thread blocking until something wakes it: one wake-up. An involuntary one is a
+     * thread preempted while it could still run.
+     */
+    record Usage(long cpuNanos, long compilerNanos, long wakeups, long preemptions) {
+
+        static final Usage NONE = new Usage(0, 0, 0, 0);
+
+        /** What each thread of the process alive now has used so far, by thread id. */
+        static Map<String, Usage> byThread(long pid) throws IOException {
+            Map<String, Usage> threads = new LinkedHashMap<>();
+            try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+                for (Path task : tasks) {
+                    try {
+                        long cpu = Long.parseLong(Files.readString(task.resolve("schedstat")).trim().split("\\s+")[0]);
+                        // HotSpot names them "C1 CompilerThread0", "C2 CompilerThread1", ...
+                        boolean compiler = Files.readString(task.resolve("comm")).contains("CompilerThre");
+                        Map<String, Long> status = status(task);
+                        threads.put(task.getFileName().toString(), new Usage(cpu, compiler ? cpu : 0,
+                                status.getOrDefault("voluntary_ctxt_switches", 0L),
+                                status.getOrDefault("nonvoluntary_ctxt_switches", 0L)));
+                    } catch (IOException | RuntimeException gone) {
+                        // The thread ended between the listing and the read.
+                    }
+                }
+            }
+            return threads;
+        }
+
+        /**
+         * What the threads alive at {@code after} used since {@code before}; a thread that
+         * ended in between is left out (the JVM ends idle compiler threads, for one), since
+         * what it used after {@code before} is not known any more.
+         */
+        static Usage between(Map<String, Usage> before, Map<String, Usage> after) {
+            Usage sum = NONE;
+            for (Map.Entry<String, Usage> thread : after.entrySet()) {
+                Usage then = before.getOrDefault(thread.getKey(), NONE);
+                Usage now = thread.getValue();
+                sum = sum.plus(new Usage(now.cpuNanos - then.cpuNanos, now.compilerNanos - then.compilerNanos,
+                        now.wakeups - then.wakeups, now.preemptions - then.preemptions));
+            }
+            return sum;
+        }
+
+        Usage plus(Usage more) {
+            return new Usage(cpuNanos + more.cpuNanos, compilerNanos + more.compilerNanos, wakeups + more.wakeups,
+                    preemptions + more.preemptions);
         }
     }
 

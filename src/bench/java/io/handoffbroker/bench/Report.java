@@ -44,10 +44,23 @@ final class Report {
     record Ratio(String name, double value, String target) {
     }
 
+    /** What one route cost per connection, from runs of it alone: wall time and each process's share. */
+    record RouteCost(String route, long count, long failed, double wallUs, double p50Us, double p99Us,
+            List<ProcessCost> processes) {
+    }
+
+    /**
+     * One process's CPU time (all its threads; {@code jitUs} of it its JIT compilers'),
+     * wake-ups and preemptions per connection (see {@link Proc.Usage}).
+     */
+    record ProcessCost(String process, double cpuUs, double jitUs, double wakeups, double preemptions) {
+    }
+
     final Map<String, Object> facts = new LinkedHashMap<>();
     final List<Figure> figures = new ArrayList<>();
     final List<Check> checks = new ArrayList<>();
     final List<Ratio> ratios = new ArrayList<>();
+    final List<RouteCost> routeCosts = new ArrayList<>();
     final List<String> notes = new ArrayList<>();
 
     static double micros(long nanos) {
@@ -94,6 +107,9 @@ final class Report {
                     .append(String.format(Locale.ROOT, "%.2f", r.value())).append(" | ").append(r.target())
                     .append(" |\n");
         }
+        if (!routeCosts.isEmpty()) {
+            appendRouteCosts(md);
+        }
         md.append("\n## Targets\n\n| target | measured | result |\n|---|---|---|\n");
         for (Check c : checks) {
             md.append("| ").append(c.target()).append(" | ").append(c.measured()).append(" | ")
@@ -113,6 +129,36 @@ final class Report {
         md.append("\n## Run\n\n| | |\n|---|---|\n");
         facts.forEach((k, v) -> md.append("| ").append(k).append(" | ").append(v).append(" |\n"));
         return md.toString();
+    }
+
+    private void appendRouteCosts(StringBuilder md) {
+        md.append("\n## What a connection costs, by route and process\n\n");
+        md.append("Each route alone, one connection after another, after the measured samples. Per connection: "
+                + "time on a CPU in µs, all threads (in brackets, the part the JIT compilers took), and "
+                + "wake-ups: a thread blocked and was woken again (in brackets, preemptions).\n\n");
+        md.append("| route | connections | mean µs | P50 µs | P99 µs |");
+        List<ProcessCost> first = routeCosts.getFirst().processes();
+        first.forEach(p -> md.append(' ').append(p.process()).append(" CPU µs | ").append(p.process())
+                .append(" wake-ups |"));
+        md.append(" CPU µs of the three |\n|---|--:|--:|--:|--:|");
+        first.forEach(p -> md.append("--:|--:|"));
+        md.append("--:|\n");
+        for (RouteCost cost : routeCosts) {
+            md.append("| ").append(cost.route())
+                    .append(" | ").append(String.format(Locale.ROOT, "%,d", cost.count()))
+                    .append(cost.failed() > 0 ? " (" + cost.failed() + " failed: INVALID)" : "")
+                    .append(" | ").append(us(cost.wallUs()))
+                    .append(" | ").append(us(cost.p50Us()))
+                    .append(" | ").append(us(cost.p99Us())).append(" |");
+            double sum = 0;
+            for (ProcessCost p : cost.processes()) {
+                sum += p.cpuUs();
+                md.append(' ').append(us(p.cpuUs())).append(" (").append(us(p.jitUs())).append(") | ")
+                        .append(String.format(Locale.ROOT, "%.1f (%.1f)", p.wakeups(), p.preemptions()))
+                        .append(" |");
+            }
+            md.append(' ').append(us(sum)).append(" |\n");
+        }
     }
 
     String json() {
@@ -144,6 +190,26 @@ final class Report {
             ratioList.add(Map.of("name", r.name(), "value", round(r.value()), "target", r.target()));
         }
         root.put("ratios", ratioList);
+        List<Object> costList = new ArrayList<>();
+        for (RouteCost cost : routeCosts) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("route", cost.route());
+            o.put("connections", cost.count());
+            o.put("failed", cost.failed());
+            o.put("mean_us", round(cost.wallUs()));
+            o.put("p50_us", round(cost.p50Us()));
+            o.put("p99_us", round(cost.p99Us()));
+            for (ProcessCost p : cost.processes()) {
+                Map<String, Object> used = new LinkedHashMap<>();
+                used.put("cpu_us", round(p.cpuUs()));
+                used.put("jit_cpu_us", round(p.jitUs()));
+                used.put("wakeups", round(p.wakeups()));
+                used.put("preemptions", round(p.preemptions()));
+                o.put(p.process(), used);
+            }
+            costList.add(o);
+        }
+        root.put("route_costs", costList);
         List<Object> checkList = new ArrayList<>();
         for (Check c : checks) {
             checkList.add(Map.of("target", c.target(), "measured", c.measured(),

@@ -11,8 +11,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -32,11 +35,16 @@ import org.HdrHistogram.Histogram;
  *       to {@code backend_pipe}.</li>
  * </ul>
  * The two routes alternate sample by sample (in alternating order), so both see the
- * same load. Between warm-up and measurement the client writes the marker file and
+ * same load. The warm-up lasts until the JIT compilers of the broker, the backend and
+ * this process are quiet ({@link WarmUp}), {@code WARMUP} pairs at least. Between
+ * warm-up and measurement the client writes the marker file and
  * waits for {@code continue}, so the orchestrator can read the broker's own meters for
- * exactly the measured samples.
+ * exactly the measured samples; after them it writes {@code MEASURED_MARKER} and waits
+ * again, then runs {@code ACCOUNTED} connections of each route, one route at a time, and
+ * reads what they cost the broker, the backend and itself ({@link #account}).
  *
- * <p>Arguments: {@code BROKER_SOCKET SERVICE VERSION WARMUP SAMPLES MARKER_FILE RESULT_FILE}.
+ * <p>Arguments: {@code BROKER_SOCKET SERVICE VERSION WARMUP SAMPLES BROKER_PID BACKEND_PID ACCOUNTED
+ * MEASURED_MARKER MARKER_FILE RESULT_FILE}.
  */
 final class RouteClient {
 
@@ -52,8 +60,12 @@ final class RouteClient {
         String version = args[2];
         int warmup = Integer.parseInt(args[3]);
         int samples = Integer.parseInt(args[4]);
-        Path marker = Path.of(args[5]);
-        Path resultFile = Path.of(args[6]);
+        long brokerPid = Long.parseLong(args[5]);
+        long backendPid = Long.parseLong(args[6]);
+        int accounted = Integer.parseInt(args[7]);
+        Path measuredMarker = Path.of(args[8]);
+        Path marker = Path.of(args[9]);
+        Path resultFile = Path.of(args[10]);
 
         BrokerClient handoff = new BrokerClient(broker, Duration.ofSeconds(5), BrokerClient.DEFAULT_RELAY_WAIT, true);
         BrokerClient reconnect = new BrokerClient(broker, Duration.ofSeconds(5), BrokerClient.DEFAULT_RELAY_WAIT,
@@ -62,12 +74,11 @@ final class RouteClient {
         Histogram reconnects = Results.newHistogram();
         Map<String, Integer> fallbacks = new TreeMap<>();
         Map<String, Integer> errors = new TreeMap<>();
-        for (int i = 0; i < warmup + samples; i++) {
-            if (i == warmup) {
-                parent.warmedUp(marker);
-            }
-            boolean measured = i >= warmup;
-            boolean handoffFirst = i % 2 == 0;
+        Results results = new Results();
+        int[] pairs = {0};
+        // One sample of each route, in alternating order; only measured ones are recorded.
+        Consumer<Boolean> pair = measured -> {
+            boolean handoffFirst = pairs[0]++ % 2 == 0;
             for (int leg = 0; leg < 2; leg++) {
                 boolean isHandoff = (leg == 0) == handoffFirst;
                 long nanos = sample(isHandoff ? handoff : reconnect, service, version,
@@ -77,9 +88,18 @@ final class RouteClient {
                     Results.record(isHandoff ? handoffs : reconnects, nanos);
                 }
             }
+        };
+        long self = ProcessHandle.current().pid();
+        WarmUp.run(() -> pair.accept(false), warmup, WarmUp.maximum(warmup), brokerPid, backendPid, self)
+                .putInto(results, "warmup");
+        parent.warmedUp(marker);
+        for (int i = 0; i < samples; i++) {
+            pair.accept(true);
         }
-        new Results()
-                .putHistogram("handoff", handoffs)
+        // After the second marker, so the broker's meters read for the measured samples leave these out.
+        parent.warmedUp(measuredMarker);
+        account(handoff, reconnect, service, version, accounted, brokerPid, backendPid, results);
+        results.putHistogram("handoff", handoffs)
                 .putHistogram("reconnect", reconnects)
                 .put("handoff.fallbacks", fallbacks.getOrDefault(Route.HANDED_OFF.label(), 0))
                 .put("reconnect.unexpected", fallbacks.getOrDefault(Route.RECONNECTED.label(), 0))
@@ -88,6 +108,92 @@ final class RouteClient {
                 .put("errors.detail", errors.toString())
                 .write(resultFile);
         return 0;
+    }
+
+    /**
+     * What a connection of each route costs each process when that route runs alone: for
+     * {@code count} connections per route, in two blocks each, in the order
+     * handoff, reconnect, reconnect, handoff, so that a drift in the machine's speed falls on
+     * both, after one block of each that is not counted. Per connection: wall time, and each process's time on a CPU (and how much of it
+     * its JIT compilers took), wake-ups and preemptions (see {@link Proc.Usage}). Puts
+     * {@code cost.ROUTE.*}.
+     */
+    private static void account(BrokerClient handoff, BrokerClient reconnect, String service, String version,
+            int count, long brokerPid, long backendPid, Results results) throws IOException {
+        if (count <= 0) {
+            return;
+        }
+        Tally handoffs = new Tally(handoff, Route.HANDED_OFF);
+        Tally reconnects = new Tally(reconnect, Route.RECONNECTED);
+        int block = Math.max(1, count / 2);
+        // A route alone makes the JIT compilers recompile what they compiled for the two routes
+        // interleaved: one block of each first, not counted, lets them finish.
+        new Tally(handoff, Route.HANDED_OFF).run(block, service, version, brokerPid, backendPid);
+        new Tally(reconnect, Route.RECONNECTED).run(block, service, version, brokerPid, backendPid);
+        for (Tally tally : List.of(handoffs, reconnects, reconnects, handoffs)) {
+            tally.run(block, service, version, brokerPid, backendPid);
+        }
+        handoffs.putInto(results);
+        reconnects.putInto(results);
+    }
+
+    /** One route's share of {@link #account}: its blocks' costs, summed. */
+    private static final class Tally {
+
+        private final BrokerClient client;
+        private final Route route;
+        private final Map<String, Integer> fallbacks = new TreeMap<>();
+        private final Map<String, Integer> errors = new TreeMap<>();
+        private final Map<String, Proc.Usage> used = new LinkedHashMap<>();
+        private final Histogram latencies = Results.newHistogram();
+        private int connections;
+        private long wallNanos;
+
+        Tally(BrokerClient client, Route route) {
+            this.client = client;
+            this.route = route;
+        }
+
+        void run(int block, String service, String version, long brokerPid, long backendPid) throws IOException {
+            Map<String, Long> pids = new LinkedHashMap<>();
+            pids.put("broker", brokerPid);
+            pids.put("backend", backendPid);
+            pids.put("client", ProcessHandle.current().pid());
+            Map<String, Map<String, Proc.Usage>> before = new LinkedHashMap<>();
+            for (Map.Entry<String, Long> process : pids.entrySet()) {
+                before.put(process.getKey(), Proc.Usage.byThread(process.getValue()));
+            }
+            long start = System.nanoTime();
+            for (int i = 0; i < block; i++) {
+                long nanos = sample(client, service, version, route, fallbacks, errors);
+                if (nanos >= 0) {
+                    Results.record(latencies, nanos);
+                }
+            }
+            wallNanos += System.nanoTime() - start;
+            connections += block;
+            for (Map.Entry<String, Long> process : pids.entrySet()) {
+                Proc.Usage spent = Proc.Usage.between(before.get(process.getKey()),
+                        Proc.Usage.byThread(process.getValue()));
+                used.merge(process.getKey(), spent, Proc.Usage::plus);
+            }
+        }
+
+        void putInto(Results results) {
+            String key = "cost." + route.label();
+            results.put(key + ".count", connections)
+                    .put(key + ".failed", fallbacks.getOrDefault(route.label(), 0)
+                            + errors.values().stream().mapToInt(Integer::intValue).sum())
+                    .put(key + ".failed.detail", fallbacks + " " + errors)
+                    .put(key + ".wall_us", wallNanos / 1e3 / connections)
+                    .put(key + ".p50_us", latencies.getValueAtPercentile(50) / 1e3)
+                    .put(key + ".p99_us", latencies.getValueAtPercentile(99) / 1e3);
+            used.forEach((process, spent) -> results
+                    .put(key + "." + process + ".cpu_us", spent.cpuNanos() / 1e3 / connections)
+                    .put(key + "." + process + ".jit_us", spent.compilerNanos() / 1e3 / connections)
+                    .put(key + "." + process + ".wakeups", spent.wakeups() / (double) connections)
+                    .put(key + "." + process + ".preemptions", spent.preemptions() / (double) connections));
+        }
     }
 
     /**

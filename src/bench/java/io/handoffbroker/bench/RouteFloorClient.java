@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import org.HdrHistogram.Histogram;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -26,7 +27,10 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * The clock stops when the echo is read; the connection is closed after. The broker
  * meters that {@link RouteClient} pauses for do not exist here, so there is no pause.
  *
- * <p>Arguments: {@code BROKER_SOCKET BACKEND_PIPE WARMUP SAMPLES RESULT_FILE}.
+ * <p>The warm-up lasts until the JIT compilers of the route floor's broker and backend and
+ * of this process are quiet ({@link WarmUp}), {@code WARMUP} pairs at least.
+ *
+ * <p>Arguments: {@code BROKER_SOCKET BACKEND_PIPE WARMUP SAMPLES BROKER_PID BACKEND_PID RESULT_FILE}.
  */
 final class RouteFloorClient {
 
@@ -50,14 +54,17 @@ final class RouteFloorClient {
         RouteFloorClient client = new RouteFloorClient(Path.of(args[0]), Path.of(args[1]));
         int warmup = Integer.parseInt(args[2]);
         int samples = Integer.parseInt(args[3]);
-        Path resultFile = Path.of(args[4]);
+        long brokerPid = Long.parseLong(args[4]);
+        long backendPid = Long.parseLong(args[5]);
+        Path resultFile = Path.of(args[6]);
 
         Histogram handoffs = Results.newHistogram();
         Histogram reconnects = Results.newHistogram();
         Map<String, Integer> errors = new TreeMap<>();
-        for (int i = 0; i < warmup + samples; i++) {
-            boolean measured = i >= warmup;
-            boolean handoffFirst = i % 2 == 0;
+        int[] pairs = {0};
+        // One sample of each route, in alternating order; only measured ones are recorded.
+        Consumer<Boolean> pair = measured -> {
+            boolean handoffFirst = pairs[0]++ % 2 == 0;
             for (int leg = 0; leg < 2; leg++) {
                 boolean isHandoff = (leg == 0) == handoffFirst;
                 try {
@@ -71,9 +78,14 @@ final class RouteFloorClient {
                     }
                 }
             }
+        };
+        Results results = new Results();
+        WarmUp.run(() -> pair.accept(false), warmup, WarmUp.maximum(warmup), brokerPid, backendPid,
+                ProcessHandle.current().pid()).putInto(results, "warmup");
+        for (int i = 0; i < samples; i++) {
+            pair.accept(true);
         }
-        new Results()
-                .putHistogram("handoff-floor", handoffs)
+        results.putHistogram("handoff-floor", handoffs)
                 .putHistogram("reconnect-floor", reconnects)
                 .put("errors", errors.values().stream().mapToInt(Integer::intValue).sum())
                 .put("errors.detail", errors.toString())
