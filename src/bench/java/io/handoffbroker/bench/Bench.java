@@ -41,7 +41,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *
  * <p>Settings, from environment variables (defaults in brackets): {@code BENCH_SAMPLES} [10000]
  * and {@code BENCH_WARMUP} [5000] for the floor and the Hello; {@code BENCH_ROUTE_SAMPLES} [5000]
- * and {@code BENCH_ROUTE_WARMUP} [2000] per route, also of the route floor; {@code BENCH_ROUTE_ACCOUNTED}
+ * and {@code BENCH_ROUTE_WARMUP} [2000] per route, also of the route floor (a warm-up goes on
+ * until the JIT compilers are quiet, see {@link WarmUp}); {@code BENCH_ROUTE_ACCOUNTED}
  * [2000] per route in a row for the CPU and wake-up accounting (0: skipped); {@code BENCH_CLIENTS} [64],
  * {@code BENCH_RATE} [20000] and {@code BENCH_SECONDS} [5] for the throughput;
  * {@code BENCH_CONNECTIONS} [10000] for the memory, measured with the broker's JVM options and
