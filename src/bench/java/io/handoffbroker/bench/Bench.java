@@ -43,7 +43,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * and {@code BENCH_WARMUP} [5000] for the floor and the Hello; {@code BENCH_ROUTE_SAMPLES} [5000]
  * and {@code BENCH_ROUTE_WARMUP} [2000] per route, also of the route floor (a warm-up goes on
  * until the JIT compilers are quiet, see {@link WarmUp}); {@code BENCH_ROUTE_ACCOUNTED}
- * [2000] per route in a row for the CPU and wake-up accounting (0: skipped); {@code BENCH_CLIENTS} [64],
+ * [2000] connections counted per route for the CPU and wake-up accounting, each route alone, in two
+ * blocks after an uncounted one (0: skipped); {@code BENCH_CLIENTS} [64],
  * {@code BENCH_RATE} [20000] and {@code BENCH_SECONDS} [5] for the throughput;
  * {@code BENCH_CONNECTIONS} [10000] for the memory, measured with the broker's JVM options and
  * once more with {@code BENCH_CAPPED_JVM_OPTS} [none] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker,
@@ -629,9 +630,9 @@ public final class Bench {
         double share = r.getDouble("warmup.jit_share");
         String took = String.format(Locale.ROOT, "warm-up: %,d %s, until the JIT compilers of %s took "
                 + "%.1f%% of the wall time of the last %,d", count, samples, processes, 100 * share, WarmUp.ROUND);
+        // Not quiet: the compilers were over the share, or one of their threads ended in the last round.
         return Boolean.parseBoolean(r.get("warmup.quiet")) ? took
-                : took + String.format(Locale.ROOT, " (still over %.0f%%: the figures include compiling)",
-                        100 * WarmUp.QUIET_SHARE);
+                : took + " (not quiet when the most was reached: the figures may include compiling)";
     }
 
     /** Informative: what one route alone cost each process, when the client accounted for it. */

@@ -129,8 +129,9 @@ final class Proc {
                 for (Path task : tasks) {
                     try {
                         long cpu = Long.parseLong(Files.readString(task.resolve("schedstat")).trim().split("\\s+")[0]);
-                        // HotSpot names them "C1 CompilerThread0", "C2 CompilerThread1", ...
-                        boolean compiler = Files.readString(task.resolve("comm")).contains("CompilerThre");
+                        // HotSpot names them "C1 CompilerThread0", "C2 CompilerThread1", "JVMCI
+                        // CompilerThread0", which the kernel cuts to 15 characters.
+                        boolean compiler = Files.readString(task.resolve("comm")).contains("CompilerT");
                         Map<String, Long> status = status(task);
                         threads.put(task.getFileName().toString(), new Usage(cpu, compiler ? cpu : 0,
                                 status.getOrDefault("voluntary_ctxt_switches", 0L),
@@ -157,6 +158,12 @@ final class Proc {
                         now.wakeups - then.wakeups, now.preemptions - then.preemptions));
             }
             return sum;
+        }
+
+        /** Whether a compiler thread that had used CPU time at {@code before} has ended by {@code after}. */
+        static boolean compilerEnded(Map<String, Usage> before, Map<String, Usage> after) {
+            return before.entrySet().stream()
+                    .anyMatch(thread -> thread.getValue().compilerNanos() > 0 && !after.containsKey(thread.getKey()));
         }
 
         Usage plus(Usage more) {

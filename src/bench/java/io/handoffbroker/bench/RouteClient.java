@@ -114,7 +114,7 @@ final class RouteClient {
      * What a connection of each route costs each process when that route runs alone: for
      * {@code count} connections per route, in two blocks each, in the order
      * handoff, reconnect, reconnect, handoff, so that a drift in the machine's speed falls on
-     * both, after one block of each that is not counted. Per connection: wall time, and each process's time on a CPU (and how much of it
+     * both, after one block of each whose costs are not counted (its failures are). Per connection: wall time, and each process's time on a CPU (and how much of it
      * its JIT compilers took), wake-ups and preemptions (see {@link Proc.Usage}). Puts
      * {@code cost.ROUTE.*}.
      */
@@ -127,11 +127,11 @@ final class RouteClient {
         Tally reconnects = new Tally(reconnect, Route.RECONNECTED);
         int block = Math.max(1, count / 2);
         // A route alone makes the JIT compilers recompile what they compiled for the two routes
-        // interleaved: one block of each first, not counted, lets them finish.
-        new Tally(handoff, Route.HANDED_OFF).run(block, service, version, brokerPid, backendPid);
-        new Tally(reconnect, Route.RECONNECTED).run(block, service, version, brokerPid, backendPid);
+        // interleaved: one block of each first lets them finish; its failures still count.
+        handoffs.run(block, false, service, version, brokerPid, backendPid);
+        reconnects.run(block, false, service, version, brokerPid, backendPid);
         for (Tally tally : List.of(handoffs, reconnects, reconnects, handoffs)) {
-            tally.run(block, service, version, brokerPid, backendPid);
+            tally.run(block, true, service, version, brokerPid, backendPid);
         }
         handoffs.putInto(results);
         reconnects.putInto(results);
@@ -154,7 +154,9 @@ final class RouteClient {
             this.route = route;
         }
 
-        void run(int block, String service, String version, long brokerPid, long backendPid) throws IOException {
+        /** One block of {@code block} connections; {@code counted}: its costs count, not only its failures. */
+        void run(int block, boolean counted, String service, String version, long brokerPid, long backendPid)
+                throws IOException {
             Map<String, Long> pids = new LinkedHashMap<>();
             pids.put("broker", brokerPid);
             pids.put("backend", backendPid);
@@ -166,9 +168,12 @@ final class RouteClient {
             long start = System.nanoTime();
             for (int i = 0; i < block; i++) {
                 long nanos = sample(client, service, version, route, fallbacks, errors);
-                if (nanos >= 0) {
+                if (counted && nanos >= 0) {
                     Results.record(latencies, nanos);
                 }
+            }
+            if (!counted) {
+                return;
             }
             wallNanos += System.nanoTime() - start;
             connections += block;

@@ -36,12 +36,22 @@ final class WarmUp {
     private WarmUp() {
     }
 
-    /** The most a warm-up of at least {@code minimum} runs to: 40,000, or the minimum if that is more. */
+    /**
+     * The most a warm-up of at least {@code minimum} runs to: 40,000, and at least one round
+     * past the minimum, so that the compilers are always looked at once.
+     */
     static int maximum(int minimum) {
-        return Math.max(minimum, 40_000);
+        return Math.max(minimum + ROUND, 40_000);
     }
 
-    /** Runs {@code sample} until the compilers of the processes {@code pids} are quiet, see above. */
+    /**
+     * Runs {@code sample} until the compilers of the processes {@code pids} are quiet, see
+     * above. A round in which a compiler thread that had compiled before it ended is not
+     * quiet: what it did in the round is not known (HotSpot ends idle extra compiler threads).
+     *
+     * @throws IOException when /proc tells no CPU time for these processes at all, so that
+     *     quiet could not be told from unmeasured
+     */
     static Outcome run(Runnable sample, int minimum, int maximum, long... pids) throws IOException {
         int done = 0;
         for (; done < minimum; done++) {
@@ -51,19 +61,27 @@ final class WarmUp {
         while (done < maximum) {
             List<Map<String, Proc.Usage>> before = snapshot(pids);
             long start = System.nanoTime();
-            int round = Math.min(ROUND, maximum - done);
-            for (int i = 0; i < round; i++) {
+            for (int i = 0; i < ROUND; i++) {
                 sample.run();
             }
             long wall = System.nanoTime() - start;
-            done += round;
+            done += ROUND;
             List<Map<String, Proc.Usage>> after = snapshot(pids);
             long compiling = 0;
+            long used = 0;
+            boolean compilerEnded = false;
             for (int p = 0; p < pids.length; p++) {
-                compiling += Proc.Usage.between(before.get(p), after.get(p)).compilerNanos();
+                Proc.Usage spent = Proc.Usage.between(before.get(p), after.get(p));
+                compiling += spent.compilerNanos();
+                used += spent.cpuNanos();
+                compilerEnded |= Proc.Usage.compilerEnded(before.get(p), after.get(p));
+            }
+            if (used <= 0) {
+                throw new IOException("no CPU time of processes " + java.util.Arrays.toString(pids)
+                        + " could be read from /proc/PID/task/*/schedstat");
             }
             share = compiling / (double) wall;
-            if (share < QUIET_SHARE) {
+            if (share < QUIET_SHARE && !compilerEnded) {
                 return new Outcome(done, share, true);
             }
         }
