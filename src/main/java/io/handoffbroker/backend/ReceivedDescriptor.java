@@ -37,7 +37,9 @@ sealed interface ReceivedDescriptor {
                 return new Native(number);
             }
             int moved = Posix.duplicate(number, 3);
-            Posix.close(number);
+            // Quietly: Linux releases the number even when close fails, and from here the caller
+            // owns only the moved one, so nothing may throw that would make it close this again.
+            Posix.closeQuietly(number);
             return new Native(moved);
         }
 
