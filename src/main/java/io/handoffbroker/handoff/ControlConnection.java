@@ -82,6 +82,11 @@ public final class ControlConnection implements AutoCloseable {
         exchanges++;
     }
 
+    /** The connection's descriptor number, for a wait on it that must not look it up again. */
+    public int descriptor() {
+        return descriptor;
+    }
+
     /**
      * True when the connection is open and nothing is waiting in it: the peer has
      * not closed it and sent no stray bytes (a late ACK, garbage). One

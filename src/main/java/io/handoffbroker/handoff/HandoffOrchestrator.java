@@ -212,14 +212,16 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     private void awaitAckOnLoop(Attempt attempt) {
         ControlConnection control = attempt.held();
-        attempt.client.reactor().awaitReadable(control.channel(), attempt.deadline, () -> onLoop(attempt, () -> {
+        Runnable onReadable = () -> onLoop(attempt, () -> {
             DeliveryOutcome outcome = delivery.readAck(control, attempt.token, attempt.client.id(), attempt.deadline);
             if (outcome == null) {
                 awaitAckOnLoop(attempt); // part of the ACK so far
             } else {
                 conclude(attempt, outcome);
             }
-        }), () -> onLoop(attempt, () -> conclude(attempt, WireHandoffDelivery.deadlinePassed())));
+        });
+        attempt.client.reactor().awaitReadable(control.channel(), control.descriptor(), attempt.deadline, onReadable,
+                () -> onLoop(attempt, () -> conclude(attempt, WireHandoffDelivery.deadlinePassed())));
     }
 
     private void deliverOnWorker(Attempt attempt) {

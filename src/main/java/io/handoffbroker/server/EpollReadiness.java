@@ -2,6 +2,7 @@ package io.handoffbroker.server;
 
 import io.handoffbroker.unix.Epoll;
 import io.handoffbroker.unix.Posix;
+import io.handoffbroker.unix.Selection;
 import java.io.IOException;
 import java.nio.channels.IllegalBlockingModeException;
 import java.nio.channels.SelectableChannel;
@@ -57,10 +58,15 @@ final class EpollReadiness implements Readiness {
     @Override
     public <C extends SelectableChannel & FileDescriptorAccess> Readiness.Key register(C channel, int ops,
             @Nullable Object attachment) throws IOException {
+        return register(channel, Posix.number(channel.getFileDescriptor()), ops, attachment);
+    }
+
+    @Override
+    public Readiness.Key register(SelectableChannel channel, int descriptor, int ops, @Nullable Object attachment)
+            throws IOException {
         if (channel.isBlocking()) {
             throw new IllegalBlockingModeException(); // as a selector would: the loop must never block
         }
-        int descriptor = Posix.number(channel.getFileDescriptor());
         synchronized (this) {
             Key key = new Key(++lastId, channel, descriptor, ops, attachment);
             epoll.add(descriptor, events(ops), key.id);
@@ -77,7 +83,7 @@ final class EpollReadiness implements Readiness {
 
     @Override
     public void select(long waitNanos, Consumer<Readiness.Key> onReady) throws IOException {
-        int count = epoll.await(Readiness.waitMillis(waitNanos), readyIds, readyEvents);
+        int count = epoll.await(Selection.waitMillis(waitNanos), readyIds, readyEvents);
         ready.clear();
         Map<Long, Integer> stillUnknown = Map.of();
         for (int i = 0; i < count; i++) {
@@ -223,18 +229,15 @@ final class EpollReadiness implements Readiness {
             }
         }
 
+        // Loop thread only, as noteReady, which sets readyEvents: no lock needed to read it.
         @Override
         public boolean isReadable() {
-            synchronized (EpollReadiness.this) {
-                return valid && (readyEvents & Epoll.IN) != 0;
-            }
+            return valid && (readyEvents & Epoll.IN) != 0;
         }
 
         @Override
         public boolean isWritable() {
-            synchronized (EpollReadiness.this) {
-                return valid && (readyEvents & Epoll.OUT) != 0;
-            }
+            return valid && (readyEvents & Epoll.OUT) != 0;
         }
 
         @Override

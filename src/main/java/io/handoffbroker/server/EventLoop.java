@@ -88,7 +88,7 @@ final class EventLoop implements Runnable, Reactor {
         this.helloTimeoutNanos = settings.helloTimeout().toNanos();
         listener.configureBlocking(false);
         this.listenerDescriptor = Posix.number(listener.getFileDescriptor());
-        this.acceptKey = readiness.register(listener, SelectionKey.OP_ACCEPT, null);
+        this.acceptKey = readiness.register(listener, listenerDescriptor, SelectionKey.OP_ACCEPT, null);
     }
 
     @Override
@@ -119,7 +119,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     @Override
-    public void awaitReadable(AFUNIXSocketChannel channel, long deadlineNanos, Runnable onReadable,
+    public void awaitReadable(AFUNIXSocketChannel channel, int descriptor, long deadlineNanos, Runnable onReadable,
             Runnable onDeadline) {
         if (!inLoop()) {
             throw new IllegalStateException("awaitReadable is for the event loop thread only");
@@ -136,7 +136,7 @@ final class EventLoop implements Runnable, Reactor {
                 waiting = false;
             } else {
                 if (key == null) {
-                    key = readiness.register(channel, SelectionKey.OP_READ, wait);
+                    key = readiness.register(channel, descriptor, SelectionKey.OP_READ, wait);
                 } else {
                     key.attach(wait);
                     key.interestOps(SelectionKey.OP_READ);
@@ -548,7 +548,7 @@ final class EventLoop implements Runnable, Reactor {
         }
     }
 
-    /** One {@link #awaitReadable} call: fires once, then leaves the channel registered with interest 0. */
+    /** One {@link #awaitReadable} call: fires once, then parks its key ({@link Readiness.Key#park}). */
     private static final class ChannelWait {
 
         private final long deadlineNanos;

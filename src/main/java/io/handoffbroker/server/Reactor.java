@@ -17,9 +17,11 @@ public interface Reactor {
      * Calls {@code onReadable} once the channel has bytes or its peer hung up, or
      * {@code onDeadline} once {@code deadlineNanos} ({@link System#nanoTime()}) has
      * passed, whichever comes first; exactly one of them, once. The channel must be
-     * non-blocking. Calling again for the same channel (after a partial read) re-arms it.
+     * non-blocking; {@code descriptor} is its number, which the caller keeps. Calling again for the
+     * same channel (after a partial read) re-arms it.
      */
-    void awaitReadable(AFUNIXSocketChannel channel, long deadlineNanos, Runnable onReadable, Runnable onDeadline);
+    void awaitReadable(AFUNIXSocketChannel channel, int descriptor, long deadlineNanos, Runnable onReadable,
+            Runnable onDeadline);
 
     /** True on the loop thread itself. */
     boolean inLoop();

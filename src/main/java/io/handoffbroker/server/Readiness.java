@@ -73,11 +73,20 @@ interface Readiness extends Closeable {
         }
     }
 
-    /** Registers a channel (non-blocking) for {@code ops}. */
+    /**
+     * Registers a channel (non-blocking) for {@code ops}; {@code descriptor} is its number, which the
+     * caller already knows (junixsocket takes two system calls to tell it).
+     */
+    Key register(SelectableChannel channel, int descriptor, int ops, @Nullable Object attachment) throws IOException;
+
+    /** As {@link #register(SelectableChannel, int, int, Object)}, with the number looked up if it is needed. */
     <C extends SelectableChannel & FileDescriptorAccess> Key register(C channel, int ops, @Nullable Object attachment)
             throws IOException;
 
-    /** The channel's current key, if it has one that is not parked or cancelled. */
+    /**
+     * The channel's current key, if it has one that is not cancelled: a parked junixsocket key,
+     * which the loop arms again; never a parked epoll key, which is gone.
+     */
     @Nullable Key keyFor(SelectableChannel channel);
 
     /**
@@ -109,15 +118,4 @@ interface Readiness extends Closeable {
 
     /** {@code epoll} or {@code selector}, for the logs. */
     String kind();
-
-    /** Milliseconds for a wait of {@code waitNanos}: -1 for none, rounded up, never down. */
-    static int waitMillis(long waitNanos) {
-        if (waitNanos == io.handoffbroker.unix.Selection.FOREVER) {
-            return -1;
-        }
-        if (waitNanos <= 0) {
-            return 0;
-        }
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, (waitNanos + 999_999) / 1_000_000));
-    }
 }

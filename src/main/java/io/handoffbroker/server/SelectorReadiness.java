@@ -28,6 +28,13 @@ final class SelectorReadiness implements Readiness {
     @Override
     public <C extends SelectableChannel & FileDescriptorAccess> Readiness.Key register(C channel, int ops,
             @Nullable Object attachment) throws IOException {
+        return register(channel, -1, ops, attachment);
+    }
+
+    /** The selector finds the number itself: {@code descriptor} is not used. */
+    @Override
+    public Readiness.Key register(SelectableChannel channel, int descriptor, int ops, @Nullable Object attachment)
+            throws IOException {
         Key key = new Key(attachment);
         key.key = channel.register(selector, ops, key);
         return key;

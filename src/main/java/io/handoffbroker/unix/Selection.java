@@ -22,20 +22,33 @@ public final class Selection {
     }
 
     /**
+     * Milliseconds for a wait of {@code waitNanos}, as {@code poll(2)} and {@code epoll_wait(2)}
+     * take them: -1 for {@link #FOREVER}, 0 for no wait, else rounded up, never down, to 1 at least.
+     */
+    public static int waitMillis(long waitNanos) {
+        if (waitNanos == FOREVER) {
+            return -1;
+        }
+        if (waitNanos <= 0) {
+            return 0;
+        }
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, (waitNanos + 999_999) / 1_000_000));
+    }
+
+    /**
      * Selects, waiting at most {@code waitNanos} ({@link #FOREVER} for no limit;
      * zero or less for no wait); millisecond waits are rounded up, never down.
      *
      * @return the number of keys made ready, 0 after an interrupted wait
      */
     public static int select(Selector selector, long waitNanos) throws IOException {
+        int millis = waitMillis(waitNanos);
         try {
-            if (waitNanos <= 0) {
-                return selector.selectNow();
-            }
-            if (waitNanos == FOREVER) {
-                return selector.select();
-            }
-            return selector.select(Math.max(1, (waitNanos + 999_999) / 1_000_000));
+            return switch (millis) {
+                case 0 -> selector.selectNow();
+                case -1 -> selector.select();
+                default -> selector.select(millis);
+            };
         } catch (SocketException e) {
             if (isInterruptedSystemCall(e)) {
                 return 0;
