@@ -134,7 +134,6 @@ final class HandoffListener implements AutoCloseable {
             Envelope.validate(frame, FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_HANDOFF);
             offer = Envelope.payload(frame, HandoffOffer.parser(), "HandoffOffer");
         } catch (WireException e) {
-            incoming.closeAll();
             log.warn("handoff endpoint {}: invalid offer frame: {}", endpoint, e.getMessage());
             return false;
         }

@@ -65,7 +65,8 @@ sealed interface ReceivedDescriptor {
             try {
                 return new Duplicated(FileDescriptorCast.duplicating(received));
             } finally {
-                Descriptors.closeReceived(received);
+                // Quietly: a copy made is the caller's to keep, whatever this close says.
+                Descriptors.closeReceivedQuietly(received);
             }
         }
 

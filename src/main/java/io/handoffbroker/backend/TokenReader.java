@@ -150,7 +150,7 @@ final class TokenReader implements AutoCloseable {
                     descriptors.add(ReceivedDescriptor.Native.of(descriptor));
                 } catch (IOException e) {
                     Posix.closeQuietly(descriptor);
-                    notTaken = e.getMessage();
+                    notTaken = e.toString();
                 }
             }
             if (got.truncated()) {
@@ -169,7 +169,7 @@ final class TokenReader implements AutoCloseable {
                 try {
                     descriptors.add(ReceivedDescriptor.Duplicated.of(descriptor));
                 } catch (IOException e) {
-                    notTaken = e.getMessage();
+                    notTaken = e.toString();
                 }
             }
         }

@@ -91,11 +91,7 @@ public final class BrokerClient {
             socket.setSoTimeout(millis(replyTimeout));
             reply = exchange(socket, hello, replyTimeout);
         } catch (IOException | RuntimeException e) {
-            try {
-                closeOurEnd(socket);
-            } catch (IOException closing) {
-                e.addSuppressed(closing);
-            }
+            closeOurEndAfter(socket, e);
             throw e;
         }
         closeOurEnd(socket);
@@ -107,6 +103,15 @@ public final class BrokerClient {
     // is two system calls per connection for nothing.
     private static void closeOurEnd(AFUNIXSocket socket) throws IOException {
         Descriptors.closeWithoutShutdown(socket);
+    }
+
+    /** Closes our end after {@code failure}, which stays what the caller sees. */
+    private static void closeOurEndAfter(AFUNIXSocket socket, Exception failure) {
+        try {
+            closeOurEnd(socket);
+        } catch (IOException closing) {
+            failure.addSuppressed(closing);
+        }
     }
 
     /**
@@ -136,7 +141,7 @@ public final class BrokerClient {
                 fallback = "broker did not offer a handoff";
             }
         } catch (IOException | RuntimeException e) {
-            socket.close(); // the caller gets the failure, not a connection to close
+            closeOurEndAfter(socket, e); // the caller gets the failure, not a connection to close
             throw e;
         }
         closeOurEnd(socket);
