@@ -79,7 +79,8 @@ public final class Epoll implements Closeable {
 
     /** Whether epoll can be used in this JVM: Linux, with native access allowed. */
     public static boolean available() {
-        return CALLS != null;
+        // Its descriptors are closed through Posix: without it they could not be closed at all.
+        return CALLS != null && Posix.available();
     }
 
     public static Epoll open() throws IOException {
