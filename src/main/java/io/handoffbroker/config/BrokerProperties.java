@@ -327,11 +327,11 @@ public class BrokerProperties {
         @Min(0)
         private int poolMinIdle = 2;
 
-        /** How long a handoff waits for a free control connection before the client falls back. */
+        /** How long a handoff waits for a free control connection before the client falls back; never past its ACK deadline. */
         @DurationMin(millis = 1)
         private Duration poolBorrowTimeout = Duration.ofMillis(250);
 
-        /** How long dialling one control connection may take. */
+        /** How long dialling one control connection may take; never past the handoff's ACK deadline. */
         @DurationMin(millis = 1)
         private Duration dialTimeout = Duration.ofMillis(250);
 

@@ -1,5 +1,6 @@
 package io.handoffbroker.handoff;
 
+import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.Selection;
@@ -47,19 +48,21 @@ public final class ControlConnection implements AutoCloseable {
         this.descriptor = Posix.number(channel.getFileDescriptor());
     }
 
-    /** Connects to the handoff endpoint, waiting at most {@code timeout}. */
+    /**
+     * Connects to the handoff endpoint, waiting at most {@code timeout} for a listener whose
+     * backlog is full.
+     *
+     * @throws java.net.SocketTimeoutException when the listener did not take the connection in time
+     */
     public static ControlConnection dial(Path endpoint, Duration timeout) throws IOException {
-        AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+        // Connected blocking first, not with a non-blocking connect of our own: junixsocket reports
+        // a full backlog as a pending connection, which it later claims complete (see BoundedConnect).
+        AFUNIXSocketChannel channel = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout).getChannel();
         Selector selector = null;
         try {
             channel.configureBlocking(false);
             selector = channel.provider().openSelector();
-            ControlConnection connection = new ControlConnection(endpoint, channel, selector);
-            if (!channel.connect(AFUNIXSocketAddress.of(endpoint))) {
-                connection.await(SelectionKey.OP_CONNECT, System.nanoTime() + timeout.toNanos(), "connect");
-                channel.finishConnect();
-            }
-            return connection;
+            return new ControlConnection(endpoint, channel, selector);
         } catch (IOException | RuntimeException e) {
             Descriptors.closeQuietly(channel);
             if (selector != null) {

@@ -36,6 +36,8 @@ public final class ControlConnectionPool implements AutoCloseable {
     // Commons Pool dials on the calling thread when it finds no idle connection, or to refill a
     // freed slot for a waiting borrower; bound around work on the event loop, it forbids that.
     private static final ScopedValue<Boolean> NO_DIAL = ScopedValue.newInstance();
+    // The handoff's deadline, for a dial Commons Pool makes on the borrowing thread.
+    private static final ScopedValue<Long> DIAL_BY = ScopedValue.newInstance();
     private static final Duration POLL_WAIT = Duration.ofMillis(1);
 
     private final PoolSettings settings;
@@ -68,9 +70,30 @@ public final class ControlConnectionPool implements AutoCloseable {
         }
     }
 
-    /** A clean connection to the endpoint, waiting at most the borrow timeout (dialling if needed). */
-    public ControlConnection borrow(Path endpoint) throws Exception {
-        return poolFor(endpoint).borrowObject(settings.borrowTimeout());
+    /**
+     * A clean connection to the endpoint, for a handoff that must be offered by
+     * {@code deadlineNanos} ({@link System#nanoTime()}): waits for a free one at most the
+     * borrow timeout, and dials (when the pool has room) at most the dial timeout, neither
+     * past the deadline, since a descriptor sent after it could only end ambiguous.
+     *
+     * @throws NoSuchElementException when no connection was free within the wait, or the
+     *     deadline left no time to wait or to dial
+     * @throws java.net.SocketTimeoutException when a dial did not complete in time (the
+     *     backend does not accept)
+     */
+    public ControlConnection borrow(Path endpoint, long deadlineNanos) throws Exception {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+            throw new NoSuchElementException("the deadline passed before a control connection to " + endpoint
+                    + " was taken");
+        }
+        // Not under a millisecond: Commons Pool reads a zero wait as "no limit" (see pollIdle).
+        Duration wait = min(settings.borrowTimeout(), Duration.ofNanos(Math.max(left, POLL_WAIT.toNanos())));
+        return ScopedValue.where(DIAL_BY, deadlineNanos).call(() -> poolFor(endpoint).borrowObject(wait));
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
     }
 
     /**
@@ -222,7 +245,16 @@ public final class ControlConnectionPool implements AutoCloseable {
             if (NO_DIAL.isBound()) {
                 throw new NoSuchElementException("no idle control connection to " + endpoint);
             }
-            return ControlConnection.dial(endpoint, settings.dialTimeout());
+            Duration timeout = settings.dialTimeout();
+            if (DIAL_BY.isBound()) {
+                long left = DIAL_BY.get() - System.nanoTime();
+                if (left <= 0) {
+                    throw new NoSuchElementException("the deadline passed before a control connection to " + endpoint
+                            + " could be dialled");
+                }
+                timeout = min(timeout, Duration.ofNanos(left));
+            }
+            return ControlConnection.dial(endpoint, timeout);
         }
 
         @Override

@@ -298,20 +298,23 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     /**
      * Borrows a control connection for the attempt (dialling if needed, waiting at most the
-     * borrow timeout); on failure tells the client and returns false. Waiting out the timeout
-     * because every connection was busy is the broker's own pressure (pool-size against
-     * concurrent handoffs), not counted against the backend; a failed dial is.
+     * borrow timeout, neither past the ACK deadline); on failure tells the client and returns
+     * false. Waiting out the timeout or the deadline because every connection was busy is the
+     * broker's own pressure (pool-size against concurrent handoffs), not counted against the
+     * backend; a failed dial is, also one the deadline cut short: a backend that accepts takes
+     * microseconds.
      */
     private boolean borrow(Attempt attempt, Path endpoint, String when) {
         long started = System.nanoTime();
         try {
-            attempt.hold(pool.borrow(endpoint));
+            attempt.hold(pool.borrow(endpoint, attempt.deadline));
             return true;
         } catch (Exception e) {
-            if (e instanceof NoSuchElementException
-                    && System.nanoTime() - started >= settings.pool().borrowTimeout().toNanos()) {
-                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE,
-                        "no free control connection to " + endpoint + when + " within the borrow timeout");
+            long now = System.nanoTime();
+            boolean waitedOut = now - started >= settings.pool().borrowTimeout().toNanos();
+            if (e instanceof NoSuchElementException && (waitedOut || now - attempt.deadline >= 0)) {
+                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "no free control connection to " + endpoint
+                        + when + (waitedOut ? " within the borrow timeout" : " before the ACK deadline"));
             } else {
                 failures.recordFailure(attempt.backend.label(), System.nanoTime());
                 brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),

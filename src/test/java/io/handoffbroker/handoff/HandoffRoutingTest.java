@@ -6,11 +6,13 @@ import io.handoffbroker.backend.BackendServer;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Hello;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -94,6 +96,32 @@ class HandoffRoutingTest {
         }
         assertThat(backend.exchanges()).as("no descriptor was offered").isEmpty();
         assertThat(broker.orchestrator().pending().size()).isZero();
+    }
+
+    @Test
+    void aHandoffEndpointThatDoesNotAcceptIsGivenUpAtTheAckDeadlineNotAfterTheDialTimeout() throws Exception {
+        // The endpoint's backlog is full: the worker's dial would wait out its 5 s timeout, far
+        // past the 200 ms ACK deadline, and the client its 4 s relay wait.
+        Path frozenEndpoint = dir.resolve("frozen").resolve("ho.sock");
+        Files.createDirectories(frozenEndpoint.getParent());
+        try (FrozenListener frozen = FrozenListener.at(frozenEndpoint)) {
+            start(HandoffFixture.handoffService(backends.pipe(), frozenEndpoint), f -> f.ackDeadline(Duration.ofMillis(200))
+                    .relayWait(Duration.ofSeconds(4))
+                    .pool(new PoolSettings(8, 0, Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofMinutes(1))));
+            long started = System.nanoTime();
+            try (ServiceConnection connection = broker.client(Duration.ofSeconds(4)).connect(HandoffFixture.SERVICE,
+                    HandoffFixture.VERSION)) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(connection.fallbackReason()).contains("does not accept");
+                assertThat(Duration.ofNanos(System.nanoTime() - started)).as("told at the deadline")
+                        .isLessThan(Duration.ofSeconds(2));
+                assertThat(HandoffFixture.echo(connection.socket(), "via backend_pipe")).isEqualTo("via backend_pipe");
+                assertThat(broker.events().awaitEvent(connection.connectionId(), "fallback", WAIT)).isNotNull();
+                assertThat(broker.events().fallbackReasonsOf(connection.connectionId()))
+                        .containsExactly(FallbackReason.BACKEND_UNAVAILABLE);
+            }
+            assertThat(broker.orchestrator().pending().size()).isZero();
+        }
     }
 
     @Test
