@@ -55,8 +55,8 @@ public final class ControlConnection implements AutoCloseable {
      * @throws java.net.SocketTimeoutException when the listener did not take the connection in time
      */
     public static ControlConnection dial(Path endpoint, Duration timeout) throws IOException {
-        // Connected blocking first, not with a non-blocking connect of our own: junixsocket reports
-        // a full backlog as a pending connection, which it later claims complete (see BoundedConnect).
+        // Through BoundedConnect, not a non-blocking connect of our own: junixsocket reports a full
+        // backlog as a pending connection, which it later claims complete.
         AFUNIXSocketChannel channel = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout).getChannel();
         Selector selector = null;
         try {

@@ -417,10 +417,7 @@ final class EventLoop implements Runnable, Reactor {
             ensureKey(connection, SelectionKey.OP_WRITE);
             return;
         }
-        Readiness.Key key = connection.key();
-        if (key != null && key.isValid()) {
-            key.interestOps(0);
-        }
+        stopReading(connection);
         connection.replyWritten();
     }
 

@@ -117,19 +117,18 @@ final class SelectorReadiness implements Readiness {
 
         @Override
         public boolean isReadable() {
-            SelectionKey k = key;
-            try {
-                return k != null && k.isValid() && (k.readyOps() & (SelectionKey.OP_READ | SelectionKey.OP_ACCEPT)) != 0;
-            } catch (CancelledKeyException cancelledMeanwhile) {
-                return false;
-            }
+            return ready(SelectionKey.OP_READ | SelectionKey.OP_ACCEPT);
         }
 
         @Override
         public boolean isWritable() {
+            return ready(SelectionKey.OP_WRITE);
+        }
+
+        private boolean ready(int ops) {
             SelectionKey k = key;
             try {
-                return k != null && k.isValid() && (k.readyOps() & SelectionKey.OP_WRITE) != 0;
+                return k != null && k.isValid() && (k.readyOps() & ops) != 0;
             } catch (CancelledKeyException cancelledMeanwhile) {
                 return false;
             }

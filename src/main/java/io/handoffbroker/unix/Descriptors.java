@@ -46,7 +46,7 @@ public final class Descriptors {
     /** {@link #closeReceived}, where a failure leaves nothing to do (it was closed already). */
     public static void closeReceivedQuietly(FileDescriptor descriptor) {
         try {
-            releaseDescriptor(descriptor);
+            closeReceived(descriptor);
         } catch (IOException closedAlready) {
             // Nothing is held any more.
         }

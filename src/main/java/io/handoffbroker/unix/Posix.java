@@ -60,7 +60,7 @@ public final class Posix {
     private static final int MSG_CTRUNC = 0x8;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     /** The most bytes one {@link #receive} takes: a handoff token is 16. */
-    public static final int MAX_RECEIVE = 256;
+    private static final int MAX_RECEIVE = 256;
     // Room for 16 descriptors in one control message; more are discarded by the kernel (MSG_CTRUNC).
     private static final int CONTROL_BYTES = 16 + 16 * 4;
     private static final StructLayout IOVEC = MemoryLayout.structLayout(
@@ -157,7 +157,7 @@ public final class Posix {
     }
 
     /**
-     * One {@code recvmsg(2)} of at most {@code length} bytes (and at most {@link #MAX_RECEIVE})
+     * One {@code recvmsg(2)} of at most {@code length} bytes (and at most 256)
      * into {@code into}, with any descriptors that come along, received close-on-exec. Blocks
      * as the socket does; a signal during the call is retried.
      *
