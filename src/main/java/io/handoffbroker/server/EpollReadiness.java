@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorAccess;
@@ -33,13 +34,19 @@ import org.slf4j.LoggerFactory;
  * <p>The failure this cannot prevent, a descriptor closed before its key was cancelled while
  * its file lives on elsewhere, leaves a registration no key owns: level-triggered, it would end
  * every wait at once, for good. It is detected (the same unknown id in consecutive waits),
- * logged as the bug it is, and cured by moving every live key to a new epoll instance.
+ * logged as the bug it is, and cured by moving every live key to a new epoll instance. The move
+ * is all or nothing: when the new instance cannot be opened (no descriptors left) or a live key
+ * cannot be added to it, the old one stays, with every key, and the move is tried again a second
+ * later, so a broker out of descriptors keeps serving (its loop busier than it should be) instead
+ * of stopping or losing its listener. Keys whose channel was found closed are dropped by the
+ * move and reported once, invalid, like a hang-up, so whoever waited on them learns it.
  */
 final class EpollReadiness implements Readiness {
 
     private static final Logger log = LoggerFactory.getLogger(EpollReadiness.class);
     private static final int MAX_READY = 256;
     private static final int ORPHAN_WAITS = 3;
+    private static final long REBUILD_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private Epoll epoll; // replaced only by rebuild(), under this object's lock
     private final Map<Long, Key> byId = new ConcurrentHashMap<>();
@@ -50,6 +57,7 @@ final class EpollReadiness implements Readiness {
     private final List<Key> ready = new ArrayList<>();
     // Ids reported that no key owns, with how many waits in a row reported them.
     private Map<Long, Integer> unknown = Map.of();
+    private long rebuildNotBefore = System.nanoTime();
 
     EpollReadiness(Epoll epoll) {
         this.epoll = epoll;
@@ -104,37 +112,65 @@ final class EpollReadiness implements Readiness {
         }
         ready.clear();
         for (Map.Entry<Long, Integer> orphan : unknown.entrySet()) {
-            if (orphan.getValue() >= ORPHAN_WAITS) {
-                rebuild(orphan.getKey());
+            if (orphan.getValue() >= ORPHAN_WAITS && System.nanoTime() - rebuildNotBefore >= 0) {
+                for (Key dropped : rebuild(orphan.getKey())) {
+                    onReady.accept(dropped);
+                }
                 break;
             }
         }
     }
 
-    /** Moves every live key to a new epoll instance, leaving a registration no key owns behind. */
-    private synchronized void rebuild(long orphanId) throws IOException {
+    /**
+     * Moves every live key to a new epoll instance, leaving a registration no key owns behind;
+     * or, when that cannot be done, changes nothing and allows the next try a second later.
+     *
+     * @return the keys dropped because their channel was closed, now invalid
+     */
+    private synchronized List<Key> rebuild(long orphanId) {
         log.error("epoll keeps reporting a registration no key owns (id {}): a descriptor was closed before its "
                 + "key was cancelled, and its file lives on elsewhere; moving {} live keys to a new epoll instance",
                 orphanId, byId.size());
-        Epoll fresh = Epoll.open();
-        for (Key key : new ArrayList<>(byId.values())) {
+        rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
+        Epoll fresh;
+        try {
+            fresh = Epoll.open();
+        } catch (IOException e) {
+            log.error("could not open a new epoll instance ({}); keeping the old one and trying again in a second",
+                    e.getMessage());
+            return List.of();
+        }
+        List<Key> dropped = new ArrayList<>();
+        for (Key key : byId.values()) {
             // A key whose channel was closed under it is the same bug, perhaps on another connection:
             // its number may be another file's, so it is dropped without being touched, not moved.
             if (!key.channel.isOpen()) {
-                key.forget();
+                dropped.add(key);
                 continue;
             }
             try {
                 fresh.add(key.descriptor, events(key.interest), key.id);
-            } catch (IOException closedMeanwhile) {
-                key.forget();
+            } catch (IOException e) {
+                if (!key.channel.isOpen()) {
+                    dropped.add(key);
+                    continue;
+                }
+                // Out of memory, or of epoll watches: a key left behind would never be reported again.
+                fresh.close();
+                log.error("could not move key {} to the new epoll instance ({}); keeping the old one and trying "
+                        + "again in a second", key.id, e.getMessage());
+                return List.of();
             }
+        }
+        for (Key key : dropped) {
+            key.forget();
         }
         Epoll old = epoll;
         epoll = fresh;
         old.close();
         fresh.wakeup(); // one sent to the old instance after its wait returned would be lost
         unknown = Map.of();
+        return dropped;
     }
 
     @Override

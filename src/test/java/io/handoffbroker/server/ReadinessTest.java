@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Epoll;
 import io.handoffbroker.unix.Posix;
@@ -228,19 +229,62 @@ class ReadinessTest {
                 Descriptors.closeWithoutShutdown(ours); // the bug: closed before its key was cancelled
                 key.cancel();
                 peer.write(ByteBuffer.wrap(new byte[] {1}));
+                List<Readiness.Key> reported = new ArrayList<>();
                 for (int i = 0; i < 5; i++) {
-                    assertThat(select(readiness, SHORT_WAIT)).as("no key owns what is reported").isEmpty();
+                    reported.addAll(select(readiness, SHORT_WAIT));
                 }
+                assertThat(reported).as("only the dropped key, once, so that whoever waited on it learns it")
+                        .containsExactly(staleKey);
+                assertThat(staleKey.isValid()).as("the closed one was dropped").isFalse();
                 assertWaitsForNothing(readiness);
                 livePeer.write(ByteBuffer.wrap(new byte[] {1}));
                 assertThat(select(readiness, SHORT_WAIT)).as("the other keys moved along").containsExactly(liveKey);
-                assertThat(staleKey.isValid()).as("the closed one was dropped").isFalse();
                 assertThat(readiness.keys()).containsExactly(liveKey);
             } finally {
                 Posix.close(elsewhere);
             }
         }
     }
+    @Test
+    void aMoveThatFindsNoDescriptorForANewInstanceKeepsEveryKeyAndIsTriedAgainWhenThereIsOne() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        AFUNIXSocketPair<AFUNIXSocketChannel> live = AFUNIXSocketPair.open();
+        try (Readiness readiness = open("epoll"); AFUNIXSocketChannel peer = pair.getSocket2();
+                AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
+            liveOurs.configureBlocking(false);
+            Readiness.Key liveKey = readiness.register(liveOurs, SelectionKey.OP_READ, "live");
+            AFUNIXSocketChannel ours = pair.getSocket1();
+            ours.configureBlocking(false);
+            Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
+            int elsewhere = Posix.duplicate(Posix.number(ours.getFileDescriptor()), 3);
+            try {
+                Descriptors.closeWithoutShutdown(ours); // the bug: closed before its key was cancelled
+                key.cancel();
+                peer.write(ByteBuffer.wrap(new byte[] {1}));
+                try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
+                    for (int i = 0; i < 5; i++) {
+                        assertThat(select(readiness, SHORT_WAIT)).as("no move, and nothing lost").isEmpty();
+                    }
+                    livePeer.write(ByteBuffer.wrap(new byte[] {1}));
+                    assertThat(select(readiness, SHORT_WAIT)).as("the old instance still serves")
+                            .containsExactly(liveKey);
+                    liveOurs.read(ByteBuffer.allocate(1));
+                }
+                // The orphan still ends every wait at once; the move is tried again a second after the first.
+                long until = System.nanoTime() + Duration.ofMillis(1500).toNanos();
+                while (System.nanoTime() - until < 0) {
+                    assertThat(select(readiness, SHORT_WAIT)).isEmpty();
+                }
+                assertWaitsForNothing(readiness);
+                livePeer.write(ByteBuffer.wrap(new byte[] {1}));
+                assertThat(select(readiness, SHORT_WAIT)).as("the live key moved along").containsExactly(liveKey);
+                assertThat(liveKey.isValid()).isTrue();
+            } finally {
+                Posix.close(elsewhere);
+            }
+        }
+    }
+
     @Test
     void theBrokerWaitsOnEpollOnLinuxUnlessToldNotTo() throws Exception {
         // A silent fall-back to the selector would pass every other test and cost milliseconds per
