@@ -134,10 +134,10 @@ public final class ControlConnectionPool implements AutoCloseable {
     }
 
     /**
-     * Closes a connection that must not be reused and frees its slot. Commons Pool refills
-     * the slot at once by dialling on the calling thread; that is allowed only for a borrower
-     * waiting for the slot, and never on the event loop ({@link #withoutDialling}). Otherwise
-     * the evictor and the next borrow refill the pool.
+     * Closes a connection that must not be reused and frees its slot, without dialling on the
+     * calling thread: that is the event loop, or a worker with a client of its own to tell.
+     * A borrower waiting for the slot gets a connection dialled on a thread of its own;
+     * otherwise the evictor and the next borrow refill the pool.
      */
     public void invalidate(ControlConnection connection) {
         GenericObjectPool<ControlConnection> pool = pools.get(connection.endpoint());
@@ -145,16 +145,13 @@ public final class ControlConnectionPool implements AutoCloseable {
             connection.close();
             return;
         }
-        boolean onTheLoop = NO_DIAL.isBound();
         try {
-            if (pool.getNumWaiters() > 0 && !onTheLoop) {
+            // Commons Pool would refill the slot for a waiting borrower right here, dialling for up
+            // to the whole dial timeout, whatever the calling thread's own deadline.
+            withoutDialling(() -> {
                 pool.invalidateObject(connection);
-            } else {
-                withoutDialling(() -> {
-                    pool.invalidateObject(connection);
-                    return null;
-                });
-            }
+                return null;
+            });
         } catch (Exception refillRefused) {
             // The connection was destroyed before the refill failed; a quarantined one is the
             // watcher's to close, never ours.
@@ -162,9 +159,9 @@ public final class ControlConnectionPool implements AutoCloseable {
                 connection.close();
             }
         }
-        if (onTheLoop && pool.getNumWaiters() > 0) {
-            // The loop may not dial, and Commons Pool looks at a freed slot only once, here: a
-            // borrower waiting for it would sit out its whole borrow timeout. Dial for it elsewhere.
+        if (pool.getNumWaiters() > 0) {
+            // Commons Pool looks at a freed slot only once, here: a borrower waiting for it would
+            // sit out its whole wait. Dial for it elsewhere.
             Thread.ofVirtual().name("broker-pool-refill").start(() -> refill(connection.endpoint(), pool));
         }
     }

@@ -49,6 +49,35 @@ class ControlConnectionPoolTest {
     }
 
     @Test
+    void aConnectionDiscardedOnAWorkerIsReplacedWithoutThatWorkerWaitingForTheDial() throws Exception {
+        Path endpoint = dir.resolve("frozen.sock");
+        try (FrozenListener backend = FrozenListener.at(endpoint);
+                ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(5))) {
+            backend.makeRoom();
+            ControlConnection held = pool.borrow(endpoint, later()); // the backlog is full again after it
+            CompletableFuture<ControlConnection> waiting = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return pool.borrow(endpoint, later());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.waiters(endpoint) == 1, Duration.ofSeconds(5)))
+                    .as("another worker waits in the pool for the only slot").isTrue();
+            long started = System.nanoTime();
+            pool.invalidate(held); // on this thread, as a worker whose handoff failed does
+            assertThat(Duration.ofNanos(System.nanoTime() - started))
+                    .as("the discarding worker did not wait out the 5 s dial to a backlog that stays full")
+                    .isLessThan(Duration.ofSeconds(2));
+            assertThat(waiting).isNotDone();
+            backend.makeRoom();
+            ControlConnection replacement = waiting.get(4, TimeUnit.SECONDS);
+            assertThat(replacement).isNotSameAs(held);
+            pool.release(replacement);
+        }
+    }
+
+    @Test
     void aBorrowWaitsForABusyPoolNoLongerThanItsDeadline() throws Exception {
         Path endpoint = dir.resolve("handoff.sock");
         try (AFUNIXServerSocketChannel backend = listen(endpoint);

@@ -40,6 +40,11 @@ public final class FrozenListener implements AutoCloseable {
         return new FrozenListener(path);
     }
 
+    /** Accepts (and closes) one queued connection: the next connect gets in, and the backlog is full again. */
+    public void makeRoom() throws IOException {
+        listener.accept().close();
+    }
+
     @Override
     public void close() throws IOException {
         for (AFUNIXSocketChannel queued : backlog) {
