@@ -29,13 +29,7 @@ class ControlConnectionPoolTest {
                 ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(1))) {
             pool.register(endpoint);
             ControlConnection held = pool.borrow(endpoint, later());
-            CompletableFuture<ControlConnection> waiting = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return pool.borrow(endpoint, later());
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<ControlConnection> waiting = borrowElsewhere(pool, endpoint);
             assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.waiters(endpoint) == 1, Duration.ofSeconds(5)))
                     .as("the worker waits in the pool for the only slot").isTrue();
             long discarded = System.nanoTime();
@@ -55,13 +49,7 @@ class ControlConnectionPoolTest {
                 ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(5))) {
             backend.makeRoom();
             ControlConnection held = pool.borrow(endpoint, later()); // the backlog is full again after it
-            CompletableFuture<ControlConnection> waiting = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return pool.borrow(endpoint, later());
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<ControlConnection> waiting = borrowElsewhere(pool, endpoint);
             assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.waiters(endpoint) == 1, Duration.ofSeconds(5)))
                     .as("another worker waits in the pool for the only slot").isTrue();
             long started = System.nanoTime();
@@ -118,6 +106,17 @@ class ControlConnectionPoolTest {
                     .isInstanceOf(NoSuchElementException.class).hasMessageContaining("deadline passed");
             assertThat(backend.accept()).as("a connection the pool dialled").isNull();
         }
+    }
+
+    /** A borrow on another thread, as another worker's, with a deadline no test reaches. */
+    private static CompletableFuture<ControlConnection> borrowElsewhere(ControlConnectionPool pool, Path endpoint) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return pool.borrow(endpoint, later());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     /** A backend's handoff endpoint that takes connections into its backlog and never reads. */

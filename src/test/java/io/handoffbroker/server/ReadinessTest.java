@@ -221,14 +221,8 @@ class ReadinessTest {
             stale.getSocket1().configureBlocking(false);
             Readiness.Key staleKey = readiness.register(stale.getSocket1(), SelectionKey.OP_READ, "stale");
             Descriptors.closeWithoutShutdown(stale.getSocket1());
-            AFUNIXSocketChannel ours = pair.getSocket1();
-            ours.configureBlocking(false);
-            Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
-            int elsewhere = Posix.duplicate(Posix.number(ours.getFileDescriptor()), 3);
+            int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
             try {
-                Descriptors.closeWithoutShutdown(ours); // the bug: closed before its key was cancelled
-                key.cancel();
-                peer.write(ByteBuffer.wrap(new byte[] {1}));
                 List<Readiness.Key> reported = new ArrayList<>();
                 for (int i = 0; i < 5; i++) {
                     reported.addAll(select(readiness, SHORT_WAIT));
@@ -245,6 +239,7 @@ class ReadinessTest {
             }
         }
     }
+
     @Test
     void aMoveThatFindsNoDescriptorForANewInstanceKeepsEveryKeyAndIsTriedAgainWhenThereIsOne() throws Exception {
         AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
@@ -253,14 +248,8 @@ class ReadinessTest {
                 AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
             liveOurs.configureBlocking(false);
             Readiness.Key liveKey = readiness.register(liveOurs, SelectionKey.OP_READ, "live");
-            AFUNIXSocketChannel ours = pair.getSocket1();
-            ours.configureBlocking(false);
-            Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
-            int elsewhere = Posix.duplicate(Posix.number(ours.getFileDescriptor()), 3);
+            int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
             try {
-                Descriptors.closeWithoutShutdown(ours); // the bug: closed before its key was cancelled
-                key.cancel();
-                peer.write(ByteBuffer.wrap(new byte[] {1}));
                 try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
                     for (int i = 0; i < 5; i++) {
                         assertThat(select(readiness, SHORT_WAIT)).as("no move, and nothing lost").isEmpty();
@@ -283,6 +272,23 @@ class ReadinessTest {
                 Posix.close(elsewhere);
             }
         }
+    }
+
+    /**
+     * The bug the epoll readiness must survive: {@code ours} is registered, closed before its key
+     * is cancelled while its file lives on in a duplicate, and made readable by its peer.
+     *
+     * @return the duplicate's number, for the caller to close
+     */
+    private static int leaveARegistrationBehind(Readiness readiness, AFUNIXSocketChannel ours,
+            AFUNIXSocketChannel peer) throws Exception {
+        ours.configureBlocking(false);
+        Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
+        int elsewhere = Posix.duplicate(Posix.number(ours.getFileDescriptor()), 3);
+        Descriptors.closeWithoutShutdown(ours);
+        key.cancel();
+        peer.write(ByteBuffer.wrap(new byte[] {1}));
+        return elsewhere;
     }
 
     @Test
