@@ -23,9 +23,15 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * Connects to services through a broker with protocol v1.
  *
  * <p>{@link #connect(String, String)}: Hello over a fresh connection, then, on
- * {@code Negotiated}, a new connection to {@code backend_pipe} (the reconnect route).
- * Every read waits at most {@code replyTimeout}; a broker that does not answer in
- * time fails the call with {@link SocketTimeoutException}.
+ * {@code Negotiated}, a new connection to {@code backend_pipe} (the reconnect route),
+ * unless the broker hands this very connection to the backend.
+ *
+ * <p>Bounds: the connect to the broker and the Hello's reply each take at most
+ * {@code replyTimeout} (a broker that does not answer in time fails the call with
+ * {@link SocketTimeoutException}); the handoff-ready relay at most {@code relayWait}
+ * (then the client reconnects); the connect to {@code backend_pipe} at most
+ * {@code replyTimeout}. Each wait ends within a millisecond of its bound, however
+ * the peer spreads its bytes.
  */
 public final class BrokerClient {
 
@@ -82,13 +88,14 @@ public final class BrokerClient {
 
     /**
      * Sends {@code hello} on a new broker connection and returns the reply frame;
-     * the connection is closed afterwards.
+     * the connection is closed afterwards. For a Hello that does not advertise
+     * {@code CAP_HANDLE_PASSING}: the broker would otherwise hand to the backend a
+     * connection this call closes ({@link #connect} is the call for that).
      */
     public Frame exchange(Hello hello) throws IOException {
         AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout);
         Frame reply;
         try {
-            socket.setSoTimeout(millis(replyTimeout));
             reply = exchange(socket, hello, replyTimeout);
         } catch (IOException | RuntimeException e) {
             closeOurEndAfter(socket, e);
@@ -128,7 +135,6 @@ public final class BrokerClient {
         Negotiated negotiated;
         String fallback = "";
         try {
-            socket.setSoTimeout(millis(replyTimeout));
             negotiated = negotiatedOrThrow(exchange(socket, helloFor(service, version), replyTimeout));
             if (announcesHandoff(negotiated)) {
                 HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
@@ -174,9 +180,9 @@ public final class BrokerClient {
     static Frame exchange(AFUNIXSocket socket, Hello hello, Duration replyTimeout) throws IOException {
         Frame request = Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_CONTROL,
                 REQUEST_IDS.incrementAndGet(), hello);
+        DeadlineInputStream reply = DeadlineInputStream.over(socket, replyTimeout); // bounds the write too
         FrameIO.write(socket.getOutputStream(), request);
-        return FrameIO.read(new DeadlineInputStream(socket.getInputStream(), replyTimeout),
-                WireProtocol.MAX_FRAME_BODY);
+        return FrameIO.read(reply, WireProtocol.MAX_FRAME_BODY);
     }
 
     /** The Negotiated of a reply frame, or the refusal as an exception. */
@@ -188,14 +194,6 @@ public final class BrokerClient {
             case REFUSED -> throw new BrokerRefusedException(helloReply.getRefused());
             case RESULT_NOT_SET -> throw new IOException("broker reply carries neither Negotiated nor Refused");
         };
-    }
-
-    /** A wait as a socket timeout: at least 1 ms (0 would mean none), at most what an int holds. */
-    static int millis(Duration wait) {
-        if (wait.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) >= 0) {
-            return Integer.MAX_VALUE;
-        }
-        return (int) Math.max(1, wait.toMillis());
     }
 
     // Building a socket address costs junixsocket more than a connect; the broker's never changes.

@@ -32,9 +32,7 @@ final class HandoffRelay {
         long connectionId = negotiated.getConnectionId();
         HandoffToken token = HandoffToken.of(negotiated.getHandlePassedToken());
         try {
-            socket.setSoTimeout(BrokerClient.millis(wait));
-            Frame frame = FrameIO.read(new DeadlineInputStream(socket.getInputStream(), wait),
-                    WireProtocol.MAX_FRAME_BODY);
+            Frame frame = FrameIO.read(DeadlineInputStream.over(socket, wait), WireProtocol.MAX_FRAME_BODY);
             Envelope.validate(frame, FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF);
             HandoffAck ack = Envelope.payload(frame, HandoffAck.parser(), "HandoffAck");
             if (frame.getRequestId() != connectionId || ack.getCorrelationId() != connectionId) {
@@ -49,7 +47,7 @@ final class HandoffRelay {
             }
             return new Verdict(true, "");
         } catch (SocketTimeoutException e) {
-            return new Verdict(false, "no relay within " + wait.toMillis() + " ms");
+            return new Verdict(false, "no relay within " + DeadlineInputStream.describe(wait));
         } catch (WireException e) {
             return new Verdict(false, "invalid relay: " + e.getMessage());
         } catch (IOException e) {

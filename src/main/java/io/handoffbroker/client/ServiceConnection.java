@@ -10,8 +10,8 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * An open connection to a backend, and how it got there. The caller owns it and
  * must close it.
  *
- * @param fallbackReason why a handoff was not used, or empty when none was
- *     attempted or it succeeded
+ * @param fallbackReason why a handoff was not used; empty when it was, or when this
+ *     client did not ask for one
  */
 public record ServiceConnection(AFUNIXSocket socket, Route route, Negotiated negotiated, String fallbackReason)
         implements AutoCloseable {

@@ -19,6 +19,7 @@ import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -84,6 +85,47 @@ class BrokerClientBoundsTest {
     }
 
     @Test
+    void aRelayStartedJustBeforeTheRelayWaitEndsDoesNotStretchTheWait() throws Exception {
+        Path backendPipe = dir.resolve("backend.sock");
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(backendPipe));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
+                    out.write(FrameIO.encode(negotiatedWithToken(backendPipe)));
+                    pause(Duration.ofMillis(1800));
+                    out.write(FrameIO.encode(acceptedRelay())[0]);
+                })) {
+            backend.setSoTimeout(5_000);
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
+            long started = System.nanoTime();
+            try (ServiceConnection connection = client.connect("echo", "1.0.0")) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(connection.fallbackReason()).isEqualTo("no relay within 2000 ms");
+            }
+            // A read started at 1.8 s with the whole 2 s as its timeout would end the wait at about 3.8 s.
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(3000));
+        }
+    }
+
+    @Test
+    void aReplyStartedJustBeforeTheReplyTimeoutDoesNotStretchTheWait() throws Exception {
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
+            pause(Duration.ofMillis(1800));
+            out.write(FrameIO.encode(negotiatedWithToken(dir.resolve("x.sock")))[0]);
+        })) {
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(2));
+            long started = System.nanoTime();
+            assertThatThrownBy(() -> client.connect("echo", "1.0.0")).isInstanceOf(SocketTimeoutException.class)
+                    .hasMessage("no complete frame within 2000 ms");
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(3000));
+        }
+    }
+
+    @Test
+    void aWaitTooLongToCountInMillisecondsIsStillDescribed() {
+        assertThat(DeadlineInputStream.describe(ChronoUnit.FOREVER.getDuration())).startsWith("PT");
+        assertThat(DeadlineInputStream.describe(Duration.ofSeconds(2))).isEqualTo("2000 ms");
+    }
+
+    @Test
     void aRelayWaitTooLongForASocketTimeoutStillWaitsAndHandsOff() throws Exception {
         try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
             out.write(FrameIO.encode(negotiatedWithToken(dir.resolve("unused.sock"))));
@@ -115,12 +157,18 @@ class BrokerClientBoundsTest {
                         .setCorrelationId(CONNECTION_ID).build());
     }
 
+    private static void pause(Duration pause) {
+        try {
+            Thread.sleep(pause);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private static void trickle(OutputStream out, byte[] bytes, Duration perByte) throws IOException {
         for (byte b : bytes) {
-            try {
-                Thread.sleep(perByte);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            pause(perByte);
+            if (Thread.currentThread().isInterrupted()) {
                 return;
             }
             out.write(b);
