@@ -16,9 +16,10 @@ import org.newsclub.net.unix.FileDescriptorCast;
  *
  * <p>Ownership: from {@link #adopt} this object owns the descriptor, and only
  * {@link #release} closes it, once. The streams the handler gets do not close it:
- * closing either shuts the connection down (the client sees the end) and leaves the
- * descriptor to {@code release}, so that {@link #shutdown} can never reach a number
- * the process has meanwhile given to another file.
+ * closing one shuts its own direction down, as junixsocket's socket streams do on the
+ * other route (closing the output ends the connection for the client's reads, and the
+ * handler may still read), and leaves the descriptor to {@code release}, so that no
+ * shutdown can ever reach a number the process has meanwhile given to another file.
  *
  * <p>The descriptor arrives non-blocking (it shares its status flags with the broker's
  * copy) and is made blocking here, as the protocol leaves to the backend. The broker
@@ -39,7 +40,7 @@ final class AdoptedStream {
         this.in = new FilterInputStream(file) {
             @Override
             public void close() {
-                shutdown();
+                shutdown(Posix.SHUT_RD);
             }
         };
         this.out = new ShutdownOnClose(new FileOutputStream(descriptor));
@@ -60,10 +61,14 @@ final class AdoptedStream {
     }
 
     /** Ends the connection both ways without releasing the descriptor: a blocked read sees end of stream. */
-    synchronized void shutdown() {
+    void shutdown() {
+        shutdown(Posix.SHUT_RDWR);
+    }
+
+    private synchronized void shutdown(int how) {
         if (!released) {
             try {
-                Posix.shutdown(number);
+                Posix.shutdown(number, how);
             } catch (IOException alreadyGone) {
                 // The peer ended it first.
             }
@@ -98,7 +103,7 @@ final class AdoptedStream {
 
         @Override
         public void close() {
-            shutdown();
+            shutdown(Posix.SHUT_WR);
         }
     }
 }

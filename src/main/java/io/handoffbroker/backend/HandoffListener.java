@@ -29,10 +29,14 @@ import org.slf4j.LoggerFactory;
  * pairs the two by token, and answers a well-formed {@code HandoffAck} either way,
  * so the broker never waits out its deadline for a refusal.
  *
- * <p>Refusals (answered {@code accepted=false} with the reason): no descriptor,
- * more than one, a token of the wrong length, a token that differs from the
+ * <p>Refusals (answered {@code accepted=false} with the reason): an offer frame
+ * whose envelope is wrong (kind, payload type, encoding) around a readable offer, no
+ * descriptor, more than one, a token of the wrong length, a token that differs from the
  * offer's, a replayed token, {@code request_id != correlation_id}, no free
- * handler slot. Descriptor ownership: a received descriptor that is not adopted is
+ * handler slot. An offer that cannot be read at all has nothing to answer with (no
+ * correlation id, no token): the control connection is closed. The ACK echoes the
+ * offer frame's {@code request_id}, {@code traceparent} and {@code tracestate}.
+ * Descriptor ownership: a received descriptor that is not adopted is
  * closed here before the ACK is sent; an adopted one belongs to the handler.
  */
 final class HandoffListener implements AutoCloseable {
@@ -129,15 +133,24 @@ final class HandoffListener implements AutoCloseable {
 
     /** @return false when the control connection must be closed (the offer was unreadable) */
     private boolean answer(AFUNIXSocket control, Frame frame, TokenReader.Incoming incoming) throws IOException {
-        HandoffOffer offer;
+        String badEnvelope = null;
         try {
             Envelope.validate(frame, FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_HANDOFF);
+        } catch (WireException e) {
+            badEnvelope = e.getMessage();
+        }
+        HandoffOffer offer;
+        try {
             offer = Envelope.payload(frame, HandoffOffer.parser(), "HandoffOffer");
         } catch (WireException e) {
-            log.warn("handoff endpoint {}: invalid offer frame: {}", endpoint, e.getMessage());
+            // Nothing to answer with: no correlation id, no token. The broker's deadline ends it.
+            log.warn("handoff endpoint {}: invalid offer frame: {}", endpoint,
+                    badEnvelope != null ? badEnvelope : e.getMessage());
             return false;
         }
-        String refusal = check(frame, offer, incoming);
+        // A frame read whole keeps the stream in step, so a bad envelope around a readable offer is
+        // refused like any other bad offer: the broker tells its client at once, instead of after its deadline.
+        String refusal = badEnvelope != null ? "invalid offer: " + badEnvelope : check(frame, offer, incoming);
         Adopter.Slot slot = null;
         if (refusal == null) {
             slot = adopter.reserve();
@@ -165,8 +178,7 @@ final class HandoffListener implements AutoCloseable {
         // The ACK goes out before the handler starts: the broker's relay, and so the
         // client's first request, waits for it, while the handler only waits for that request.
         try {
-            FrameIO.write(control.getOutputStream(), Envelope.frame(FrameKind.FRAME_KIND_RESPONSE,
-                    WireProtocol.PAYLOAD_HANDOFF, frame.getRequestId(), ack));
+            FrameIO.write(control.getOutputStream(), Envelope.responseTo(frame, WireProtocol.PAYLOAD_HANDOFF, ack));
         } catch (IOException | RuntimeException e) {
             if (adopted != null) {
                 // The broker never learns of the acceptance and treats the handoff as failed; the

@@ -15,7 +15,9 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * plain file streams on the descriptor (made blocking first) and never builds that
  * object; reconnecting clients still come through an accepted socket's streams. Same
  * contract as {@link ConnectionHandler}: blocking streams, the client speaks first, the
- * connection is closed when this returns or throws.
+ * connection is closed when this returns or throws. On both routes closing {@code in}
+ * shuts the connection down for reading only and closing {@code out} for writing only,
+ * as a socket's streams do.
  */
 @FunctionalInterface
 public interface StreamHandler extends ConnectionHandler {

@@ -52,7 +52,10 @@ public final class Posix {
     private static final int F_SETFL = 4;
     private static final int F_DUPFD_CLOEXEC = 1030;
     private static final int O_NONBLOCK = 0x800;
-    private static final int SHUT_RDWR = 2;
+    /** {@code how} for {@link #shutdown(int, int)}: no more reads; no more writes; neither. */
+    public static final int SHUT_RD = 0;
+    public static final int SHUT_WR = 1;
+    public static final int SHUT_RDWR = 2;
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
     private static final int SOL_SOCKET = 1;
@@ -132,13 +135,16 @@ public final class Posix {
         }
     }
 
-    /** Shuts the socket down both ways: a thread blocked reading it sees end of stream. */
-    public static void shutdown(int descriptor) throws IOException {
+    /**
+     * Shuts the socket down: {@link #SHUT_RD}, {@link #SHUT_WR} or both ways ({@link #SHUT_RDWR},
+     * after which a thread blocked reading it sees end of stream).
+     */
+    public static void shutdown(int descriptor, int how) throws IOException {
         Calls calls = required();
         Scratch scratch = calls.scratch();
         int result;
         try {
-            result = (int) calls.shutdown().invokeExact(scratch.callState(), descriptor, SHUT_RDWR);
+            result = (int) calls.shutdown().invokeExact(scratch.callState(), descriptor, how);
         } catch (Throwable unexpected) {
             throw new IOException("shutdown(" + descriptor + ") failed", unexpected);
         }

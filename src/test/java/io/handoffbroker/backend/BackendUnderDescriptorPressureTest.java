@@ -2,20 +2,12 @@ package io.handoffbroker.backend;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.google.protobuf.ByteString;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.HandoffFixture;
-import io.handoffbroker.wire.Envelope;
-import io.handoffbroker.wire.FrameIO;
-import io.handoffbroker.wire.WireProtocol;
-import io.handoffbroker.wire.proto.Frame;
-import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
-import io.handoffbroker.wire.proto.HandoffOffer;
 import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,25 +36,25 @@ class BackendUnderDescriptorPressureTest {
                 FileInputStream passed = new FileInputStream("/dev/null")) {
             control.setSoTimeout(5_000);
             // Both answers once, so that nothing on their paths is loaded (opened) while out of descriptors.
-            assertThat(offer(control, passed, token(1), 41).getAccepted()).isTrue();
-            assertThat(offer(control, passed, token(1), 42).getAccepted()).as("replayed").isFalse();
+            assertThat(offer(control, passed, RawOffers.token(1), 41).getAccepted()).isTrue();
+            assertThat(offer(control, passed, RawOffers.token(1), 42).getAccepted()).as("replayed").isFalse();
 
             HandoffAck lastNumber;
             HandoffAck ack;
             // One number left: the received descriptor takes it, and is the backend's own as it is,
             // with no copy to make.
             try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
-                lastNumber = offer(control, passed, token(2), 43);
+                lastNumber = offer(control, passed, RawOffers.token(2), 43);
             }
             assertThat(lastNumber.getAccepted()).as("accepted on the last free number").isTrue();
             // None left: the kernel cannot install the descriptor in the backend at all.
             try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
-                ack = offer(control, passed, token(3), 44);
+                ack = offer(control, passed, RawOffers.token(3), 44);
             }
             assertThat(ack.getAccepted()).isFalse();
             assertThat(ack.getCorrelationId()).isEqualTo(44);
             assertThat(ack.getErrorDetail()).startsWith("backend could not take the descriptor");
-            assertThat(offer(control, passed, token(4), 45).getAccepted()).as("the control connection goes on")
+            assertThat(offer(control, passed, RawOffers.token(4), 45).getAccepted()).as("the control connection goes on")
                     .isTrue();
         }
     }
@@ -97,21 +89,9 @@ class BackendUnderDescriptorPressureTest {
         return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
     }
 
-    private static byte[] token(int seed) {
-        byte[] token = new byte[16];
-        token[0] = (byte) seed;
-        return token;
-    }
-
     private static HandoffAck offer(AFUNIXSocket control, FileInputStream passed, byte[] token, long correlationId)
             throws IOException {
-        OutputStream out = control.getOutputStream();
-        control.setOutboundFileDescriptors(passed.getFD());
-        out.write(token);
-        FrameIO.write(out, Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_HANDOFF, correlationId,
-                HandoffOffer.newBuilder().setToken(ByteString.copyFrom(token)).setServiceName("echo")
-                        .setCorrelationId(correlationId).build()));
-        Frame ack = FrameIO.read(control.getInputStream(), WireProtocol.MAX_FRAME_BODY);
-        return HandoffAck.parseFrom(ack.getPayload());
+        return HandoffAck.parseFrom(RawOffers.offer(control, passed.getFD(), token,
+                RawOffers.offerFrame(token, correlationId)).getPayload());
     }
 }

@@ -342,13 +342,14 @@ class HandoffEndToEndTest {
     @Test
     void aStreamHandlerClosingItsStreamsEndsTheConnectionButNeverFreesTheDescriptorUnderTheServer()
             throws Exception {
-        CountDownLatch closedItsInput = new CountDownLatch(1);
+        CountDownLatch closedItsStreams = new CountDownLatch(1);
         CountDownLatch mayReturn = new CountDownLatch(1);
         StreamHandler closesEarly = (in, out) -> {
             int b = in.read();
             out.write(b);
-            in.close(); // as a try-with-resources around a reader would
-            closedItsInput.countDown();
+            in.close(); // as try-with-resources around a reader and a writer would
+            out.close();
+            closedItsStreams.countDown();
             try {
                 mayReturn.await(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -362,8 +363,9 @@ class HandoffEndToEndTest {
             served.socket().setSoTimeout(2_000);
             served.out().write(7);
             assertThat(served.in().read()).isEqualTo(7);
-            assertThat(closedItsInput.await(2, TimeUnit.SECONDS)).isTrue();
-            assertThat(served.in().read()).as("closing a stream ends the connection").isEqualTo(-1);
+            assertThat(closedItsStreams.await(2, TimeUnit.SECONDS)).isTrue();
+            assertThat(served.in().read()).as("closing the output ends the connection for the client")
+                    .isEqualTo(-1);
 
             // Had the handler's close freed the descriptor, these would likely get its number, and
             // the server's close would shut them down in place of the connection it still tracks.

@@ -74,7 +74,7 @@ class PosixTest {
         try (AFUNIXSocketChannel ours = pair.getSocket1(); AFUNIXSocketChannel peer = pair.getSocket2()) {
             int descriptor = Posix.number(ours.getFileDescriptor());
             assertThat(Posix.readableNow(descriptor)).isFalse();
-            Posix.shutdown(descriptor);
+            Posix.shutdown(descriptor, Posix.SHUT_RDWR);
             assertThat(Posix.readableNow(descriptor)).as("our own reads now end").isTrue();
             assertThat(peer.read(ByteBuffer.allocate(1))).as("the peer sees the end").isEqualTo(-1);
         }

@@ -1,0 +1,156 @@
+package io.handoffbroker.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
+import java.io.FileDescriptor;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+
+/**
+ * What the backend SDK answers to offers a broker writes by hand, and how a {@link StreamHandler}
+ * sees a handed-off connection: real sockets, real descriptor passing.
+ */
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class HandoffListenerAnswersTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theAckEchoesTheOfferFramesRequestIdAndTraceContext() throws Exception {
+        try (Backend backend = Backend.start(dir, (in, out) -> { }); Pair client = Pair.open()) {
+            Frame offer = RawOffers.offerFrame(RawOffers.token(1), 41).toBuilder()
+                    .setTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                    .setTracestate("vendor=1").build();
+            Frame ack = RawOffers.offer(backend.control, client.passed(), RawOffers.token(1), offer);
+            assertThat(ack.getKind()).isEqualTo(FrameKind.FRAME_KIND_RESPONSE);
+            assertThat(ack.getRequestId()).isEqualTo(41);
+            assertThat(ack.getTraceparent()).isEqualTo(offer.getTraceparent());
+            assertThat(ack.getTracestate()).isEqualTo("vendor=1");
+            assertThat(HandoffAck.parseFrom(ack.getPayload()).getAccepted()).isTrue();
+        }
+    }
+
+    @Test
+    void aReadableOfferInTheWrongEnvelopeIsRefusedWithAnAckAndTheConnectionGoesOn() throws Exception {
+        try (Backend backend = Backend.start(dir, (in, out) -> { }); Pair first = Pair.open();
+                Pair second = Pair.open()) {
+            Frame wrongKind = RawOffers.offerFrame(RawOffers.token(2), 42).toBuilder()
+                    .setKind(FrameKind.FRAME_KIND_EVENT).build();
+            HandoffAck refused = HandoffAck.parseFrom(
+                    RawOffers.offer(backend.control, first.passed(), RawOffers.token(2), wrongKind).getPayload());
+            assertThat(refused.getAccepted()).isFalse();
+            assertThat(refused.getCorrelationId()).isEqualTo(42);
+            assertThat(refused.getErrorDetail()).startsWith("invalid offer:");
+            assertThat(first.clientSeesTheEnd()).as("the refused descriptor was closed, not adopted").isTrue();
+            HandoffAck accepted = HandoffAck.parseFrom(RawOffers.offer(backend.control, second.passed(),
+                    RawOffers.token(3), RawOffers.offerFrame(RawOffers.token(3), 43)).getPayload());
+            assertThat(accepted.getAccepted()).as("the control connection goes on").isTrue();
+        }
+    }
+
+    @Test
+    void aHandlerThatClosesItsInputStillWritesItsReplyToAHandedOffClient() throws Exception {
+        StreamHandler readThenReply = (in, out) -> {
+            byte[] request;
+            try (InputStream closedAfterReading = in) {
+                request = closedAfterReading.readNBytes(4);
+            }
+            out.write(("re:" + new String(request, StandardCharsets.US_ASCII)).getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        };
+        try (Backend backend = Backend.start(dir, readThenReply); Pair client = Pair.open()) {
+            RawOffers.offer(backend.control, client.passed(), RawOffers.token(4),
+                    RawOffers.offerFrame(RawOffers.token(4), 44));
+            Descriptors.closeWithoutShutdown(client.theirs()); // as the broker lets go: the backend's copy is the last
+            client.ours.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(client.ours.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+                    .isEqualTo("re:ping");
+        }
+    }
+
+    @Test
+    void aHandlerThatClosesItsOutputEndsTheClientsReadsAndStillReadsWhatTheClientSends() throws Exception {
+        CompletableFuture<String> readAfterClosingOutput = new CompletableFuture<>();
+        StreamHandler sayByeThenListen = (in, out) -> {
+            try (OutputStream closedAfterWriting = out) {
+                closedAfterWriting.write("bye!".getBytes(StandardCharsets.US_ASCII));
+            }
+            readAfterClosingOutput.complete(new String(in.readNBytes(4), StandardCharsets.US_ASCII));
+        };
+        try (Backend backend = Backend.start(dir, sayByeThenListen); Pair client = Pair.open()) {
+            RawOffers.offer(backend.control, client.passed(), RawOffers.token(5),
+                    RawOffers.offerFrame(RawOffers.token(5), 45));
+            assertThat(new String(client.ours.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+                    .as("the reply, then the end").isEqualTo("bye!");
+            // Sent after the end was seen: a connection shut down both ways would refuse it (broken pipe).
+            client.ours.getOutputStream().write("more".getBytes(StandardCharsets.US_ASCII));
+            assertThat(readAfterClosingOutput.get(5, TimeUnit.SECONDS)).isEqualTo("more");
+        }
+    }
+
+    /** A backend server with a handoff endpoint, and a control connection to it. */
+    private record Backend(BackendServer server, AFUNIXSocket control) implements AutoCloseable {
+
+        static Backend start(Path dir, StreamHandler handler) throws Exception {
+            Path handoff = dir.resolve("handoff.sock");
+            BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), handler, 4)
+                    .start();
+            AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(handoff));
+            control.setSoTimeout(5_000);
+            return new Backend(server, control);
+        }
+
+        @Override
+        public void close() throws Exception {
+            control.close();
+            server.close();
+        }
+    }
+
+    /**
+     * A connection to hand off: the test keeps {@code ours}, as the client would, and passes the
+     * other end, whose copy here is closed right after, as the broker does with its own.
+     */
+    private record Pair(AFUNIXSocket ours, AFUNIXSocketChannel theirs) implements AutoCloseable {
+
+        static Pair open() throws Exception {
+            AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+            AFUNIXSocket ours = (AFUNIXSocket) pair.getSocket1().socket();
+            ours.setSoTimeout(5_000);
+            return new Pair(ours, pair.getSocket2());
+        }
+
+        FileDescriptor passed() throws Exception {
+            return theirs.getFileDescriptor();
+        }
+
+        /** True when reading here finds the end: no other copy of the passed end is left open. */
+        boolean clientSeesTheEnd() throws Exception {
+            Descriptors.closeWithoutShutdown(theirs); // a shutdown would end it whoever else holds it
+            return ours.getInputStream().read() == -1;
+        }
+
+        @Override
+        public void close() throws Exception {
+            ours.close();
+            theirs.close();
+        }
+    }
+}
