@@ -17,6 +17,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -55,8 +56,7 @@ public final class BackendServer implements AutoCloseable {
     // close() shuts it down from another thread; its descriptor is released explicitly.
     private final Map<AFUNIXSocket, FileDescriptor> adoptedDescriptors = new ConcurrentHashMap<>();
     // Reused threads: starting a platform thread per connection costs more than the exchange itself.
-    private final ExecutorService handlerThreads = Executors.newCachedThreadPool(
-            Thread.ofPlatform().name("backend-conn-", 0).daemon(true).factory());
+    private final ExecutorService handlerThreads;
     private volatile @Nullable BoundListener listener;
     private volatile boolean closed;
     private @Nullable HandoffListener handoffListener;
@@ -69,10 +69,18 @@ public final class BackendServer implements AutoCloseable {
      */
     public BackendServer(Path endpoint, Optional<Path> handoffEndpoint, ConnectionHandler handler,
             int maxConnections) {
+        this(endpoint, handoffEndpoint, handler, maxConnections,
+                Thread.ofPlatform().name("backend-conn-", 0).daemon(true).factory());
+    }
+
+    // The handler threads' factory: a test stands in for a process that cannot start another thread.
+    BackendServer(Path endpoint, Optional<Path> handoffEndpoint, ConnectionHandler handler, int maxConnections,
+            ThreadFactory handlerThreadFactory) {
         this.endpoint = Objects.requireNonNull(endpoint);
         this.handoffEndpoint = Objects.requireNonNull(handoffEndpoint);
         this.handler = Objects.requireNonNull(handler);
         this.slots = new Semaphore(maxConnections);
+        this.handlerThreads = Executors.newCachedThreadPool(handlerThreadFactory);
     }
 
     /** A backend without a handoff endpoint: reconnecting clients only. */
@@ -170,9 +178,18 @@ public final class BackendServer implements AutoCloseable {
                     serveSocket(adopted);
                 }
             });
-        } catch (RejectedExecutionException closing) {
+        } catch (RejectedExecutionException | OutOfMemoryError noThread) {
+            // Closing, or no thread to be had (the process's thread limit): the client, told its
+            // handoff was accepted, sees the end and connects again; the slot is not lost.
+            warnIfNoThread(noThread);
             received.close();
             slots.release();
+        }
+    }
+
+    private void warnIfNoThread(Throwable failure) {
+        if (failure instanceof OutOfMemoryError) {
+            log.warn("backend {}: no thread to serve a connection ({}); closing it", endpoint, failure.toString());
         }
     }
 
@@ -237,7 +254,9 @@ public final class BackendServer implements AutoCloseable {
         open.add(connection);
         try {
             handlerThreads.execute(() -> serve(connection));
-        } catch (RejectedExecutionException closing) {
+        } catch (RejectedExecutionException | OutOfMemoryError noThread) {
+            // Left to propagate, the error would end the accept thread, and with it this endpoint.
+            warnIfNoThread(noThread);
             finish(connection);
         }
     }

@@ -90,8 +90,17 @@ final class HandoffListener implements AutoCloseable {
                 return;
             }
             controls.add(control);
-            Thread.ofPlatform().name("backend-handoff-control").daemon(true)
-                    .start(() -> serveControl(control, reader));
+            try {
+                Thread.ofPlatform().name("backend-handoff-control").daemon(true)
+                        .start(() -> serveControl(control, reader));
+            } catch (OutOfMemoryError noThread) {
+                // The process's thread limit: the broker dials again, and the accept thread lives on.
+                log.warn("handoff endpoint {}: no thread for a control connection ({}); closing it", endpoint,
+                        noThread.toString());
+                controls.remove(control);
+                reader.close();
+                Descriptors.closeQuietly(control);
+            }
         });
     }
 
