@@ -92,6 +92,11 @@ public final class BrokerSettings {
             }
             backends.add(backend);
         }
+        if (backends.isEmpty()) {
+            // It would start, report itself healthy, and refuse every Hello SERVICE_UNKNOWN.
+            throw new IllegalStateException("no service to broker: broker.services is empty and the built-in demo "
+                    + "is off (broker.demo.enabled=false); configure at least one service under broker.services");
+        }
         return new ServiceCatalog(backends);
     }
 

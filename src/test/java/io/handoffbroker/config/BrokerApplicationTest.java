@@ -97,6 +97,14 @@ class BrokerApplicationTest {
     }
 
     @Test
+    void aBrokerWithNoServiceAndTheDemoOffFailsStartupSayingSo() {
+        // A misspelt broker.services key ends up here too: the list it meant to fill stays empty.
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.demo.enabled=false", "--broker.service[0].name=echo").close())
+                .hasStackTraceContaining("no service to broker").hasStackTraceContaining("broker.services");
+    }
+
+    @Test
     void aLiveBrokerAtTheSocketPathFailsTheSecondStartup() {
         Path socket = dir.resolve("b").resolve("broker.sock");
         try (ConfigurableApplicationContext first = start("--server.port=0", "--broker.socket-path=" + socket,
