@@ -132,11 +132,14 @@ public final class ControlConnection implements AutoCloseable {
             throws IOException {
         ByteBuffer bytes = ByteBuffer.wrap(token.toByteArray());
         try {
-            channel.setOutboundFileDescriptors(descriptor);
             // Judged by what write() reported, not by the buffer: junixsocket may advance the
-            // buffer's position on a write that then fails.
+            // buffer's position on a write that then fails. And attached again before every try:
+            // junixsocket takes the descriptor off the channel before it calls sendmsg(2), so a
+            // try that sent nothing (a full send buffer) would send the token without it.
+            channel.setOutboundFileDescriptors(descriptor);
             while (channel.write(bytes) == 0) {
                 await(SelectionKey.OP_WRITE, deadlineNanos, "descriptor send");
+                channel.setOutboundFileDescriptors(descriptor);
             }
         } catch (IOException e) {
             throw new DescriptorNotSentException(e);
