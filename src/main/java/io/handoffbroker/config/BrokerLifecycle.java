@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.LivenessState;
 import org.springframework.boot.availability.ReadinessState;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.SmartLifecycle;
@@ -50,6 +51,8 @@ public final class BrokerLifecycle implements SmartLifecycle {
             }
             prober.start();
             orchestrator.pool().prepareAll();
+            // A loop that failed serves nobody, and only a restart brings it back: say so to the liveness probe.
+            server.onLoopFailure(() -> AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN));
             server.start();
         } catch (IOException e) {
             throw new IllegalStateException("handoff-broker could not start: " + e.getMessage(), e);

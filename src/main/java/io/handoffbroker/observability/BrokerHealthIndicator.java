@@ -4,7 +4,14 @@ import io.handoffbroker.server.BrokerServer;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
 
-/** The {@code broker} health component: UP while the listener is bound and accepting. */
+/**
+ * The {@code broker} health component: whether new clients can reach the broker and be
+ * served. UP while the listener accepts, and also while it waits at the connection limit
+ * (back-pressure, not a fault: new clients wait in the backlog until a connection closes);
+ * OUT_OF_SERVICE while draining; DOWN when the listener is closed or its event loop has
+ * stopped, when accepting fails (out of descriptors, typically; the reason is a detail), and
+ * when the socket file was removed or replaced, so that no new client can find the listener.
+ */
 public final class BrokerHealthIndicator extends AbstractHealthIndicator {
 
     private final BrokerServer server;
@@ -17,11 +24,21 @@ public final class BrokerHealthIndicator extends AbstractHealthIndicator {
     @Override
     protected void doHealthCheck(Health.Builder builder) {
         boolean accepting = server.isAccepting();
-        (accepting ? builder.up() : server.isDraining() ? builder.outOfService() : builder.down())
+        boolean atLimit = server.isAtConnectionLimit();
+        String acceptFailure = server.acceptFailure();
+        boolean listening = server.isListening();
+        boolean socketFileIsOurs = listening && server.socketFileIsOurs();
+        boolean serving = (accepting || atLimit && acceptFailure == null) && socketFileIsOurs;
+        (serving ? builder.up() : server.isDraining() ? builder.outOfService() : builder.down())
                 .withDetail("socketPath", server.socketPath().toString())
-                .withDetail("listening", server.isListening())
+                .withDetail("listening", listening)
+                .withDetail("socketFilePresent", socketFileIsOurs)
                 .withDetail("accepting", accepting)
+                .withDetail("atConnectionLimit", atLimit)
                 .withDetail("draining", server.isDraining())
                 .withDetail("connectionsOpen", server.openConnections());
+        if (acceptFailure != null) {
+            builder.withDetail("acceptFailure", acceptFailure);
+        }
     }
 }

@@ -1,10 +1,12 @@
 package io.handoffbroker.server;
 
+import com.sun.management.UnixOperatingSystemMXBean;
 import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.unix.BoundSocketFile;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -41,9 +43,10 @@ public final class BrokerServer implements AutoCloseable {
     private final DrainState drainState;
     private final AtomicLong connectionIds = new AtomicLong();
 
-    private @Nullable EventLoop loop;
+    private volatile @Nullable EventLoop loop;
+    private volatile Runnable onLoopFailure = () -> { };
     private @Nullable Thread loopThread;
-    private @Nullable BoundSocketFile boundFile;
+    private volatile @Nullable BoundSocketFile boundFile;
     private volatile boolean listening;
 
     public BrokerServer(ServerSettings settings, HelloNegotiator negotiator, ConnectionRouter router,
@@ -85,7 +88,10 @@ public final class BrokerServer implements AutoCloseable {
                     PosixFilePermissions.fromString(settings.peerPolicy().isPrivate() ? "rw-------" : "rw-rw-rw-"));
             readiness = Readiness.open();
             EventLoop eventLoop = new EventLoop(listener, readiness, settings, negotiator, router, events,
-                    connectionIds, () -> listening = false);
+                    connectionIds, () -> listening = false, () -> {
+                        listening = false;
+                        onLoopFailure.run();
+                    });
             Thread thread = Thread.ofPlatform().name("broker-io").daemon(false).unstarted(eventLoop);
             loop = eventLoop;
             loopThread = thread;
@@ -102,6 +108,35 @@ public final class BrokerServer implements AutoCloseable {
         log.info("broker listening on {} (hello timeout {} ms, max {} connections, peer policy {}, waiting on {})",
                 path, settings.helloTimeout().toMillis(), settings.maxConnections(), settings.peerPolicy(),
                 readiness.kind());
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean os) {
+            String warning = openFilesWarning(settings.maxConnections(), os.getMaxFileDescriptorCount());
+            if (warning != null) {
+                log.warn(warning);
+            }
+        }
+    }
+
+    // Room for what is not a client connection: the JVM's own files, control connections, probes.
+    private static final int OTHER_DESCRIPTORS = 256;
+
+    /** What to tell the operator when the connection limit cannot be reached within the open-files limit. */
+    static @Nullable String openFilesWarning(int maxConnections, long openFilesLimit) {
+        if (openFilesLimit <= 0 || (long) maxConnections + OTHER_DESCRIPTORS <= openFilesLimit) {
+            return null;
+        }
+        return "broker.max-connections (" + maxConnections + ") plus about " + OTHER_DESCRIPTORS
+                + " other descriptors exceeds this process's open-files limit (" + openFilesLimit + "): accepting "
+                + "will fail with 'Too many open files' before the connection limit is reached; raise the limit "
+                + "(ulimit -n, --ulimit nofile=...) or lower broker.max-connections";
+    }
+
+    /**
+     * Runs {@code action} if the event loop ever fails (an error it cannot survive), after it
+     * has closed the listener and every connection: such a broker serves nobody until restarted.
+     * Set before {@link #start()}.
+     */
+    public void onLoopFailure(Runnable action) {
+        this.onLoopFailure = Objects.requireNonNull(action);
     }
 
     /** True while the listener is bound and taking new connections. */
@@ -113,6 +148,32 @@ public final class BrokerServer implements AutoCloseable {
     /** True while the listener is bound (it may be paused at the connection limit). */
     public boolean isListening() {
         return listening;
+    }
+
+    /** True while accepting waits for a connection to close: the connection limit is reached. */
+    public boolean isAtConnectionLimit() {
+        EventLoop l = loop;
+        return listening && l != null && l.isAtConnectionLimit();
+    }
+
+    /** Why accepting failed (out of descriptors, typically), while it backs off after it; else null. */
+    public @Nullable String acceptFailure() {
+        EventLoop l = loop;
+        return l == null ? null : l.acceptFailure();
+    }
+
+    /**
+     * Whether clients can still find this listener: false when the socket file was removed or
+     * replaced (by a cleaner of temporary files, say) while the listener still runs; then no
+     * new client can connect however healthy the loop is.
+     */
+    public boolean socketFileIsOurs() {
+        BoundSocketFile bound = boundFile;
+        try {
+            return bound != null && bound.isStillOurs();
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     public boolean isDraining() {

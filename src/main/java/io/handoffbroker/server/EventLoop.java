@@ -22,6 +22,7 @@ import java.util.Comparator;
 import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
@@ -66,17 +67,27 @@ final class EventLoop implements Runnable, Reactor {
     private final PriorityQueue<ChannelWait> channelWaits = new PriorityQueue<>(
             Comparator.comparingLong(ChannelWait::deadlineNanos));
     private final Runnable onListenerClosed;
+    private final Runnable onFailure;
     private final int listenerDescriptor;
     private static final int ACCEPT_BURST = 16;
+    private static final long FIRST_ACCEPT_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long LONGEST_ACCEPT_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private Readiness.@Nullable Key acceptKey;
     private @Nullable Thread loopThread;
     private volatile boolean acceptPaused;
+    // Accepting failed (out of descriptors, typically) and waits until acceptResumesAt: the
+    // connection stays in the backlog, so the listener stays readable and an accept tried at
+    // once would fail the same way, spinning the loop and flooding the log.
+    private volatile boolean acceptBackingOff;
+    private volatile @Nullable String acceptFailure;
+    private int failedAcceptsInARow;
+    private long acceptResumesAt;
     private volatile boolean running = true;
 
     EventLoop(AFUNIXServerSocketChannel listener, Readiness readiness, ServerSettings settings,
             HelloNegotiator negotiator, ConnectionRouter router, BrokerEvents events, AtomicLong connectionIds,
-            Runnable onListenerClosed) throws IOException {
+            Runnable onListenerClosed, Runnable onFailure) throws IOException {
         this.listener = listener;
         this.readiness = readiness;
         this.settings = settings;
@@ -85,6 +96,7 @@ final class EventLoop implements Runnable, Reactor {
         this.events = events;
         this.connectionIds = connectionIds;
         this.onListenerClosed = onListenerClosed;
+        this.onFailure = onFailure;
         this.helloTimeoutNanos = settings.helloTimeout().toNanos();
         listener.configureBlocking(false);
         this.listenerDescriptor = Posix.number(listener.getFileDescriptor());
@@ -94,6 +106,7 @@ final class EventLoop implements Runnable, Reactor {
     @Override
     public void run() {
         loopThread = Thread.currentThread();
+        boolean failed = false;
         try {
             while (running) {
                 selectOnce();
@@ -102,8 +115,12 @@ final class EventLoop implements Runnable, Reactor {
             // close() raced with select(); the finally block cleans up.
         } catch (Throwable fatal) {
             log.error("broker event loop failed; closing every client connection", fatal);
+            failed = true;
         } finally {
             closeEverything("broker stopped");
+        }
+        if (failed) {
+            onFailure.run(); // after the clean-up: whoever is told may stop the process
         }
     }
 
@@ -169,7 +186,17 @@ final class EventLoop implements Runnable, Reactor {
 
     boolean isAccepting() {
         Readiness.Key k = acceptKey;
-        return running && k != null && k.isValid() && !acceptPaused;
+        return running && k != null && k.isValid() && !acceptPaused && !acceptBackingOff;
+    }
+
+    /** Accepting waits for a connection to close: the connection limit is reached. */
+    boolean isAtConnectionLimit() {
+        return acceptPaused;
+    }
+
+    /** Why the last accept failed, while accepting backs off after it; else null. */
+    @Nullable String acceptFailure() {
+        return acceptBackingOff ? acceptFailure : null;
     }
 
     /**
@@ -244,6 +271,9 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void acceptAll(boolean drainingBacklog) {
+        if (!drainingBacklog && acceptBackingOff) {
+            return;
+        }
         for (int accepted = 0; ; accepted++) {
             if (!drainingBacklog && openConnections.get() >= settings.maxConnections()) {
                 pauseAccepting();
@@ -270,13 +300,17 @@ final class EventLoop implements Runnable, Reactor {
             try {
                 channel = listener.accept();
             } catch (IOException e) {
-                if (listener.isOpen()) {
-                    log.warn("accept failed: {}", e.toString());
+                if (listener.isOpen() && !drainingBacklog) {
+                    backOffAccepting(e);
                 }
                 return;
             }
             if (channel == null) {
                 return;
+            }
+            if (failedAcceptsInARow > 0) {
+                log.info("accepting again after {} failed accepts", failedAcceptsInARow);
+                failedAcceptsInARow = 0;
             }
             admit(channel);
         }
@@ -434,6 +468,36 @@ final class EventLoop implements Runnable, Reactor {
         }
     }
 
+    /**
+     * Stops watching the listener for 1 ms, doubling with each failure in a row up to 1 s, and
+     * logs the 1st, 2nd, 4th, 8th... failure of a run.
+     */
+    private void backOffAccepting(IOException e) {
+        failedAcceptsInARow++;
+        long pause = Math.min(FIRST_ACCEPT_PAUSE_NANOS << Math.min(failedAcceptsInARow - 1, 20),
+                LONGEST_ACCEPT_PAUSE_NANOS);
+        if (Integer.bitCount(failedAcceptsInARow) == 1) {
+            log.warn("accept failed ({} in a row; trying again in {} ms, new clients wait in the backlog): {}",
+                    failedAcceptsInARow, TimeUnit.NANOSECONDS.toMillis(pause), e.toString());
+        }
+        acceptFailure = e.getMessage() != null ? e.getMessage() : e.toString();
+        acceptBackingOff = true;
+        acceptResumesAt = System.nanoTime() + pause;
+        Readiness.Key k = acceptKey;
+        if (k != null && k.isValid()) {
+            k.interestOps(0);
+        }
+    }
+
+    private void resumeAcceptingAfterBackOff() {
+        acceptBackingOff = false;
+        Readiness.Key k = acceptKey;
+        if (!acceptPaused && k != null && k.isValid()) {
+            k.interestOps(SelectionKey.OP_ACCEPT);
+            acceptAll(false);
+        }
+    }
+
     private void pauseAccepting() {
         Readiness.Key k = acceptKey;
         if (!acceptPaused && k != null && k.isValid()) {
@@ -453,8 +517,10 @@ final class EventLoop implements Runnable, Reactor {
         Readiness.Key k = acceptKey;
         if (acceptPaused && openConnections.get() < settings.maxConnections() && k != null && k.isValid()) {
             acceptPaused = false;
-            k.interestOps(SelectionKey.OP_ACCEPT);
-            acceptAll(false);
+            if (!acceptBackingOff) {
+                k.interestOps(SelectionKey.OP_ACCEPT);
+                acceptAll(false);
+            }
         }
     }
 
@@ -466,6 +532,9 @@ final class EventLoop implements Runnable, Reactor {
             byDeadline.pollFirst();
         }
         long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
+        if (acceptBackingOff) {
+            hello = Math.min(hello, acceptResumesAt - now);
+        }
         ChannelWait wait;
         while ((wait = channelWaits.peek()) != null && wait.isDone()) {
             channelWaits.poll();
@@ -474,6 +543,9 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void expireDeadlines(long now) {
+        if (acceptBackingOff && acceptResumesAt - now <= 0) {
+            resumeAcceptingAfterBackOff();
+        }
         ChannelWait wait;
         while ((wait = channelWaits.peek()) != null && (wait.isDone() || wait.deadlineNanos - now <= 0)) {
             channelWaits.poll();

@@ -18,6 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -66,6 +68,42 @@ class BrokerApplicationTest {
             assertThat(get(port, "/actuator/broker")).contains("\"schema_version\":1").contains("\"service\":\"echo\"");
         }
         assertThat(Files.exists(socket)).as("socket file removed on shutdown").isFalse();
+    }
+
+    @Test
+    void theBrokerIsNotReadyOnceItsSocketFileIsGoneWhileItStaysAlive() throws Exception {
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext context = start("--server.port=0", "--broker.socket-path=" + socket)) {
+            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
+                    .isEqualTo("UP");
+            Files.delete(socket); // as a cleaner of temporary files would: no new client can find the broker
+            JsonNode readiness = JSON.readTree(get(port, "/actuator/health/readiness"));
+            assertThat(readiness.at("/status").asString()).isEqualTo("DOWN");
+            assertThat(readiness.at("/components/broker/details/socketFilePresent").asBoolean()).isFalse();
+            assertThat(JSON.readTree(get(port, "/actuator/health/liveness")).at("/status").asString())
+                    .as("a restart is the cure, but that is for the operator to decide").isEqualTo("UP");
+        }
+    }
+
+    @Test
+    void atTheConnectionLimitTheBrokerStaysUpAndSaysSo() throws Exception {
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext context = start("--server.port=0", "--broker.socket-path=" + socket,
+                "--broker.max-connections=1", "--broker.hello-timeout=30s");
+                AFUNIXSocket idle = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket))) {
+            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            JsonNode broker = JSON.readTree(get(port, "/actuator/health/broker"));
+            for (int i = 0; i < 50 && !broker.at("/details/atConnectionLimit").asBoolean(); i++) {
+                Thread.sleep(100);
+                broker = JSON.readTree(get(port, "/actuator/health/broker"));
+            }
+            assertThat(broker.at("/details/atConnectionLimit").asBoolean()).isTrue();
+            assertThat(broker.at("/details/accepting").asBoolean()).isFalse();
+            assertThat(broker.at("/status").asString()).as("back-pressure, not a fault").isEqualTo("UP");
+            assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
+                    .isEqualTo("UP");
+        }
     }
 
     @Test

@@ -1,0 +1,101 @@
+package io.handoffbroker.server;
+
+import static io.handoffbroker.server.ListenerTestSupport.assertNegotiated;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.testing.BrokerFixture;
+import io.handoffbroker.testing.DescriptorExhaustion;
+import io.handoffbroker.testing.RawClient;
+import io.handoffbroker.wire.FrameIO;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * The event loop when its process runs out of descriptors, and when it fails outright. Out of
+ * descriptors, a connection cannot be accepted and stays in the backlog, so the listener stays
+ * ready: the loop must back off instead of spinning and logging each failed accept (the whole
+ * test process runs out, on purpose, for a moment). A failed loop says so to its owner.
+ */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class AcceptUnderDescriptorPressureTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void anAcceptThatFailsForWantOfDescriptorsBacksOffAndTheClientIsServedOnceThereAreSome() throws Exception {
+        try (BrokerFixture broker = new BrokerFixture(dir)
+                .service(ServiceBackend.reconnectOnly("echo", "1.2.3", dir.resolve("echo.sock")))
+                .helloTimeout(Duration.ofSeconds(30)).start()) {
+            try (RawClient warmUp = broker.connect()) { // loads what the Hello path needs while files can be opened
+                warmUp.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 1));
+                assertNegotiated(warmUp.readFrame());
+            }
+            Thread loop = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals("broker-io")).findFirst().orElseThrow();
+            AFUNIXSocket client;
+            long loopCpuNanos;
+            String failure;
+            boolean acceptingMeanwhile;
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
+                client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(broker.socketPath())); // the last number
+                client.getOutputStream().write(FrameIO.encode(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"),
+                        2)));
+                long before = cpuNanos(loop);
+                Thread.sleep(1_000);
+                loopCpuNanos = cpuNanos(loop) - before;
+                failure = broker.server().acceptFailure();
+                acceptingMeanwhile = broker.server().isAccepting();
+            }
+            // Retrying at once kept the loop busy (over half a CPU) and logged every attempt.
+            assertThat(Duration.ofNanos(loopCpuNanos)).isLessThan(Duration.ofMillis(100));
+            assertThat(failure).as("why, for the health check").isNotBlank();
+            assertThat(acceptingMeanwhile).isFalse();
+            try (client) {
+                client.setSoTimeout(5_000);
+                assertNegotiated(FrameIO.read(client.getInputStream(), 1 << 20));
+            }
+            assertThat(broker.server().isAccepting()).isTrue();
+            assertThat(broker.server().acceptFailure()).isNull();
+        }
+    }
+
+    @Test
+    void aLoopThatFailsClosesItsListenerAndTellsItsOwner() throws Exception {
+        CountDownLatch told = new CountDownLatch(1);
+        try (BrokerFixture broker = new BrokerFixture(dir)
+                .service(ServiceBackend.reconnectOnly("echo", "1.2.3", dir.resolve("echo.sock")))
+                .router(replies -> (connection, decision) -> {
+                    throw new AssertionError("an error no connection can be blamed for");
+                }).start()) {
+            broker.server().onLoopFailure(told::countDown);
+            try (RawClient client = broker.connect()) {
+                client.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 3));
+                assertThat(told.await(5, TimeUnit.SECONDS)).as("the owner was told").isTrue();
+            }
+            assertThat(broker.server().isListening()).isFalse();
+            assertThat(broker.server().isAccepting()).isFalse();
+        }
+    }
+
+    @Test
+    void aConnectionLimitTheOpenFilesLimitCannotHoldIsWarnedOfAtStartUp() {
+        assertThat(BrokerServer.openFilesWarning(10_240, 1_024)).contains("broker.max-connections (10240)")
+                .contains("open-files limit (1024)").contains("Too many open files");
+        assertThat(BrokerServer.openFilesWarning(10_240, 1_048_576)).isNull();
+        assertThat(BrokerServer.openFilesWarning(10_240, -1)).as("limit unknown").isNull();
+    }
+
+    private static long cpuNanos(Thread thread) {
+        return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
+    }
+}
