@@ -52,16 +52,14 @@ COPY --from=build /layers/snapshot-dependencies/ ./
 COPY --from=build /layers/application/ ./
 # The broker's JVM options (heap, collector), shared with the README's run command.
 COPY config/jvm.options /app/jvm.options
+# The image's defaults (the socket in the volume below, the actuator on all interfaces),
+# in the file Spring Boot reads from the working directory: a mounted configuration,
+# environment variables and arguments all override them.
+COPY config/container.yml /app/config/application.yml
 
 # The broker socket lives in this volume (mode 0700, owned by the broker user; make it
-# 0755 for peer policies other than same-uid). Spring maps BROKER_SOCKET_PATH to
-# broker.socket-path.
+# 0755 for peer policies other than same-uid).
 VOLUME /run/handoff-broker
-ENV BROKER_SOCKET_PATH=/run/handoff-broker/broker.sock
-# Outside a container the actuator binds 127.0.0.1 only. Inside one it must listen on
-# all interfaces of the container so it can be scraped and probed from outside;
-# publish the port only where it is needed.
-ENV SERVER_ADDRESS=0.0.0.0
 EXPOSE 8080
 
 USER broker
