@@ -136,8 +136,9 @@ public final class ControlConnectionPool implements AutoCloseable {
     /**
      * Closes a connection that must not be reused and frees its slot, without dialling on the
      * calling thread: that is the event loop, or a worker with a client of its own to tell.
-     * A borrower waiting for the slot gets a connection dialled on a thread of its own;
-     * otherwise the evictor and the next borrow refill the pool.
+     * On the event loop both happen on a thread of their own, since Commons Pool may wait
+     * while freeing the slot. A borrower waiting for the slot gets a connection dialled on a
+     * thread of its own; otherwise the evictor and the next borrow refill the pool.
      */
     public void invalidate(ControlConnection connection) {
         GenericObjectPool<ControlConnection> pool = pools.get(connection.endpoint());
@@ -145,6 +146,17 @@ public final class ControlConnectionPool implements AutoCloseable {
             connection.close();
             return;
         }
+        if (NO_DIAL.isBound()) {
+            // The event loop never waits, and Commons Pool may: invalidateObject asks for a
+            // replacement, which waits (up to the borrow timeout) while the pool is full and
+            // another thread dials. The slot is freed a moment later, elsewhere.
+            Thread.ofVirtual().name("broker-pool-discard").start(() -> discard(connection, pool));
+            return;
+        }
+        discard(connection, pool);
+    }
+
+    private void discard(ControlConnection connection, GenericObjectPool<ControlConnection> pool) {
         try {
             // Commons Pool would refill the slot for a waiting borrower right here, dialling for up
             // to the whole dial timeout, whatever the calling thread's own deadline.
