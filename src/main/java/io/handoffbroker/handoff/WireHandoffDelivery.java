@@ -5,6 +5,7 @@ import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.HandoffToken;
 import io.handoffbroker.wire.IncompleteFrameException;
+import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
@@ -36,6 +37,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class WireHandoffDelivery {
 
+    // A refusal's detail, as logged and relayed: a backend's reason, not its whole story.
+    private static final int MAX_REFUSAL_DETAIL = 256;
     private final LongSupplier nanoClock;
 
     public WireHandoffDelivery(LongSupplier nanoClock) {
@@ -160,8 +163,9 @@ public final class WireHandoffDelivery {
             return outcome(Status.TOKEN_MISMATCH, true, "ACK echoes another token");
         }
         if (!ack.getAccepted()) {
-            return new DeliveryOutcome(Status.REFUSED, true, "backend refused: " + ack.getErrorDetail(),
-                    ack.getErrorDetail());
+            // Logged, and relayed to the client in a write that must fit its socket buffer at once.
+            String detail = PeerText.printable(ack.getErrorDetail(), MAX_REFUSAL_DETAIL);
+            return new DeliveryOutcome(Status.REFUSED, true, "backend refused: " + detail, detail);
         }
         return outcome(Status.ACCEPTED, true, "accepted");
     }

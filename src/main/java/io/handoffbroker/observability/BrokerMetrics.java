@@ -10,6 +10,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.server.BrokerEvents;
 import io.handoffbroker.server.ClientConnection;
+import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.Hello;
 import io.micrometer.core.instrument.Counter;
@@ -170,10 +171,7 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     }
 
     private static String printable(String text) {
-        String bounded = text.length() > LOGGED_TEXT_MAX ? text.substring(0, LOGGED_TEXT_MAX) + "..." : text;
-        return bounded.codePoints().allMatch(c -> c >= 0x20 && c != 0x7F) ? bounded
-                : bounded.codePoints().map(c -> c < 0x20 || c == 0x7F ? '?' : c)
-                        .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString();
+        return PeerText.printable(text, LOGGED_TEXT_MAX);
     }
 
     private Counter handoffCounter(String service, String route) {

@@ -60,6 +60,16 @@ class WireHandoffDeliveryValidateTest {
     }
 
     @Test
+    void aRefusalsDetailIsBoundedAndFreeOfControlCharactersBeforeItIsLoggedOrRelayed() {
+        String forged = "no room\n2026-01-01 INFO forged log line" + "x".repeat(100_000);
+        DeliveryOutcome outcome = validate(ack().setAccepted(false).setErrorDetail(forged), f -> f);
+        assertThat(outcome.status()).isEqualTo(DeliveryOutcome.Status.REFUSED);
+        assertThat(outcome.ackDetail()).startsWith("no room?2026-01-01 INFO forged").hasSizeLessThan(300)
+                .doesNotContain("\n");
+        assertThat(outcome.detail()).doesNotContain("\n").hasSizeLessThan(320);
+    }
+
+    @Test
     void envelopeVersionIsCheckedBeforeAnythingElse() {
         assertThat(validate(everythingElseWrong(ack()), f -> f.setEnvelopeVersion(2).setRequestId(C + 1)).status())
                 .isEqualTo(Status.MALFORMED);

@@ -1,0 +1,26 @@
+package io.handoffbroker.wire;
+
+/**
+ * Text a peer sent (a service name, a refusal's detail), made safe to log or to pass on to
+ * another peer: bounded, and without control characters, so that a peer can neither forge
+ * log lines nor make a reply too large to send.
+ */
+public final class PeerText {
+
+    private PeerText() {
+    }
+
+    /** At most {@code maxChars} of {@code text} (then "..."), each control character replaced by '?'. */
+    public static String printable(String text, int maxChars) {
+        String bounded = text.length() > maxChars ? text.substring(0, maxChars) + "..." : text;
+        if (bounded.codePoints().allMatch(PeerText::isPrintable)) {
+            return bounded;
+        }
+        return bounded.codePoints().map(c -> isPrintable(c) ? c : '?')
+                .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString();
+    }
+
+    private static boolean isPrintable(int codePoint) {
+        return codePoint >= 0x20 && codePoint != 0x7F;
+    }
+}
