@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.hibernate.validator.constraints.time.DurationMax;
 import org.hibernate.validator.constraints.time.DurationMin;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
@@ -26,12 +27,16 @@ public class BrokerProperties {
     static final String SEMVER = "^[0-9]+\\.[0-9]+\\.[0-9]+(-[a-z0-9.]+)?$";
     private static final String SEMVER_MESSAGE = "must be MAJOR.MINOR.PATCH[-prerelease]";
     static final String SERVICE_NAME = "^[a-z0-9-]{1,64}$";
+    // Every duration at most a century: added to the nanosecond clock, a much longer one
+    // overflows (at about 292 years) and would fail start-up without naming its key.
+    static final long MAX_DAYS = 36_500;
 
     /** Unix socket clients connect to. Default: $XDG_RUNTIME_DIR/handoff-broker/broker.sock, else a per-user directory in the temp dir. */
     private @Nullable Path socketPath;
 
     /** How long a new connection has to deliver its complete Hello before it is closed. */
     @DurationMin(millis = 1)
+    @DurationMax(days = MAX_DAYS)
     private Duration helloTimeout = Duration.ofSeconds(2);
 
     /** Open client connections at most; beyond it new clients wait in the listen backlog. */
@@ -44,10 +49,12 @@ public class BrokerProperties {
 
     /** Sent to clients as Negotiated.keepalive_interval_secs. */
     @DurationMin(seconds = 1)
+    @DurationMax(days = MAX_DAYS)
     private Duration keepaliveInterval = Duration.ofMinutes(30);
 
     /** On shutdown, how long in-flight Hellos and handoffs get to finish before their connections are closed. */
     @DurationMin(millis = 0)
+    @DurationMax(days = MAX_DAYS)
     private Duration shutdownGracePeriod = Duration.ofSeconds(5);
 
     /** Who may connect, decided from the kernel-verified uid of each connection. */
@@ -198,6 +205,7 @@ public class BrokerProperties {
 
         /** The rate-limit window. */
         @DurationMin(millis = 1)
+        @DurationMax(days = MAX_DAYS)
         private Duration window = Duration.ofSeconds(1);
 
         public int getHellosPerPeer() {
@@ -221,10 +229,12 @@ public class BrokerProperties {
 
         /** How often every backend endpoint is probed; also the retry hint for clients refused while it is down. */
         @DurationMin(millis = 10)
+        @DurationMax(days = MAX_DAYS)
         private Duration interval = Duration.ofSeconds(2);
 
         /** How long one probe may wait for a connection. */
         @DurationMin(millis = 1)
+        @DurationMax(days = MAX_DAYS)
         private Duration timeout = Duration.ofMillis(500);
 
         public Duration getInterval() {
@@ -288,14 +298,17 @@ public class BrokerProperties {
 
         /** How long the broker waits for a backend's ACK before it abandons the handoff (reference: 5 s). */
         @DurationMin(millis = 1)
+        @DurationMax(days = MAX_DAYS)
         private Duration ackDeadline = Duration.ofSeconds(5);
 
         /** How long a control connection is still watched after the deadline, to count a late ACK apart from a missing one. */
         @DurationMin(millis = 0)
+        @DurationMax(days = MAX_DAYS)
         private Duration ackGracePeriod = Duration.ofSeconds(5);
 
         /** The longest a handoff token may stay pending (reference: 30 s); at least the ACK deadline. */
         @DurationMin(millis = 1)
+        @DurationMax(days = MAX_DAYS)
         private Duration tokenTtl = Duration.ofSeconds(30);
 
         /**
@@ -312,6 +325,7 @@ public class BrokerProperties {
 
         /** The window of failed-attempt-limit. */
         @DurationMin(millis = 1)
+        @DurationMax(days = MAX_DAYS)
         private Duration failedAttemptWindow = Duration.ofSeconds(60);
 
         /** Threads that run deliveries (each holds one control connection while it waits for an ACK). */
@@ -329,14 +343,17 @@ public class BrokerProperties {
 
         /** How long a handoff waits for a free control connection before the client falls back; never past its ACK deadline. */
         @DurationMin(millis = 1)
+        @DurationMax(days = MAX_DAYS)
         private Duration poolBorrowTimeout = Duration.ofMillis(250);
 
         /** How long dialling one control connection may take; never past the handoff's ACK deadline. */
         @DurationMin(millis = 1)
+        @DurationMax(days = MAX_DAYS)
         private Duration dialTimeout = Duration.ofMillis(250);
 
         /** How often idle control connections are checked and the minimum refilled. */
         @DurationMin(millis = 10)
+        @DurationMax(days = MAX_DAYS)
         private Duration poolMaintenanceInterval = Duration.ofSeconds(5);
 
         public boolean isEnabled() {

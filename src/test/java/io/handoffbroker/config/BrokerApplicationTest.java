@@ -124,6 +124,14 @@ class BrokerApplicationTest {
     }
 
     @Test
+    void aDurationTooLongForTheClockFailsStartupNamingTheKey() {
+        // Unchecked, it overflowed the nanosecond arithmetic: an ArithmeticException that named nothing.
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.hello-timeout=200000d").close())
+                .hasStackTraceContaining("helloTimeout").isNotInstanceOf(ArithmeticException.class);
+    }
+
+    @Test
     void aDuplicateBackendFailsStartupNamingBothKeys() {
         assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
                 "--broker.demo.enabled=false",
