@@ -6,6 +6,7 @@ import io.handoffbroker.server.PeerPolicy;
 import io.handoffbroker.server.ServerSettings;
 import io.handoffbroker.unix.DefaultSocketPath;
 import io.handoffbroker.wire.SemVer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,7 +32,24 @@ public final class BrokerSettings {
 
     public static Path socketPath(BrokerProperties properties) {
         Path configured = properties.getSocketPath();
-        return configured != null ? configured.toAbsolutePath() : DefaultSocketPath.resolve();
+        return configured != null ? addressable(configured.toAbsolutePath(), "broker.socket-path")
+                : addressable(DefaultSocketPath.resolve(), "broker.socket-path (its default)");
+    }
+
+    // What a Unix socket address holds (sun_path, 108 bytes on Linux, with its terminating 0).
+    static final int MAX_SOCKET_PATH_BYTES = 107;
+
+    /**
+     * {@code path}, if a Unix socket address can hold it: junixsocket cuts a longer one short
+     * without a word, and binds or connects to another path than the one configured.
+     */
+    static Path addressable(Path path, String key) {
+        int bytes = path.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_SOCKET_PATH_BYTES) {
+            throw new IllegalStateException(key + ": " + path + " is " + bytes + " bytes long; a Unix socket path "
+                    + "may have at most " + MAX_SOCKET_PATH_BYTES + " (choose a shorter directory)");
+        }
+        return path;
     }
 
     public static ServerSettings server(BrokerProperties properties) {
@@ -68,9 +86,11 @@ public final class BrokerSettings {
     /** The demo backend, as the catalog lists it. */
     public static ServiceBackend demoBackend(BrokerProperties properties) {
         Path dir = demoDirectory(properties);
+        String key = properties.getDemo().getDirectory() != null ? "broker.demo.directory"
+                : "broker.demo.directory (its default, next to broker.socket-path)";
         return new ServiceBackend(DEMO_SERVICE, SemVer.parse(properties.getDemo().getVersion()),
-                dir.resolve("echo-backend.sock"), Optional.of(dir.resolve("echo-handoff.sock")), true,
-                Optional.empty(), List.of());
+                addressable(dir.resolve("echo-backend.sock"), key),
+                Optional.of(addressable(dir.resolve("echo-handoff.sock"), key)), true, Optional.empty(), List.of());
     }
 
     public static ServiceCatalog catalog(BrokerProperties properties) {
@@ -103,13 +123,15 @@ public final class BrokerSettings {
     private static ServiceBackend toBackend(BrokerProperties.Service service, String key) {
         String name = require(service.getName(), key + ".name");
         String version = require(service.getVersion(), key + ".version");
-        Path backendEndpoint = require(service.getBackendEndpoint(), key + ".backend-endpoint");
-        Optional<Path> handoffEndpoint = Optional.ofNullable(service.getHandoffEndpoint()).map(Path::toAbsolutePath);
+        Path backendEndpoint = addressable(require(service.getBackendEndpoint(), key + ".backend-endpoint")
+                .toAbsolutePath(), key + ".backend-endpoint");
+        Optional<Path> handoffEndpoint = Optional.ofNullable(service.getHandoffEndpoint())
+                .map(p -> addressable(p.toAbsolutePath(), key + ".handoff-endpoint"));
         boolean handoffEnabled = service.getHandoffEnabled() != null ? service.getHandoffEnabled()
                 : handoffEndpoint.isPresent();
         Optional<SemVer> minVersion = Optional.ofNullable(service.getMinVersion()).map(SemVer::parse);
         List<String> allowed = service.getAllowedVersions().stream().map(v -> SemVer.parse(v).toString()).toList();
-        return new ServiceBackend(name, SemVer.parse(version), backendEndpoint.toAbsolutePath(), handoffEndpoint,
+        return new ServiceBackend(name, SemVer.parse(version), backendEndpoint, handoffEndpoint,
                 handoffEnabled, minVersion, allowed);
     }
 

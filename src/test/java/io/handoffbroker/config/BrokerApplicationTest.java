@@ -132,6 +132,21 @@ class BrokerApplicationTest {
     }
 
     @Test
+    void aSocketPathTooLongForAUnixSocketAddressFailsStartupNamingTheKey() {
+        // 99 bytes fit the broker's own socket, but not the demo's sockets next to it: junixsocket
+        // cut their paths short without a word, and the broker failed with "No such file or directory".
+        Path longDirectory = dir.resolve("d".repeat(Math.max(1, 99 - dir.toString().length() - "/broker.sock".length()
+                - 1)));
+        Path socket = longDirectory.resolve("broker.sock");
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + socket).close())
+                .hasStackTraceContaining("broker.demo.directory").hasStackTraceContaining("at most 107");
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.demo.enabled=false", "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x".repeat(120))).close())
+                .hasStackTraceContaining("broker.services[0].backend-endpoint").hasStackTraceContaining("at most 107");
+    }
+
+    @Test
     void aDuplicateBackendFailsStartupNamingBothKeys() {
         assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
                 "--broker.demo.enabled=false",
