@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Collection;
+import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
@@ -226,9 +227,24 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     private void deliverOnWorker(Attempt attempt) {
         try {
-            workers.execute(() -> guarded(attempt, () -> deliver(attempt)));
+            workers.execute(new QueuedDelivery(attempt));
         } catch (RejectedExecutionException full) {
             brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "broker is overloaded");
+        }
+    }
+
+    /** A delivery waiting for a worker: never started, so the broker still owns its client. */
+    private final class QueuedDelivery implements Runnable {
+
+        private final Attempt attempt;
+
+        QueuedDelivery(Attempt attempt) {
+            this.attempt = attempt;
+        }
+
+        @Override
+        public void run() {
+            guarded(attempt, () -> deliver(attempt));
         }
     }
 
@@ -516,13 +532,23 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         workers.shutdown();
         try {
             if (!workers.awaitTermination(settings.ackDeadline().toMillis() + 1_000, TimeUnit.MILLISECONDS)) {
-                workers.shutdownNow();
+                abandonQueued(workers.shutdownNow());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            workers.shutdownNow();
+            abandonQueued(workers.shutdownNow());
         }
         watcher.close();
         pool.close();
+    }
+
+    // Deliveries the workers will never start: nothing was sent, so their clients are told at once.
+    private void abandonQueued(List<Runnable> neverStarted) {
+        for (Runnable task : neverStarted) {
+            if (task instanceof QueuedDelivery queued) {
+                brokerOwnedFailure(queued.attempt, FallbackReason.FD_PRESSURE,
+                        "the broker stopped before the descriptor could be sent");
+            }
+        }
     }
 }

@@ -50,6 +50,11 @@ public final class LateAckWatcher implements AutoCloseable {
     /** Takes ownership of a quarantined connection; {@code verdict} is called once, on the watcher thread. */
     public void watch(ControlConnection connection, Consumer<AckResult> verdict) {
         incoming.add(new Watch(connection, System.nanoTime() + graceNanos, verdict));
+        if (!running) {
+            // Closed: its thread may have ended, and nobody would watch this one or close it.
+            finishIncomingMissing();
+            return;
+        }
         startOnce();
         selector.wakeup();
     }
@@ -96,11 +101,14 @@ public final class LateAckWatcher implements AutoCloseable {
         finishIncomingMissing();
     }
 
-    /** Watches handed over but never started end MISSING: nobody will watch them any more. */
+    /**
+     * Watches handed over but never started end MISSING: nobody will watch them any more. Any
+     * thread: such a watch was never registered, so only its connection and verdict are touched.
+     */
     private void finishIncomingMissing() {
         Watch w;
         while ((w = incoming.poll()) != null) {
-            finish(w, AckResult.MISSING);
+            conclude(w, AckResult.MISSING);
         }
     }
 
@@ -144,6 +152,10 @@ public final class LateAckWatcher implements AutoCloseable {
         if (key != null) {
             key.cancel();
         }
+        conclude(w, result);
+    }
+
+    private static void conclude(Watch w, AckResult result) {
         w.connection().close();
         try {
             w.verdict().accept(result);

@@ -91,6 +91,22 @@ class LateAckWatcherTest {
     }
 
     @Test
+    void aConnectionHandedOverAfterTheWatcherClosedIsMissingAtOnceAndClosed() throws Exception {
+        LateAckWatcher watcher = watcher(Duration.ofSeconds(30));
+        try (ControlConnection first = dial(); AFUNIXSocketChannel firstBackend = endpoint.accept();
+                ControlConnection late = dial(); AFUNIXSocketChannel lateBackend = endpoint.accept()) {
+            watcher.watch(first, verdicts::add); // its thread runs, and ends with the close
+            watcher.close();
+            assertThat(verdicts.poll(5, TimeUnit.SECONDS)).isEqualTo(AckResult.MISSING);
+            // A worker that concluded after the broker began to stop.
+            watcher.watch(late, verdicts::add);
+            assertThat(verdicts.poll(1, TimeUnit.SECONDS)).as("nobody would watch it any more")
+                    .isEqualTo(AckResult.MISSING);
+            assertThat(late.channel().isOpen()).isFalse();
+        }
+    }
+
+    @Test
     void aConnectionThatCannotBeWatchedIsMissingAtOnceAndDoesNotHoldUpTheOthers() throws Exception {
         try (LateAckWatcher watcher = watcher(Duration.ofSeconds(30));
                 ControlConnection closed = dial();
