@@ -20,6 +20,7 @@ import org.springframework.boot.info.BuildProperties;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.ConfigurableEnvironment;
 
 /** Builds the broker from {@link BrokerProperties}. */
 @Configuration(proxyBeanMethods = false)
@@ -28,7 +29,9 @@ public class BrokerConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    ServiceCatalog serviceCatalog(BrokerProperties properties) {
+    ServiceCatalog serviceCatalog(BrokerProperties properties, ConfigurableEnvironment environment) {
+        // Before anything is built from the settings: a misspelt key would have left one at its default.
+        UnknownBrokerKeys.check(environment);
         return BrokerSettings.catalog(properties);
     }
 

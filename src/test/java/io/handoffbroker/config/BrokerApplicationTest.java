@@ -158,10 +158,17 @@ class BrokerApplicationTest {
     }
 
     @Test
-    void aBrokerWithNoServiceAndTheDemoOffFailsStartupSayingSo() {
-        // A misspelt broker.services key ends up here too: the list it meant to fill stays empty.
+    void aMisspeltKeyFailsStartupNamingIt() {
         assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.demo.enabled=false", "--broker.service[0].name=echo").close())
+                "--broker.hello-timout=10s", "--broker.handoff.ack-deadlin=1s").close())
+                .hasStackTraceContaining("unknown configuration key").hasStackTraceContaining("broker.hello-timout")
+                .hasStackTraceContaining("broker.handoff.ack-deadlin");
+    }
+
+    @Test
+    void aBrokerWithNoServiceAndTheDemoOffFailsStartupSayingSo() {
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.demo.enabled=false").close())
                 .hasStackTraceContaining("no service to broker").hasStackTraceContaining("broker.services");
     }
 

@@ -1,13 +1,22 @@
 package io.handoffbroker.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.springframework.boot.env.YamlPropertySourceLoader;
+import org.springframework.core.env.MapPropertySource;
+import org.springframework.core.env.PropertySource;
+import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.io.FileSystemResource;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -17,6 +26,18 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code docs/configuration.md}.
  */
 class ConfigurationMetadataTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"config/application.yml", "config/container.yml"})
+    void theShippedConfigurationsUseOnlyKeysTheBrokerKnows(String file) throws Exception {
+        StandardEnvironment environment = new StandardEnvironment();
+        for (PropertySource<?> source : new YamlPropertySourceLoader().load(file, new FileSystemResource(file))) {
+            environment.getPropertySources().addFirst(source);
+        }
+        UnknownBrokerKeys.check(environment); // throws, naming them, if not
+        environment.getPropertySources().addFirst(new MapPropertySource("typo", Map.of("broker.hello-timout", "1s")));
+        assertThatThrownBy(() -> UnknownBrokerKeys.check(environment)).hasMessageContaining("broker.hello-timout");
+    }
 
     @Test
     void everyBrokerPropertyIsInTheGeneratedMetadataWithADescriptionAndIsDocumented() throws Exception {

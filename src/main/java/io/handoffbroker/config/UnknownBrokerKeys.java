@@ -1,0 +1,46 @@
+package io.handoffbroker.config;
+
+import java.util.List;
+import java.util.stream.Collectors;
+import org.springframework.boot.context.properties.bind.BindException;
+import org.springframework.boot.context.properties.bind.BindHandler;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.bind.UnboundConfigurationPropertiesException;
+import org.springframework.boot.context.properties.bind.handler.NoUnboundElementsBindHandler;
+import org.springframework.boot.context.properties.source.ConfigurationPropertySources;
+import org.springframework.core.env.ConfigurableEnvironment;
+import org.springframework.core.env.PropertySource;
+import org.springframework.core.env.StandardEnvironment;
+
+/**
+ * Refuses {@code broker.*} keys the broker does not know when they come from a configuration
+ * file, the command line or a system property: Spring Boot would ignore a misspelt key, and
+ * its setting would silently stay at its default. Environment variables are left out: Spring
+ * maps every {@code BROKER_*} variable to a key, and some the broker never asked for are set
+ * for it (Kubernetes sets {@code BROKER_PORT} and others for a Service named {@code broker}).
+ */
+final class UnknownBrokerKeys {
+
+    private UnknownBrokerKeys() {
+    }
+
+    static void check(ConfigurableEnvironment environment) {
+        List<PropertySource<?>> explicit = environment.getPropertySources().stream()
+                .filter(source -> !StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME.equals(source.getName()))
+                .filter(source -> !ConfigurationPropertySources.isAttachedConfigurationPropertySource(source))
+                .toList();
+        try {
+            new Binder(ConfigurationPropertySources.from(explicit)).bind("broker",
+                    Bindable.ofInstance(new BrokerProperties()), new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
+        } catch (BindException e) {
+            if (e.getCause() instanceof UnboundConfigurationPropertiesException unknown) {
+                throw new IllegalStateException("unknown configuration key(s), misspelt perhaps: "
+                        + unknown.getUnboundProperties().stream()
+                                .map(p -> p.getName() + (p.getOrigin() != null ? " (" + p.getOrigin() + ")" : ""))
+                                .sorted().collect(Collectors.joining(", ")), e);
+            }
+            // Anything else (a value of the wrong type, say) the real binding reports with its key.
+        }
+    }
+}
