@@ -9,6 +9,8 @@ import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.demo.EchoHandler;
+import io.handoffbroker.server.BrokerEvents;
+import io.handoffbroker.server.ClientConnection;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,6 +25,9 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Primary;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -103,6 +108,40 @@ class BrokerApplicationTest {
             assertThat(broker.at("/status").asString()).as("back-pressure, not a fault").isEqualTo("UP");
             assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
                     .isEqualTo("UP");
+        }
+    }
+
+    @Test
+    void aBrokerWhoseEventLoopFailedIsNoLongerLive() throws Exception {
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext context = new SpringApplicationBuilder(HandoffBrokerApplication.class,
+                LoopKillingEvents.class).run("--server.port=0", "--broker.socket-path=" + socket);
+                AFUNIXSocket client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket))) {
+            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            JsonNode liveness = JSON.readTree(get(port, "/actuator/health/liveness"));
+            for (int i = 0; i < 50 && !liveness.at("/status").asString().equals("DOWN"); i++) {
+                Thread.sleep(100);
+                liveness = JSON.readTree(get(port, "/actuator/health/liveness"));
+            }
+            assertThat(liveness.at("/status").asString()).as("only a restart brings the loop back").isEqualTo("DOWN");
+            assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
+                    .isEqualTo("DOWN");
+        }
+    }
+
+    /** Events whose first callback throws an error the event loop cannot survive, as a bug would. */
+    @Configuration(proxyBeanMethods = false)
+    static class LoopKillingEvents {
+
+        @Bean
+        @Primary
+        BrokerEvents loopKillingEvents() {
+            return new BrokerEvents() {
+                @Override
+                public void connectionOpened(ClientConnection connection) {
+                    throw new AssertionError("an error no connection can be blamed for");
+                }
+            };
         }
     }
 
