@@ -47,7 +47,10 @@ public final class LateAckWatcher implements AutoCloseable {
         this.selector = selector;
     }
 
-    /** Takes ownership of a quarantined connection; {@code verdict} is called once, on the watcher thread. */
+    /**
+     * Takes ownership of a quarantined connection; {@code verdict} is called once, on the watcher
+     * thread, or on the caller's at once (MISSING) once the watcher is closed.
+     */
     public void watch(ControlConnection connection, Consumer<AckResult> verdict) {
         incoming.add(new Watch(connection, System.nanoTime() + graceNanos, verdict));
         if (!running) {

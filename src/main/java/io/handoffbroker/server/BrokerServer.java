@@ -132,8 +132,8 @@ public final class BrokerServer implements AutoCloseable {
 
     /**
      * Runs {@code action} if the event loop ever fails (an error it cannot survive), after it
-     * has closed the listener and every connection: such a broker serves nobody until restarted.
-     * Set before {@link #start()}.
+     * has closed the listener and the connections it still owned (or tried to): such a broker
+     * serves nobody until restarted. Set before {@link #start()}.
      */
     public void onLoopFailure(Runnable action) {
         this.onLoopFailure = Objects.requireNonNull(action);
@@ -159,7 +159,7 @@ public final class BrokerServer implements AutoCloseable {
     /** Why accepting failed (out of descriptors, typically), while it backs off after it; else null. */
     public @Nullable String acceptFailure() {
         EventLoop l = loop;
-        return l == null ? null : l.acceptFailure();
+        return listening && l != null ? l.acceptFailure() : null;
     }
 
     /**

@@ -131,13 +131,13 @@ final class EpollReadiness implements Readiness {
         log.error("epoll keeps reporting a registration no key owns (id {}): a descriptor was closed before its "
                 + "key was cancelled, and its file lives on elsewhere; moving {} live keys to a new epoll instance",
                 orphanId, byId.size());
-        rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
         Epoll fresh;
         try {
             fresh = Epoll.open();
         } catch (IOException e) {
             log.error("could not open a new epoll instance ({}); keeping the old one and trying again in a second",
                     e.getMessage());
+            rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
             return List.of();
         }
         List<Key> dropped = new ArrayList<>();
@@ -159,6 +159,7 @@ final class EpollReadiness implements Readiness {
                 fresh.close();
                 log.error("could not move key {} to the new epoll instance ({}); keeping the old one and trying "
                         + "again in a second", key.id, e.getMessage());
+                rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
                 return List.of();
             }
         }

@@ -114,13 +114,19 @@ final class EventLoop implements Runnable, Reactor {
         } catch (ClosedSelectorException stopped) {
             // close() raced with select(); the finally block cleans up.
         } catch (Throwable fatal) {
-            log.error("broker event loop failed; closing every client connection", fatal);
+            // First of all, in case logging or the clean-up fails too (an OutOfMemoryError, say):
+            // health stops saying "accepting", and the owner is told below whatever happens.
             failed = true;
+            running = false;
+            log.error("broker event loop failed; closing every client connection", fatal);
         } finally {
-            closeEverything("broker stopped");
-        }
-        if (failed) {
-            onFailure.run(); // after the clean-up: whoever is told may stop the process
+            try {
+                closeEverything("broker stopped");
+            } finally {
+                if (failed) {
+                    onFailure.run(); // after the clean-up: whoever is told may stop the process
+                }
+            }
         }
     }
 
@@ -300,7 +306,10 @@ final class EventLoop implements Runnable, Reactor {
             try {
                 channel = listener.accept();
             } catch (IOException e) {
-                if (listener.isOpen() && !drainingBacklog) {
+                if (listener.isOpen() && drainingBacklog) {
+                    log.warn("accept failed while draining the backlog; the clients still queued are reset when "
+                            + "the listener closes: {}", e.toString());
+                } else if (listener.isOpen()) {
                     backOffAccepting(e);
                 }
                 return;

@@ -70,12 +70,18 @@ class AcceptUnderDescriptorPressureTest {
     }
 
     @Test
-    void aLoopThatFailsClosesItsListenerAndTellsItsOwner() throws Exception {
+    void aLoopThatFailsClosesItsListenerAndTellsItsOwnerEvenWhenItsCleanUpFailsToo() throws Exception {
         CountDownLatch told = new CountDownLatch(1);
         try (BrokerFixture broker = new BrokerFixture(dir)
                 .service(ServiceBackend.reconnectOnly("echo", "1.2.3", dir.resolve("echo.sock")))
                 .router(replies -> (connection, decision) -> {
                     throw new AssertionError("an error no connection can be blamed for");
+                })
+                .events(new BrokerEvents() {
+                    @Override
+                    public void connectionClosed(ClientConnection connection, String reason) {
+                        throw new AssertionError("and another one while the loop cleans up");
+                    }
                 }).start()) {
             broker.server().onLoopFailure(told::countDown);
             try (RawClient client = broker.connect()) {
