@@ -20,6 +20,7 @@ import org.springframework.boot.info.BuildProperties;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.DependsOn;
 import org.springframework.core.env.ConfigurableEnvironment;
 
 /** Builds the broker from {@link BrokerProperties}. */
@@ -27,11 +28,17 @@ import org.springframework.core.env.ConfigurableEnvironment;
 @EnableConfigurationProperties(BrokerProperties.class)
 public class BrokerConfiguration {
 
+    // Before anything is built from the settings (a misspelt key would have left one at its
+    // default), also when a user bean replaces the catalog: the listener depends on it too.
     @Bean
+    static UnknownBrokerKeys unknownBrokerKeys(ConfigurableEnvironment environment) {
+        return UnknownBrokerKeys.checked(environment);
+    }
+
+    @Bean
+    @DependsOn("unknownBrokerKeys")
     @ConditionalOnMissingBean
-    ServiceCatalog serviceCatalog(BrokerProperties properties, ConfigurableEnvironment environment) {
-        // Before anything is built from the settings: a misspelt key would have left one at its default.
-        UnknownBrokerKeys.check(environment);
+    ServiceCatalog serviceCatalog(BrokerProperties properties) {
         return BrokerSettings.catalog(properties);
     }
 
@@ -64,6 +71,7 @@ public class BrokerConfiguration {
     }
 
     @Bean(destroyMethod = "close")
+    @DependsOn("unknownBrokerKeys")
     BrokerServer brokerServer(BrokerProperties properties, ServiceCatalog catalog, BackendProber prober,
             HandoffOrchestrator router, ObjectProvider<BrokerEvents> events, DrainState drainState) {
         HelloRateLimiter rateLimiter = new HelloRateLimiter(properties.getRateLimit().getHellosPerPeer(),

@@ -25,6 +25,12 @@ final class UnknownBrokerKeys {
     private UnknownBrokerKeys() {
     }
 
+    /** A bean that exists once the check has passed, for the beans built from the settings to depend on. */
+    static UnknownBrokerKeys checked(ConfigurableEnvironment environment) {
+        check(environment);
+        return new UnknownBrokerKeys();
+    }
+
     static void check(ConfigurableEnvironment environment) {
         List<PropertySource<?>> explicit = environment.getPropertySources().stream()
                 .filter(source -> !StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME.equals(source.getName()))

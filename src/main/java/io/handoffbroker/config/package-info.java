@@ -1,8 +1,9 @@
 /**
  * Spring wiring at the edge: binds and validates {@code broker.*} from
- * {@code application.yml}, builds the plain-Java broker from it, and ties the
- * listener, the backend prober and the demo service into the application's
- * lifecycle (start before traffic, drain on SIGTERM).
+ * {@code application.yml} (refusing keys it does not know from files and the command
+ * line), builds the plain-Java broker from it, and ties the listener, the backend
+ * prober and the demo service into the application's lifecycle (start before
+ * traffic, drain on SIGTERM, liveness broken when the event loop fails).
  *
  * <p>It owns no protocol logic and no descriptor. The service catalog, the backend
  * prober and the router are replaceable by a user bean ({@code @ConditionalOnMissingBean});
