@@ -112,12 +112,42 @@ public final class BrokerSettings {
             }
             backends.add(backend);
         }
+        refuseEntriesTheirPolicyBlocks(backends, keyOf);
         if (backends.isEmpty()) {
             // It would start, report itself healthy, and refuse every Hello SERVICE_UNKNOWN.
             throw new IllegalStateException("no service to broker: broker.services is empty and the built-in demo "
                     + "is off (broker.demo.enabled=false); configure at least one service under broker.services");
         }
         return new ServiceCatalog(backends);
+    }
+
+    /**
+     * The version policy of a service is the strictest of all its entries (see the negotiator),
+     * so an entry can block another: its backend could then never be negotiated, and with
+     * allow-lists that share no version, no Hello for the service could. A configuration
+     * mistake, refused here rather than found in production.
+     */
+    private static void refuseEntriesTheirPolicyBlocks(List<ServiceBackend> backends, Map<String, String> keyOf) {
+        for (ServiceBackend entry : backends) {
+            for (ServiceBackend rule : backends) {
+                if (!rule.name().equals(entry.name())) {
+                    continue;
+                }
+                String blocked = null;
+                if (rule.minVersion().isPresent() && entry.version().compareTo(rule.minVersion().get()) < 0) {
+                    blocked = "below min-version " + rule.minVersion().get();
+                } else if (!rule.allowedVersions().isEmpty()
+                        && !rule.allowedVersions().contains(entry.version().toString())) {
+                    blocked = "not in allowed-versions " + rule.allowedVersions();
+                }
+                if (blocked != null) {
+                    throw new IllegalStateException(keyOf.get(entry.label()) + ": " + entry.label()
+                            + " could never be negotiated: its version is " + blocked + " of "
+                            + keyOf.get(rule.label()) + " (the version policy of all entries of a service applies "
+                            + "to every Hello for it)");
+                }
+            }
+        }
     }
 
     private static ServiceBackend toBackend(BrokerProperties.Service service, String key) {

@@ -186,6 +186,21 @@ class BrokerApplicationTest {
     }
 
     @Test
+    void anEntryItsOwnServicesVersionPolicyBlocksFailsStartupNamingBothKeys() {
+        // Allow-lists read as per entry: together they would block every Hello for the service.
+        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
+                "--broker.demo.enabled=false",
+                "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"),
+                "--broker.services[0].allowed-versions=1.0.0",
+                "--broker.services[1].name=svc", "--broker.services[1].version=2.0.0",
+                "--broker.services[1].backend-endpoint=" + dir.resolve("y.sock"),
+                "--broker.services[1].allowed-versions=2.0.0").close())
+                .hasStackTraceContaining("broker.services[0]: svc@1.0.0 could never be negotiated")
+                .hasStackTraceContaining("broker.services[1]");
+    }
+
+    @Test
     void aDuplicateBackendFailsStartupNamingBothKeys() {
         assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
                 "--broker.demo.enabled=false",

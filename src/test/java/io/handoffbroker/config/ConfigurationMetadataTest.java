@@ -12,6 +12,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.env.YamlPropertySourceLoader;
 import org.springframework.core.env.MapPropertySource;
 import org.springframework.core.env.PropertySource;
@@ -29,12 +30,14 @@ class ConfigurationMetadataTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"config/application.yml", "config/container.yml"})
-    void theShippedConfigurationsUseOnlyKeysTheBrokerKnows(String file) throws Exception {
+    void theShippedConfigurationsUseOnlyKeysTheBrokerKnowsAndAConsistentCatalog(String file) throws Exception {
         StandardEnvironment environment = new StandardEnvironment();
         for (PropertySource<?> source : new YamlPropertySourceLoader().load(file, new FileSystemResource(file))) {
             environment.getPropertySources().addFirst(source);
         }
         UnknownBrokerKeys.check(environment); // throws, naming them, if not
+        BrokerProperties properties = Binder.get(environment).bindOrCreate("broker", BrokerProperties.class);
+        assertThat(BrokerSettings.catalog(properties).all()).as("the services it configures").isNotEmpty();
         environment.getPropertySources().addFirst(new MapPropertySource("typo", Map.of("broker.hello-timout", "1s")));
         assertThatThrownBy(() -> UnknownBrokerKeys.check(environment)).hasMessageContaining("broker.hello-timout");
     }
