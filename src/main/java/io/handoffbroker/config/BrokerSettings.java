@@ -122,7 +122,7 @@ public final class BrokerSettings {
     }
 
     /**
-     * The version policy of a service is the strictest of all its entries (see the negotiator),
+     * The version policy of a service is the strictest of all its entries (as the negotiator applies it),
      * so an entry can block another: its backend could then never be negotiated, and with
      * allow-lists that share no version, no Hello for the service could. A configuration
      * mistake, refused here rather than found in production.
@@ -134,10 +134,9 @@ public final class BrokerSettings {
                     continue;
                 }
                 String blocked = null;
-                if (rule.minVersion().isPresent() && entry.version().compareTo(rule.minVersion().get()) < 0) {
-                    blocked = "below min-version " + rule.minVersion().get();
-                } else if (!rule.allowedVersions().isEmpty()
-                        && !rule.allowedVersions().contains(entry.version().toString())) {
+                if (rule.belowMinVersion(entry.version())) {
+                    blocked = "below min-version " + rule.minVersion().orElseThrow();
+                } else if (rule.notAllowed(entry.version())) {
                     blocked = "not in allowed-versions " + rule.allowedVersions();
                 }
                 if (blocked != null) {

@@ -82,14 +82,20 @@ public final class ControlConnectionPool implements AutoCloseable {
      *     backend does not accept)
      */
     public ControlConnection borrow(Path endpoint, long deadlineNanos) throws Exception {
-        long left = deadlineNanos - System.nanoTime();
-        if (left <= 0) {
-            throw new NoSuchElementException("the deadline passed before a control connection to " + endpoint
-                    + " was taken");
-        }
+        long left = nanosLeft(deadlineNanos, endpoint, "was taken");
         // Not under a millisecond: Commons Pool reads a zero wait as "no limit" (see pollIdle).
         Duration wait = min(settings.borrowTimeout(), Duration.ofNanos(Math.max(left, POLL_WAIT.toNanos())));
         return ScopedValue.where(DIAL_BY, deadlineNanos).call(() -> poolFor(endpoint).borrowObject(wait));
+    }
+
+    /** What is left before the deadline; none left means no connection, for a reason that is ours. */
+    private static long nanosLeft(long deadlineNanos, Path endpoint, String step) {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+            throw new NoSuchElementException("the deadline passed before a control connection to " + endpoint + " "
+                    + step);
+        }
+        return left;
     }
 
     private static Duration min(Duration a, Duration b) {
@@ -256,12 +262,7 @@ public final class ControlConnectionPool implements AutoCloseable {
             }
             Duration timeout = settings.dialTimeout();
             if (DIAL_BY.isBound()) {
-                long left = DIAL_BY.get() - System.nanoTime();
-                if (left <= 0) {
-                    throw new NoSuchElementException("the deadline passed before a control connection to " + endpoint
-                            + " could be dialled");
-                }
-                timeout = min(timeout, Duration.ofNanos(left));
+                timeout = min(timeout, Duration.ofNanos(nanosLeft(DIAL_BY.get(), endpoint, "could be dialled")));
             }
             return ControlConnection.dial(endpoint, timeout);
         }

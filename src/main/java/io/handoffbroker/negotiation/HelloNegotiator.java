@@ -102,11 +102,11 @@ public final class HelloNegotiator {
     private HelloDecision.@Nullable Refuse checkVersionPolicy(Frame frame, Hello hello, SemVer wanted,
             List<ServiceBackend> versions) {
         for (ServiceBackend backend : versions) {
-            if (backend.minVersion().isPresent() && wanted.compareTo(backend.minVersion().get()) < 0) {
+            if (backend.belowMinVersion(wanted)) {
                 return refuse(frame, hello, ErrorCode.ERROR_VERSION_BLOCKED, "wanted_version is below min_version",
                         VERSION_BLOCKED_RETRY_MS, Map.of("min_version", backend.minVersion().get().toString()));
             }
-            if (!backend.allowedVersions().isEmpty() && !backend.allowedVersions().contains(wanted.toString())) {
+            if (backend.notAllowed(wanted)) {
                 return refuse(frame, hello, ErrorCode.ERROR_VERSION_BLOCKED,
                         "wanted_version is not in allowed_versions", VERSION_BLOCKED_RETRY_MS,
                         Map.of("allowed_versions", String.join(",", backend.allowedVersions())));

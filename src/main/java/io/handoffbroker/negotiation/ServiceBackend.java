@@ -41,6 +41,16 @@ public record ServiceBackend(
         return handoffEnabled && handoffEndpoint.isPresent();
     }
 
+    /** True when this entry's {@code min-version} refuses {@code wanted}. */
+    public boolean belowMinVersion(SemVer wanted) {
+        return minVersion.isPresent() && wanted.compareTo(minVersion.get()) < 0;
+    }
+
+    /** True when this entry's allow-list is set and does not hold {@code wanted}. */
+    public boolean notAllowed(SemVer wanted) {
+        return !allowedVersions.isEmpty() && !allowedVersions.contains(wanted.toString());
+    }
+
     /** {@code name@version}, the way logs and metrics name a backend. */
     public String label() {
         return name + "@" + version;

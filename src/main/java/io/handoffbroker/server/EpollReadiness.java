@@ -135,10 +135,7 @@ final class EpollReadiness implements Readiness {
         try {
             fresh = Epoll.open();
         } catch (IOException e) {
-            log.error("could not open a new epoll instance ({}); keeping the old one and trying again in a second",
-                    e.getMessage());
-            rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
-            return List.of();
+            return keepTheOldInstance("could not open a new epoll instance (" + e.getMessage() + ")");
         }
         List<Key> dropped = new ArrayList<>();
         for (Key key : byId.values()) {
@@ -157,10 +154,8 @@ final class EpollReadiness implements Readiness {
                 }
                 // Out of memory, or of epoll watches: a key left behind would never be reported again.
                 fresh.close();
-                log.error("could not move key {} to the new epoll instance ({}); keeping the old one and trying "
-                        + "again in a second", key.id, e.getMessage());
-                rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
-                return List.of();
+                return keepTheOldInstance("could not move key " + key.id + " to the new epoll instance ("
+                        + e.getMessage() + ")");
             }
         }
         for (Key key : dropped) {
@@ -172,6 +167,13 @@ final class EpollReadiness implements Readiness {
         fresh.wakeup(); // one sent to the old instance after its wait returned would be lost
         unknown = Map.of();
         return dropped;
+    }
+
+    /** A move that could not be made: nothing changed, and the next try is a second away. */
+    private List<Key> keepTheOldInstance(String why) {
+        log.error("{}; keeping the old one and trying again in a second", why);
+        rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
+        return List.of();
     }
 
     @Override

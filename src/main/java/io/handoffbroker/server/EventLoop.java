@@ -76,10 +76,9 @@ final class EventLoop implements Runnable, Reactor {
     private Readiness.@Nullable Key acceptKey;
     private @Nullable Thread loopThread;
     private volatile boolean acceptPaused;
-    // Accepting failed (out of descriptors, typically) and waits until acceptResumesAt: the
-    // connection stays in the backlog, so the listener stays readable and an accept tried at
-    // once would fail the same way, spinning the loop and flooding the log.
-    private volatile boolean acceptBackingOff;
+    // Set while accepting backs off after a failure (out of descriptors, typically), until
+    // acceptResumesAt: the connection stays in the backlog, so the listener stays readable and an
+    // accept tried at once would fail the same way, spinning the loop and flooding the log.
     private volatile @Nullable String acceptFailure;
     private int failedAcceptsInARow;
     private long acceptResumesAt;
@@ -192,7 +191,7 @@ final class EventLoop implements Runnable, Reactor {
 
     boolean isAccepting() {
         Readiness.Key k = acceptKey;
-        return running && k != null && k.isValid() && !acceptPaused && !acceptBackingOff;
+        return running && k != null && k.isValid() && !acceptPaused && acceptFailure == null;
     }
 
     /** Accepting waits for a connection to close: the connection limit is reached. */
@@ -202,7 +201,7 @@ final class EventLoop implements Runnable, Reactor {
 
     /** Why the last accept failed, while accepting backs off after it; else null. */
     @Nullable String acceptFailure() {
-        return acceptBackingOff ? acceptFailure : null;
+        return acceptFailure;
     }
 
     /**
@@ -277,7 +276,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void acceptAll(boolean drainingBacklog) {
-        if (!drainingBacklog && acceptBackingOff) {
+        if (!drainingBacklog && acceptFailure != null) {
             return;
         }
         for (int accepted = 0; ; accepted++) {
@@ -490,7 +489,6 @@ final class EventLoop implements Runnable, Reactor {
                     failedAcceptsInARow, TimeUnit.NANOSECONDS.toMillis(pause), e.toString());
         }
         acceptFailure = e.getMessage() != null ? e.getMessage() : e.toString();
-        acceptBackingOff = true;
         acceptResumesAt = System.nanoTime() + pause;
         Readiness.Key k = acceptKey;
         if (k != null && k.isValid()) {
@@ -499,7 +497,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void resumeAcceptingAfterBackOff() {
-        acceptBackingOff = false;
+        acceptFailure = null;
         Readiness.Key k = acceptKey;
         if (!acceptPaused && k != null && k.isValid()) {
             k.interestOps(SelectionKey.OP_ACCEPT);
@@ -526,7 +524,7 @@ final class EventLoop implements Runnable, Reactor {
         Readiness.Key k = acceptKey;
         if (acceptPaused && openConnections.get() < settings.maxConnections() && k != null && k.isValid()) {
             acceptPaused = false;
-            if (!acceptBackingOff) {
+            if (acceptFailure == null) {
                 k.interestOps(SelectionKey.OP_ACCEPT);
                 acceptAll(false);
             }
@@ -541,7 +539,7 @@ final class EventLoop implements Runnable, Reactor {
             byDeadline.pollFirst();
         }
         long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
-        if (acceptBackingOff) {
+        if (acceptFailure != null) {
             hello = Math.min(hello, acceptResumesAt - now);
         }
         ChannelWait wait;
@@ -552,7 +550,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void expireDeadlines(long now) {
-        if (acceptBackingOff && acceptResumesAt - now <= 0) {
+        if (acceptFailure != null && acceptResumesAt - now <= 0) {
             resumeAcceptingAfterBackOff();
         }
         ChannelWait wait;
