@@ -29,9 +29,7 @@ class ControlConnectionPoolTest {
                 ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(1))) {
             pool.register(endpoint);
             ControlConnection held = pool.borrow(endpoint, later());
-            CompletableFuture<ControlConnection> waiting = borrowElsewhere(pool, endpoint);
-            assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.waiters(endpoint) == 1, Duration.ofSeconds(5)))
-                    .as("the worker waits in the pool for the only slot").isTrue();
+            CompletableFuture<ControlConnection> waiting = waitingForTheOnlySlot(pool, endpoint);
             long discarded = System.nanoTime();
             ControlConnectionPool.withoutDialling(() -> pool.invalidate(held)); // as the event loop does
             ControlConnection replacement = waiting.get(4, TimeUnit.SECONDS);
@@ -49,9 +47,7 @@ class ControlConnectionPoolTest {
                 ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(5))) {
             backend.makeRoom();
             ControlConnection held = pool.borrow(endpoint, later()); // the backlog is full again after it
-            CompletableFuture<ControlConnection> waiting = borrowElsewhere(pool, endpoint);
-            assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.waiters(endpoint) == 1, Duration.ofSeconds(5)))
-                    .as("another worker waits in the pool for the only slot").isTrue();
+            CompletableFuture<ControlConnection> waiting = waitingForTheOnlySlot(pool, endpoint);
             long started = System.nanoTime();
             pool.invalidate(held); // on this thread, as a worker whose handoff failed does
             assertThat(Duration.ofNanos(System.nanoTime() - started))
@@ -108,15 +104,22 @@ class ControlConnectionPoolTest {
         }
     }
 
-    /** A borrow on another thread, as another worker's, with a deadline no test reaches. */
-    private static CompletableFuture<ControlConnection> borrowElsewhere(ControlConnectionPool pool, Path endpoint) {
-        return CompletableFuture.supplyAsync(() -> {
+    /**
+     * A borrow on another thread, as another worker's, with a deadline no test reaches, once it
+     * waits in the pool for the only slot.
+     */
+    private static CompletableFuture<ControlConnection> waitingForTheOnlySlot(ControlConnectionPool pool,
+            Path endpoint) {
+        CompletableFuture<ControlConnection> waiting = CompletableFuture.supplyAsync(() -> {
             try {
                 return pool.borrow(endpoint, later());
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
         });
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> pool.waiters(endpoint) == 1, Duration.ofSeconds(5)))
+                .as("another worker waits in the pool for the only slot").isTrue();
+        return waiting;
     }
 
     /** A backend's handoff endpoint that takes connections into its backlog and never reads. */

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -214,12 +215,10 @@ class ReadinessTest {
         try (Readiness readiness = open("epoll"); AFUNIXSocketChannel peer = pair.getSocket2();
                 AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2();
                 AFUNIXSocketChannel stalePeer = stale.getSocket2()) {
-            liveOurs.configureBlocking(false);
-            Readiness.Key liveKey = readiness.register(liveOurs, SelectionKey.OP_READ, "live");
+            Readiness.Key liveKey = watch(readiness, liveOurs, "live");
             // The same bug on a connection whose file had no other copy: nothing is left registered,
             // but its key is, and the move must pass over it without touching its number.
-            stale.getSocket1().configureBlocking(false);
-            Readiness.Key staleKey = readiness.register(stale.getSocket1(), SelectionKey.OP_READ, "stale");
+            Readiness.Key staleKey = watch(readiness, stale.getSocket1(), "stale");
             Descriptors.closeWithoutShutdown(stale.getSocket1());
             int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
             try {
@@ -231,7 +230,7 @@ class ReadinessTest {
                         .containsExactly(staleKey);
                 assertThat(staleKey.isValid()).as("the closed one was dropped").isFalse();
                 assertWaitsForNothing(readiness);
-                livePeer.write(ByteBuffer.wrap(new byte[] {1}));
+                poke(livePeer);
                 assertThat(select(readiness, SHORT_WAIT)).as("the other keys moved along").containsExactly(liveKey);
                 assertThat(readiness.keys()).containsExactly(liveKey);
             } finally {
@@ -246,15 +245,14 @@ class ReadinessTest {
         AFUNIXSocketPair<AFUNIXSocketChannel> live = AFUNIXSocketPair.open();
         try (Readiness readiness = open("epoll"); AFUNIXSocketChannel peer = pair.getSocket2();
                 AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
-            liveOurs.configureBlocking(false);
-            Readiness.Key liveKey = readiness.register(liveOurs, SelectionKey.OP_READ, "live");
+            Readiness.Key liveKey = watch(readiness, liveOurs, "live");
             int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
             try {
                 try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
                     for (int i = 0; i < 5; i++) {
                         assertThat(select(readiness, SHORT_WAIT)).as("no move, and nothing lost").isEmpty();
                     }
-                    livePeer.write(ByteBuffer.wrap(new byte[] {1}));
+                    poke(livePeer);
                     assertThat(select(readiness, SHORT_WAIT)).as("the old instance still serves")
                             .containsExactly(liveKey);
                     liveOurs.read(ByteBuffer.allocate(1));
@@ -265,13 +263,25 @@ class ReadinessTest {
                     assertThat(select(readiness, SHORT_WAIT)).isEmpty();
                 }
                 assertWaitsForNothing(readiness);
-                livePeer.write(ByteBuffer.wrap(new byte[] {1}));
+                poke(livePeer);
                 assertThat(select(readiness, SHORT_WAIT)).as("the live key moved along").containsExactly(liveKey);
                 assertThat(liveKey.isValid()).isTrue();
             } finally {
                 Posix.close(elsewhere);
             }
         }
+    }
+
+    /** Registers {@code ours} (made non-blocking) for reading. */
+    private static Readiness.Key watch(Readiness readiness, AFUNIXSocketChannel ours, @Nullable Object attachment)
+            throws Exception {
+        ours.configureBlocking(false);
+        return readiness.register(ours, SelectionKey.OP_READ, attachment);
+    }
+
+    /** One byte from {@code peer}: its other end becomes readable. */
+    private static void poke(AFUNIXSocketChannel peer) throws Exception {
+        peer.write(ByteBuffer.wrap(new byte[] {1}));
     }
 
     /**
@@ -282,12 +292,11 @@ class ReadinessTest {
      */
     private static int leaveARegistrationBehind(Readiness readiness, AFUNIXSocketChannel ours,
             AFUNIXSocketChannel peer) throws Exception {
-        ours.configureBlocking(false);
-        Readiness.Key key = readiness.register(ours, SelectionKey.OP_READ, null);
+        Readiness.Key key = watch(readiness, ours, null);
         int elsewhere = Posix.duplicate(Posix.number(ours.getFileDescriptor()), 3);
         Descriptors.closeWithoutShutdown(ours);
         key.cancel();
-        peer.write(ByteBuffer.wrap(new byte[] {1}));
+        poke(peer);
         return elsewhere;
     }
 
