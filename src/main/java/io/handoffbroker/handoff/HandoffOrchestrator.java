@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.slf4j.Logger;
@@ -69,6 +70,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     private final HandoffEndpointProbe handoffEndpoint;
     private final HandoffEvents events;
     private final ExecutorService workers;
+    private final AtomicInteger queued = new AtomicInteger();
 
     public HandoffOrchestrator(HandoffSettings settings, HelloReplies replies, PendingHandoffs pending,
             ControlConnectionPool pool, WireHandoffDelivery delivery, LateAckWatcher watcher,
@@ -226,9 +228,11 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     }
 
     private void deliverOnWorker(Attempt attempt) {
+        queued.incrementAndGet();
         try {
             workers.execute(new QueuedDelivery(attempt));
         } catch (RejectedExecutionException full) {
+            queued.decrementAndGet();
             brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "broker is overloaded");
         }
     }
@@ -244,8 +248,17 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
         @Override
         public void run() {
+            queued.decrementAndGet();
             guarded(attempt, () -> deliver(attempt));
         }
+    }
+
+    /**
+     * Handoffs waiting for a worker: each needed a dial (no idle control connection was
+     * pooled). A queue that stays long means too few {@code workers} or a backend slow to accept.
+     */
+    public int queuedDeliveries() {
+        return queued.get();
     }
 
     /** A step on the event loop: guarded, and the pool may not dial on this thread meanwhile. */
@@ -535,8 +548,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 abandonQueued(workers.shutdownNow());
             }
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            // Relays first: a write from an interrupted thread would close the client's channel instead.
             abandonQueued(workers.shutdownNow());
+            Thread.currentThread().interrupt();
         }
         watcher.close();
         pool.close();
@@ -545,8 +559,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     // Deliveries the workers will never start: nothing was sent, so their clients are told at once.
     private void abandonQueued(List<Runnable> neverStarted) {
         for (Runnable task : neverStarted) {
-            if (task instanceof QueuedDelivery queued) {
-                brokerOwnedFailure(queued.attempt, FallbackReason.FD_PRESSURE,
+            if (task instanceof QueuedDelivery waiting) {
+                queued.decrementAndGet();
+                brokerOwnedFailure(waiting.attempt, FallbackReason.FD_PRESSURE,
                         "the broker stopped before the descriptor could be sent");
             }
         }

@@ -11,7 +11,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.List;
 
-/** The state gauges: open connections, reachable backends, uptime, pool and pending tokens. */
+/** The state gauges: open connections, reachable backends, uptime, pool, pending tokens and queued deliveries. */
 public final class BrokerGauges {
 
     private BrokerGauges() {
@@ -26,6 +26,9 @@ public final class BrokerGauges {
                 .description("Seconds since the broker started").register(registry);
         Gauge.builder(p + "handoff_tokens_pending", orchestrator, o -> o.pending().size())
                 .description("Handoff tokens issued and not yet consumed or revoked").register(registry);
+        Gauge.builder(p + "handoff_deliveries_queued", orchestrator, HandoffOrchestrator::queuedDeliveries)
+                .description("Handoffs waiting for a handoff worker to dial a control connection")
+                .register(registry);
         for (String service : catalog.all().stream().map(ServiceBackend::name).distinct().toList()) {
             List<ServiceBackend> backends = catalog.versionsOf(service);
             Gauge.builder(p + "active_backends", () -> backends.stream().filter(prober::isReachable).count())

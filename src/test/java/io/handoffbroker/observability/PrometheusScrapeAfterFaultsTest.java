@@ -95,6 +95,7 @@ class PrometheusScrapeAfterFaultsTest {
             assertEquals(1.0, samples.get(P + "handoff_duration_seconds_count", "service", s));
             // Gauges: nothing pending once every verdict is in; no client connection is left open.
             assertEquals(0.0, samples.get(P + "handoff_tokens_pending"));
+            assertEquals(0.0, samples.get(P + "handoff_deliveries_queued"));
             assertEquals(0.0, samples.get(P + "connections_open"));
             assertEquals(1.0, samples.get(P + "active_backends", "service", s));
             // What the scripted backend kept, it lets go: then the process is back where it started.

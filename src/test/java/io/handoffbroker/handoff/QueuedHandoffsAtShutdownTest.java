@@ -1,0 +1,103 @@
+package io.handoffbroker.handoff;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.backend.BackendServer;
+import io.handoffbroker.client.Route;
+import io.handoffbroker.client.ServiceConnection;
+import io.handoffbroker.demo.EchoHandler;
+import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.testing.RecordingHandoffEvents;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A handoff still queued for a worker when the broker stops was never offered: the
+ * broker owns its client, so the client is told at once (a refused relay) and
+ * reconnects, instead of waiting out its relay wait. Whether the stop waited for the
+ * workers in vain or was interrupted while it waited.
+ */
+class QueuedHandoffsAtShutdownTest {
+
+    private static final Duration CLIENT_WAIT = Duration.ofSeconds(10);
+    // Far beyond the test's waits: a client that fell back only when its wait ran out would fail it.
+    private static final Duration LONG_RELAY_WAIT = Duration.ofSeconds(60);
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "stop {0}")
+    @ValueSource(strings = {"waits for the workers", "is interrupted"})
+    void aQueuedHandoffIsRefusedToItsClientWhenTheBrokerStops(String stop) throws Exception {
+        Path pipe = dir.resolve("b").resolve("pipe.sock");
+        Path handoff = dir.resolve("b").resolve("ho.sock");
+        CountDownLatch workerHeld = new CountDownLatch(1);
+        CountDownLatch releaseWorker = new CountDownLatch(1);
+        AtomicBoolean first = new AtomicBoolean(true);
+        // The delivery reads its clock when it judges an ACK: the first handoff, on the only
+        // worker (nothing is pooled yet, so it dials there), stays there until released.
+        WireHandoffDelivery holdsTheWorker = new WireHandoffDelivery(() -> {
+            if (first.getAndSet(false)) {
+                workerHeld.countDown();
+                try {
+                    releaseWorker.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return System.nanoTime();
+        });
+        try (BackendServer backend = new BackendServer(pipe, Optional.of(handoff), new EchoHandler(), 16).start();
+                HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(holdsTheWorker)
+                        .service(HandoffFixture.handoffService(pipe, handoff)).start()) {
+            CompletableFuture<ServiceConnection> holding = CompletableFuture.supplyAsync(
+                    () -> connect(broker, Duration.ofMillis(500)));
+            assertThat(workerHeld.await(10, TimeUnit.SECONDS)).as("the first handoff holds the worker").isTrue();
+
+            // Its control connection is busy, so the next handoff needs a dial, and waits for the worker.
+            CompletableFuture<ServiceConnection> queued = CompletableFuture.supplyAsync(
+                    () -> connect(broker, LONG_RELAY_WAIT));
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().queuedDeliveries() == 1,
+                    CLIENT_WAIT)).as("a delivery queued for the worker").isTrue();
+
+            Thread stopping = Thread.ofPlatform().start(() -> {
+                if (stop.equals("is interrupted")) {
+                    Thread.currentThread().interrupt();
+                }
+                broker.close(); // as the application stops: the listener first, then the orchestrator
+            });
+            try (ServiceConnection told = queued.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                assertThat(told.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(told.fallbackReason()).isEqualTo("the broker stopped before the descriptor could be sent");
+                assertThat(HandoffFixture.echo(told.socket(), "after the stop")).isEqualTo("after the stop");
+                RecordingHandoffEvents.Event fallback = broker.events().awaitEvent(told.connectionId(), "fallback",
+                        CLIENT_WAIT);
+                assertThat(fallback).isNotNull();
+                assertThat(fallback.value()).isEqualTo(FallbackReason.FD_PRESSURE);
+            } finally {
+                releaseWorker.countDown();
+                stopping.join(CLIENT_WAIT);
+            }
+            assertThat(broker.orchestrator().queuedDeliveries()).isZero();
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().pending().size() == 0,
+                    CLIENT_WAIT)).as("no token left pending").isTrue();
+            holding.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS).close();
+        }
+    }
+
+    private static ServiceConnection connect(HandoffFixture broker, Duration relayWait) {
+        try {
+            return broker.client(relayWait).connect(HandoffFixture.SERVICE, HandoffFixture.VERSION);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
