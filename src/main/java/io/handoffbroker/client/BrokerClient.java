@@ -24,7 +24,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *
  * <p>{@link #connect(String, String)}: Hello over a fresh connection, then, on
  * {@code Negotiated}, a new connection to {@code backend_pipe} (the reconnect route),
- * unless the broker hands this very connection to the backend.
+ * unless the broker hands this very connection to the backend. A {@code Negotiated}
+ * is followed only when it echoes the Hello frame's request_id.
  *
  * <p>Bounds: the connect to the broker and the Hello's reply each take at most
  * {@code replyTimeout} (a broker that does not answer in time fails the call with
@@ -96,7 +97,7 @@ public final class BrokerClient {
         AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout);
         Frame reply;
         try {
-            reply = exchange(socket, hello, replyTimeout);
+            reply = exchange(socket, helloFrame(hello), replyTimeout);
         } catch (IOException | RuntimeException e) {
             closeOurEndAfter(socket, e);
             throw e;
@@ -135,7 +136,8 @@ public final class BrokerClient {
         Negotiated negotiated;
         String fallback = "";
         try {
-            negotiated = negotiatedOrThrow(exchange(socket, helloFor(service, version), replyTimeout));
+            Frame hello = helloFrame(helloFor(service, version));
+            negotiated = negotiatedOrThrow(exchange(socket, hello, replyTimeout), hello.getRequestId());
             if (announcesHandoff(negotiated)) {
                 HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
                 if (verdict.accepted()) {
@@ -177,20 +179,34 @@ public final class BrokerClient {
     private record KnownAddress(String path, AFUNIXSocketAddress address) {
     }
 
-    static Frame exchange(AFUNIXSocket socket, Hello hello, Duration replyTimeout) throws IOException {
-        Frame request = Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_CONTROL,
-                REQUEST_IDS.incrementAndGet(), hello);
+    private static Frame helloFrame(Hello hello) {
+        return Envelope.frame(FrameKind.FRAME_KIND_REQUEST, WireProtocol.PAYLOAD_CONTROL, REQUEST_IDS.incrementAndGet(),
+                hello);
+    }
+
+    static Frame exchange(AFUNIXSocket socket, Frame request, Duration replyTimeout) throws IOException {
         DeadlineInputStream reply = DeadlineInputStream.over(socket, replyTimeout); // bounds the write too
         FrameIO.write(socket.getOutputStream(), request);
         return FrameIO.read(reply, WireProtocol.MAX_FRAME_BODY);
     }
 
-    /** The Negotiated of a reply frame, or the refusal as an exception. */
-    static Negotiated negotiatedOrThrow(Frame reply) throws IOException {
+    /**
+     * The Negotiated of a reply frame, or the refusal as an exception. A Negotiated must
+     * echo the Hello frame's request_id: one answering another request is not acted on.
+     * A refusal is reported whatever its request_id (a broker that could not read the
+     * Hello, an oversized one say, has none to echo).
+     */
+    static Negotiated negotiatedOrThrow(Frame reply, long requestId) throws IOException {
         Envelope.validate(reply, FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL);
         HelloReply helloReply = Envelope.payload(reply, HelloReply.parser(), "HelloReply");
         return switch (helloReply.getResultCase()) {
-            case NEGOTIATED -> helloReply.getNegotiated();
+            case NEGOTIATED -> {
+                if (reply.getRequestId() != requestId) {
+                    throw new IOException("broker's Negotiated answers request_id " + reply.getRequestId()
+                            + ", not this Hello's " + requestId);
+                }
+                yield helloReply.getNegotiated();
+            }
             case REFUSED -> throw new BrokerRefusedException(helloReply.getRefused());
             case RESULT_NOT_SET -> throw new IOException("broker reply carries neither Negotiated nor Refused");
         };

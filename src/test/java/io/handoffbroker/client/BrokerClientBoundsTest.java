@@ -21,11 +21,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
-import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
@@ -56,8 +54,8 @@ class BrokerClientBoundsTest {
     void aRelaySentAByteAtATimeEndsTheRelayWaitOnTimeAndTheClientReconnects() throws Exception {
         Path backendPipe = dir.resolve("backend.sock");
         try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(backendPipe));
-                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
-                    out.write(FrameIO.encode(negotiatedWithToken(backendPipe)));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
+                    out.write(FrameIO.encode(negotiatedWithToken(backendPipe, hello)));
                     trickle(out, FrameIO.encode(acceptedRelay()), Duration.ofMillis(150));
                 })) {
             backend.setSoTimeout(5_000);
@@ -75,7 +73,8 @@ class BrokerClientBoundsTest {
     @Test
     void aReplySentAByteAtATimeFailsTheExchangeOnTime() throws Exception {
         try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
-                out -> trickle(out, FrameIO.encode(negotiatedWithToken(dir.resolve("x.sock"))), Duration.ofMillis(150)))) {
+                (hello, out) -> trickle(out, FrameIO.encode(negotiatedWithToken(dir.resolve("x.sock"), hello)),
+                        Duration.ofMillis(150)))) {
             BrokerClient client = new BrokerClient(broker.path(), Duration.ofMillis(300));
             long started = System.nanoTime();
             assertThatThrownBy(() -> client.exchange(client.helloFor("echo", "1.0.0")))
@@ -88,8 +87,8 @@ class BrokerClientBoundsTest {
     void aRelayStartedJustBeforeTheRelayWaitEndsDoesNotStretchTheWait() throws Exception {
         Path backendPipe = dir.resolve("backend.sock");
         try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(backendPipe));
-                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
-                    out.write(FrameIO.encode(negotiatedWithToken(backendPipe)));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
+                    out.write(FrameIO.encode(negotiatedWithToken(backendPipe, hello)));
                     pause(Duration.ofMillis(1800));
                     out.write(FrameIO.encode(acceptedRelay())[0]);
                 })) {
@@ -107,9 +106,9 @@ class BrokerClientBoundsTest {
 
     @Test
     void aReplyStartedJustBeforeTheReplyTimeoutDoesNotStretchTheWait() throws Exception {
-        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
             pause(Duration.ofMillis(1800));
-            out.write(FrameIO.encode(negotiatedWithToken(dir.resolve("x.sock")))[0]);
+            out.write(FrameIO.encode(negotiatedWithToken(dir.resolve("x.sock"), hello))[0]);
         })) {
             BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(2));
             long started = System.nanoTime();
@@ -127,8 +126,8 @@ class BrokerClientBoundsTest {
 
     @Test
     void aRelayWaitTooLongForASocketTimeoutStillWaitsAndHandsOff() throws Exception {
-        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), out -> {
-            out.write(FrameIO.encode(negotiatedWithToken(dir.resolve("unused.sock"))));
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
+            out.write(FrameIO.encode(negotiatedWithToken(dir.resolve("unused.sock"), hello)));
             out.write(FrameIO.encode(acceptedRelay()));
         })) {
             BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(2), Duration.ofDays(30), true);
@@ -143,11 +142,12 @@ class BrokerClientBoundsTest {
         }
     }
 
-    private static Frame negotiatedWithToken(Path backendPipe) {
+    /** A Negotiated with a token, answering {@code hello}. */
+    private static Frame negotiatedWithToken(Path backendPipe, Frame hello) {
         Negotiated negotiated = Negotiated.newBuilder().setBackendPipe(backendPipe.toString())
                 .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING).setHandlePassedToken(ByteString.copyFrom(TOKEN))
                 .setConnectionId(CONNECTION_ID).build();
-        return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, 1,
+        return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, hello.getRequestId(),
                 HelloReply.newBuilder().setNegotiated(negotiated).build());
     }
 
@@ -173,46 +173,6 @@ class BrokerClientBoundsTest {
             }
             out.write(b);
             out.flush();
-        }
-    }
-
-    /** A broker that answers one connection's Hello with a script, and then holds it until closed. */
-    private static final class ScriptedBroker implements AutoCloseable {
-
-        interface Script {
-            void play(OutputStream out) throws IOException;
-        }
-
-        private final AFUNIXServerSocket listener;
-        private final Path path;
-        private final CompletableFuture<Void> served;
-
-        private ScriptedBroker(AFUNIXServerSocket listener, Path path, Script script) {
-            this.listener = listener;
-            this.path = path;
-            this.served = CompletableFuture.runAsync(() -> {
-                try (AFUNIXSocket connection = listener.accept()) {
-                    FrameIO.read(connection.getInputStream(), WireProtocol.MAX_HELLO_BODY);
-                    script.play(connection.getOutputStream());
-                    connection.getInputStream().read(); // until the client closes
-                } catch (IOException gone) {
-                    // The client gave up or the test ended: what the script was for.
-                }
-            });
-        }
-
-        static ScriptedBroker start(Path path, Script script) throws IOException {
-            return new ScriptedBroker(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)), path, script);
-        }
-
-        Path path() {
-            return path;
-        }
-
-        @Override
-        public void close() throws IOException {
-            listener.close();
-            served.cancel(true);
         }
     }
 }

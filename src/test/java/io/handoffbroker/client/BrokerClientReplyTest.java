@@ -1,0 +1,94 @@
+package io.handoffbroker.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.handoffbroker.wire.Envelope;
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.ErrorCode;
+import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HelloReply;
+import io.handoffbroker.wire.proto.Negotiated;
+import io.handoffbroker.wire.proto.Refused;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * The client acts on a Negotiated only when it answers its own Hello (replies echo
+ * the Hello frame's request_id), and reports a refusal whatever its request_id: a
+ * broker that could not read the Hello has none to echo. Against a scripted broker
+ * on a real socket, with a real backend_pipe listener that counts reconnects.
+ */
+class BrokerClientReplyTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aNegotiatedThatEchoesTheHellosRequestIdIsFollowed() throws Exception {
+        Path backendPipe = dir.resolve("backend.sock");
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(backendPipe));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                        (hello, out) -> out.write(FrameIO.encode(negotiated(hello.getRequestId(), backendPipe))))) {
+            backend.setSoTimeout(5_000);
+            try (ServiceConnection connection = client(broker).connect("echo", "1.0.0");
+                    AFUNIXSocket accepted = backend.accept()) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+                connection.socket().getOutputStream().write(7);
+                assertThat(accepted.getInputStream().read()).isEqualTo(7);
+            }
+        }
+    }
+
+    @Test
+    void aNegotiatedAnsweringAnotherRequestIdFailsTheConnectAndIsNotFollowed() throws Exception {
+        Path backendPipe = dir.resolve("backend.sock");
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(backendPipe));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                        (hello, out) -> out.write(FrameIO.encode(negotiated(hello.getRequestId() + 1, backendPipe))))) {
+            assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0")).isInstanceOf(IOException.class)
+                    .isNotInstanceOf(BrokerRefusedException.class)
+                    .hasMessageContaining("answers request_id");
+            backend.setSoTimeout(300);
+            assertThatThrownBy(backend::accept).as("no reconnect to the backend_pipe it named")
+                    .isInstanceOf(SocketTimeoutException.class);
+        }
+    }
+
+    @Test
+    void aRefusalWithoutTheRequestIdIsStillReportedAsTheRefusal() throws Exception {
+        Refused refused = Refused.newBuilder().setCode(ErrorCode.ERROR_PEER_REJECTED)
+                .setReason("initial Hello frame exceeds 64 KiB").build();
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                (hello, out) -> out.write(FrameIO.encode(reply(0, HelloReply.newBuilder().setRefused(refused)))))) {
+            assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0"))
+                    .isInstanceOfSatisfying(BrokerRefusedException.class, e -> {
+                        assertThat(e.code()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
+                        assertThat(e.reason()).isEqualTo("initial Hello frame exceeds 64 KiB");
+                    });
+        }
+    }
+
+    private static BrokerClient client(ScriptedBroker broker) {
+        return new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), false);
+    }
+
+    private static Frame negotiated(long requestId, Path backendPipe) {
+        return reply(requestId, HelloReply.newBuilder().setNegotiated(Negotiated.newBuilder()
+                .setNegotiatedProtocol(WireProtocol.PROTOCOL_VERSION).setBackendPipe(backendPipe.toString())
+                .setConnectionId(9)));
+    }
+
+    private static Frame reply(long requestId, HelloReply.Builder reply) {
+        return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, requestId, reply.build());
+    }
+}

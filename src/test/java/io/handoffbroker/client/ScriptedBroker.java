@@ -1,0 +1,53 @@
+package io.handoffbroker.client;
+
+import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.Frame;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/** A broker that answers one connection's Hello with a script, and then holds it until closed. */
+final class ScriptedBroker implements AutoCloseable {
+
+    interface Script {
+        /** Answers {@code hello}, the frame the client sent, on {@code out}. */
+        void play(Frame hello, OutputStream out) throws IOException;
+    }
+
+    private final AFUNIXServerSocket listener;
+    private final Path path;
+    private final CompletableFuture<Void> served;
+
+    private ScriptedBroker(AFUNIXServerSocket listener, Path path, Script script) {
+        this.listener = listener;
+        this.path = path;
+        this.served = CompletableFuture.runAsync(() -> {
+            try (AFUNIXSocket connection = listener.accept()) {
+                Frame hello = FrameIO.read(connection.getInputStream(), WireProtocol.MAX_HELLO_BODY);
+                script.play(hello, connection.getOutputStream());
+                connection.getInputStream().read(); // until the client closes
+            } catch (IOException gone) {
+                // The client gave up or the test ended: what the script was for.
+            }
+        });
+    }
+
+    static ScriptedBroker start(Path path, Script script) throws IOException {
+        return new ScriptedBroker(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)), path, script);
+    }
+
+    Path path() {
+        return path;
+    }
+
+    @Override
+    public void close() throws IOException {
+        listener.close();
+        served.cancel(true);
+    }
+}
