@@ -29,10 +29,11 @@ import org.newsclub.net.unix.FileDescriptorCast;
  *   <li>{@code BACKEND_PIPE}: an accept thread hands each connection to a pooled
  *       handler thread, which echoes one request and closes.</li>
  *   <li>{@code HANDOFF_ENDPOINT}: one thread per control connection reads the token
- *       with its descriptor and the offer, duplicates the descriptor, writes the ACK,
- *       and only then gives the duplicate to a pooled handler thread, which makes it
- *       blocking and echoes one request through file streams on it, as the SDK does for
- *       a {@code StreamHandler}.</li>
+ *       with its descriptor through {@code recvmsg(2)} (as a number of its own, as the SDK
+ *       receives it) and the offer, writes the ACK, and only then gives the number to a
+ *       pooled handler thread, which casts it to a descriptor, makes it blocking and
+ *       echoes one request through file streams on it, as the SDK does for a
+ *       {@code StreamHandler}.</li>
  * </ul>
  */
 final class RouteFloorBackend {
@@ -70,73 +71,92 @@ final class RouteFloorBackend {
 
     /** One offer/ACK exchange after another on a control connection, as long as the broker keeps it. */
     private void serveControl(AFUNIXSocket control) {
+        // As the SDK's token reader: recvmsg(2) on a number of our own for the control socket, so a
+        // received descriptor is a plain number nothing else closes, and needs no copy.
+        int number;
+        try {
+            number = Posix.duplicate(Posix.number(control.getFileDescriptor()), 3);
+        } catch (IOException e) {
+            System.out.println("control connection unusable: " + e);
+            Descriptors.closeQuietly(control);
+            return;
+        }
         try (control) {
-            control.setAncillaryReceiveBufferSize(1024);
             InputStream in = control.getInputStream();
             OutputStream out = control.getOutputStream();
             byte[] token = new byte[RouteFloor.TOKEN_BYTES];
             byte[] offer = new byte[RouteFloor.OFFER_BYTES];
             byte[] ack = new byte[RouteFloor.ACK_BYTES];
-            FileDescriptor received;
-            while ((received = readToken(control, in, token)) != null) {
-                FileDescriptorCast adopted;
+            int received;
+            while ((received = readToken(number, token)) >= 0) {
                 try {
                     RouteFloor.readFully(in, offer, "the offer");
-                    // junixsocket closes what a socket received when that socket closes; the duplicate is ours.
-                    adopted = FileDescriptorCast.duplicating(received);
-                } finally {
-                    Descriptors.closeReceived(received);
+                } catch (IOException e) {
+                    Posix.closeQuietly(received);
+                    throw e;
                 }
                 out.write(ack);
+                int adopted = received;
                 handlers.execute(() -> serveAdopted(adopted));
             }
         } catch (IOException e) {
             System.out.println("control connection ended: " + e);
+        } finally {
+            Posix.closeQuietly(number);
         }
     }
 
     /**
      * Reads the token and the descriptor that came with it.
      *
-     * @return null when the broker closed the connection between exchanges (the
-     *     orchestrator's readiness probe does so at once)
+     * @return the descriptor's number, or -1 when the broker closed the connection between
+     *     exchanges (the orchestrator's readiness probe does so at once)
      */
-    private static @Nullable FileDescriptor readToken(AFUNIXSocket control, InputStream in, byte[] token)
-            throws IOException {
-        FileDescriptor received = null;
+    private static int readToken(int control, byte[] token) throws IOException {
+        int received = -1;
         int done = 0;
         while (done < token.length) {
-            int n = in.read(token, done, token.length - done);
-            // The descriptor belongs to the read that took its first byte; ask after every read.
-            FileDescriptor[] fds = control.getReceivedFileDescriptors();
-            if (fds != null && fds.length > 0) {
-                received = fds[0];
+            Posix.Received got = Posix.receive(control, token, done, token.length - done);
+            for (int descriptor : got.descriptors()) {
+                if (received < 0) {
+                    received = descriptor;
+                } else {
+                    Posix.closeQuietly(descriptor);
+                }
             }
-            if (n < 0) {
-                if (received != null) {
-                    Descriptors.closeReceived(received);
+            if (got.bytes() == 0) {
+                if (received >= 0) {
+                    Posix.closeQuietly(received);
                 }
                 if (done == 0) {
-                    return null;
+                    return -1;
                 }
                 throw new EOFException("closed after " + done + " token bytes");
             }
-            done += n;
+            done += got.bytes();
         }
-        if (received == null) {
+        if (received < 0) {
             throw new IOException("no descriptor came with the token");
         }
         return received;
     }
 
     /**
-     * On a handler thread, as the SDK serves a {@code StreamHandler}: the descriptor made
-     * blocking, file streams on it, no socket object.
+     * On a handler thread, as the SDK serves a {@code StreamHandler}: the number cast to a
+     * descriptor (junixsocket checks that it is a socket), made blocking, file streams on it,
+     * no socket object.
      */
-    private static void serveAdopted(FileDescriptorCast adopted) {
-        FileDescriptor descriptor = adopted.getFileDescriptor();
+    private static void serveAdopted(int number) {
+        FileDescriptor descriptor;
+        try {
+            descriptor = FileDescriptorCast.unsafeUsing(number).getFileDescriptor();
+        } catch (IOException e) {
+            Posix.closeQuietly(number);
+            System.out.println("a handed-off descriptor could not be adopted: " + e);
+            return;
+        }
         try (FileInputStream in = new FileInputStream(descriptor)) {
-            Posix.makeBlocking(adopted.as(Integer.class));
+            Posix.makeBlocking(number);
             byte[] request = new byte[RouteFloor.REQUEST_BYTES];
             if (in.readNBytes(request, 0, request.length) == request.length) {
                 new FileOutputStream(descriptor).write(request);
