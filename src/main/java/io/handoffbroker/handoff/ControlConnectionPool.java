@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Pooled control connections, one Apache Commons Pool per handoff endpoint.
  *
- * <p>Every connection is validated on borrow with one non-blocking read
- * ({@link ControlConnection#isClean()}): a backend that closed after its last
+ * <p>Every connection is validated on borrow with one {@code poll(2)} that must find
+ * nothing to read and no hang-up ({@link ControlConnection#isClean()}): a backend that closed after its last
  * exchange, or left bytes in the stream, is never handed out, so a backend that
  * closes after each exchange simply makes the pool dial per handoff. A connection
  * whose exchange could have left an ACK in its stream is never returned: it is

@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * recent failures under the limit ({@code rate_limited}), a free token slot
  * ({@code fd_pressure}). An ineligible client gets {@code Negotiated} without a
  * token and reconnects. An eligible one gets {@code Negotiated} with the token; the
- * connection is then detached and the delivery continues on a worker.
+ * connection is then detached from the loop's reading, and the delivery goes on as below.
  *
  * <p>With an idle pooled control connection the exchange stays on the event loop:
  * the descriptor and the offer are written right after the {@code Negotiated}, and

@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code ttlNanos}; a token is consumed exactly once by a timely acceptance and
  * revoked on every other path. Time is passed in.
  *
- * <p>Thread-safe: the event loop issues, delivery threads consume and revoke.
+ * <p>Thread-safe: the event loop issues; the event loop and the handoff workers
+ * consume and revoke.
  */
 public final class PendingHandoffs {
 
