@@ -66,7 +66,7 @@ public final class Bench {
     private record Settings(int samples, int warmup, int routeSamples, int routeWarmup, int routeAccounted,
             int clients, int rate,
             double seconds, int connections, boolean pin, List<String> brokerJvm, List<String> clientJvm,
-            List<String> cappedJvm, boolean enforce, Set<String> phases) {
+            List<String> cappedJvm, String brokerLogLevel, boolean enforce, Set<String> phases) {
 
         static Settings fromEnvironment() {
             boolean pin = env("BENCH_PIN", 0) == 1;
@@ -80,7 +80,7 @@ public final class Bench {
                     env("BENCH_RATE", 20_000), Double.parseDouble(envString("BENCH_SECONDS", "5")),
                     env("BENCH_CONNECTIONS", 10_000), pin, brokerJvmOptions(),
                     options("BENCH_CLIENT_JVM_OPTS"), options("BENCH_CAPPED_JVM_OPTS", ""),
-                    env("BENCH_ENFORCE", 0) == 1,
+                    envString("BENCH_BROKER_LOG", "WARN"), env("BENCH_ENFORCE", 0) == 1,
                     Set.of(envString("BENCH_PHASES", "latency,routes,throughput,memory").split("\\s*,\\s*")));
         }
 
@@ -248,7 +248,9 @@ public final class Bench {
                         Path.of(System.getProperty("bench.basedir", ".")).toAbsolutePath() + "/", ""));
         f.put("client JVM options", settings.clientJvm().isEmpty() ? "JVM defaults"
                 : String.join(" ", settings.clientJvm()));
-        f.put("broker logging", "WARN (the per-Hello and per-handoff INFO lines are off)");
+        f.put("broker logging", settings.brokerLogLevel().equalsIgnoreCase("WARN")
+                ? "WARN (the per-Hello and per-handoff INFO lines are off)"
+                : settings.brokerLogLevel() + " (to a file in target/bench/logs)");
     }
 
     private String gitCommit() {
@@ -299,7 +301,7 @@ public final class Bench {
                 "--broker.rate-limit.hellos-per-peer=1000000000",
                 "--broker.shutdown-grace-period=0s",
                 "--server.port=" + port,
-                "--logging.level.root=WARN");
+                "--logging.level.root=" + settings.brokerLogLevel());
         List<String> jvm = new ArrayList<>(settings.brokerJvm());
         jvm.addAll(extraJvm);
         Child broker = children.start(name, BROKER_CPU, jvm, work, "broker", args.toArray(String[]::new));

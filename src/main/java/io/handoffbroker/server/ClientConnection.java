@@ -196,16 +196,22 @@ public final class ClientConnection {
 
     /** Called by the loop once the last byte of the reply was written. */
     void replyWritten() {
+        long writtenNanos = System.nanoTime();
         pendingReply = null;
         Consumer<ClientConnection> then = afterReply;
         HelloDecision decision = answered;
         afterReply = null;
         ifAbandoned = null;
-        if (decision != null) {
-            loop.helloAnswered(this, decision);
-        }
-        if (then != null) {
-            then.accept(this);
+        try {
+            // What the reply promised comes first: for a handoff the offer goes out now, and the
+            // backend does not wait for the Hello's metrics and log line.
+            if (then != null) {
+                then.accept(this);
+            }
+        } finally {
+            if (decision != null) {
+                loop.helloAnswered(this, decision, writtenNanos);
+            }
         }
     }
 

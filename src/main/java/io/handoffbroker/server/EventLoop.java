@@ -463,8 +463,8 @@ final class EventLoop implements Runnable, Reactor {
         connection.replyWritten();
     }
 
-    void helloAnswered(ClientConnection connection, HelloDecision decision) {
-        events.helloAnswered(connection, decision, System.nanoTime() - connection.acceptedNanos());
+    void helloAnswered(ClientConnection connection, HelloDecision decision, long writtenNanos) {
+        events.helloAnswered(connection, decision, writtenNanos - connection.acceptedNanos());
     }
 
     /** Any thread: a connection this loop accepted was closed or released. */
