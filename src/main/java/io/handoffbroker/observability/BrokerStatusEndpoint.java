@@ -46,6 +46,7 @@ public final class BrokerStatusEndpoint {
         doc.put("socket_path", server.socketPath().toString());
         doc.put("accepting", server.isAccepting());
         doc.put("draining", server.isDraining());
+        doc.put("event_loop_waits_on", server.waitingOn());
         doc.put("connections", Map.of("open", server.openConnections(), "accepted", server.connectionsAccepted()));
         doc.put("handoff_tokens_pending", orchestrator.pending().size());
         doc.put("handoff_deliveries_queued", orchestrator.queuedDeliveries());

@@ -48,6 +48,7 @@ public final class BrokerServer implements AutoCloseable {
     private @Nullable Thread loopThread;
     private volatile @Nullable BoundSocketFile boundFile;
     private volatile boolean listening;
+    private volatile String waitingOn = "";
 
     public BrokerServer(ServerSettings settings, HelloNegotiator negotiator, ConnectionRouter router,
             BrokerEvents events, DrainState drainState) {
@@ -87,6 +88,7 @@ public final class BrokerServer implements AutoCloseable {
             Files.setPosixFilePermissions(path,
                     PosixFilePermissions.fromString(settings.peerPolicy().isPrivate() ? "rw-------" : "rw-rw-rw-"));
             readiness = Readiness.open();
+            waitingOn = readiness.kind();
             EventLoop eventLoop = new EventLoop(listener, readiness, settings, negotiator, router, events,
                     connectionIds, () -> listening = false, () -> {
                         listening = false;
@@ -137,6 +139,11 @@ public final class BrokerServer implements AutoCloseable {
      */
     public void onLoopFailure(Runnable action) {
         this.onLoopFailure = Objects.requireNonNull(action);
+    }
+
+    /** What the event loop waits on, {@code epoll} or {@code selector}; empty before the first start. */
+    public String waitingOn() {
+        return waitingOn;
     }
 
     /** True while the listener is bound and taking new connections. */

@@ -70,7 +70,12 @@ class BrokerApplicationTest {
                     .contains("running_process_broker_v1_handoff_total{route=\"handed_off\",service=\"echo\"} 1.0")
                     .contains("running_process_broker_v1_handoff_acks_total{result=\"accepted\",service=\"echo\"} 1.0")
                     .contains("running_process_broker_v1_handoff_fallback_total{reason=\"backend_refused\",service=\"echo\"} 0.0");
-            assertThat(get(port, "/actuator/broker")).contains("\"schema_version\":1").contains("\"service\":\"echo\"");
+            JsonNode status = JSON.readTree(get(port, "/actuator/broker"));
+            assertThat(status.at("/schema_version").asInt()).isEqualTo(1);
+            assertThat(status.at("/backends/0/service").asString()).isEqualTo("echo");
+            assertThat(status.at("/event_loop_waits_on").asString()).isIn("epoll", "selector");
+            assertThat(status.at("/handoff_deliveries_queued").isIntegralNumber()).isTrue();
+            assertThat(status.at("/handoff_deliveries_queued").asInt()).isZero();
         }
         assertThat(Files.exists(socket)).as("socket file removed on shutdown").isFalse();
     }
