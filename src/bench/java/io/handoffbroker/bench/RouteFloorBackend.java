@@ -91,11 +91,11 @@ final class RouteFloorBackend {
             while ((received = readToken(number, token)) >= 0) {
                 try {
                     RouteFloor.readFully(in, offer, "the offer");
+                    out.write(ack);
                 } catch (IOException e) {
                     Posix.closeQuietly(received);
                     throw e;
                 }
-                out.write(ack);
                 int adopted = received;
                 handlers.execute(() -> serveAdopted(adopted));
             }
@@ -116,7 +116,15 @@ final class RouteFloorBackend {
         int received = -1;
         int done = 0;
         while (done < token.length) {
-            Posix.Received got = Posix.receive(control, token, done, token.length - done);
+            Posix.Received got;
+            try {
+                got = Posix.receive(control, token, done, token.length - done);
+            } catch (IOException e) {
+                if (received >= 0) {
+                    Posix.closeQuietly(received);
+                }
+                throw e;
+            }
             for (int descriptor : got.descriptors()) {
                 if (received < 0) {
                     received = descriptor;

@@ -476,6 +476,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 .build();
         ByteBuffer bytes = ByteBuffer.wrap(FrameIO.encode(
                 Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, client.id(), ack)));
+        // A write from an interrupted thread (a worker stopped by close(), or close() itself) would
+        // close the channel instead, and shut down a socket the backend may own by now.
+        boolean interrupted = Thread.interrupted();
         try {
             client.channel().write(bytes);
             if (bytes.hasRemaining()) {
@@ -484,6 +487,10 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             }
         } catch (IOException e) {
             log.info("connection {}: relay could not be written: {}", client.id(), e.toString());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -548,9 +555,8 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 abandonQueued(workers.shutdownNow());
             }
         } catch (InterruptedException e) {
-            // Relays first: a write from an interrupted thread would close the client's channel instead.
-            abandonQueued(workers.shutdownNow());
             Thread.currentThread().interrupt();
+            abandonQueued(workers.shutdownNow());
         }
         watcher.close();
         pool.close();

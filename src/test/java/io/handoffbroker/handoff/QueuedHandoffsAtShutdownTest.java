@@ -2,17 +2,16 @@ package io.handoffbroker.handoff;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.handoffbroker.backend.BackendServer;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
-import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,8 +21,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A handoff still queued for a worker when the broker stops was never offered: the
  * broker owns its client, so the client is told at once (a refused relay) and
- * reconnects, instead of waiting out its relay wait. Whether the stop waited for the
- * workers in vain or was interrupted while it waited.
+ * reconnects, instead of waiting out its relay wait. A handoff still running on a
+ * worker, which the stop interrupts, still relays its verdict (here the backend's
+ * refusal): an interrupted thread's write would close the client's connection
+ * instead. Whether the stop waited for the workers in vain or was interrupted while
+ * it waited.
  */
 class QueuedHandoffsAtShutdownTest {
 
@@ -37,14 +39,14 @@ class QueuedHandoffsAtShutdownTest {
     @ParameterizedTest(name = "stop {0}")
     @ValueSource(strings = {"waits for the workers", "is interrupted"})
     void aQueuedHandoffIsRefusedToItsClientWhenTheBrokerStops(String stop) throws Exception {
-        Path pipe = dir.resolve("b").resolve("pipe.sock");
-        Path handoff = dir.resolve("b").resolve("ho.sock");
         CountDownLatch workerHeld = new CountDownLatch(1);
         CountDownLatch releaseWorker = new CountDownLatch(1);
         AtomicBoolean first = new AtomicBoolean(true);
-        // The delivery reads its clock when it judges an ACK: the first handoff, on the only
-        // worker (nothing is pooled yet, so it dials there), stays there until released.
+        // The delivery reads its clock when it judges an ACK it has read: the first handoff, on
+        // the only worker (nothing is pooled yet, so it dials there), stays there until the stop
+        // interrupts it, and then finds the backend's refusal on time, as it was when it arrived.
         WireHandoffDelivery holdsTheWorker = new WireHandoffDelivery(() -> {
+            long now = System.nanoTime();
             if (first.getAndSet(false)) {
                 workerHeld.countDown();
                 try {
@@ -53,18 +55,21 @@ class QueuedHandoffsAtShutdownTest {
                     Thread.currentThread().interrupt();
                 }
             }
-            return System.nanoTime();
+            return now;
         });
-        try (BackendServer backend = new BackendServer(pipe, Optional.of(handoff), new EchoHandler(), 16).start();
+        // A thread per client: each blocks in its connect until the broker stops.
+        try (ExecutorService clients = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().daemon().factory());
+                ScriptedBackends backends = ScriptedBackends.start(dir, 8);
                 HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(holdsTheWorker)
-                        .service(HandoffFixture.handoffService(pipe, handoff)).start()) {
+                        .service(backends.service()).start()) {
+            backends.scripted().then(ScriptedHandoffBackend.refuse("no room for it"));
             CompletableFuture<ServiceConnection> holding = CompletableFuture.supplyAsync(
-                    () -> connect(broker, Duration.ofMillis(500)));
+                    () -> connect(broker, LONG_RELAY_WAIT), clients);
             assertThat(workerHeld.await(10, TimeUnit.SECONDS)).as("the first handoff holds the worker").isTrue();
 
             // Its control connection is busy, so the next handoff needs a dial, and waits for the worker.
             CompletableFuture<ServiceConnection> queued = CompletableFuture.supplyAsync(
-                    () -> connect(broker, LONG_RELAY_WAIT));
+                    () -> connect(broker, LONG_RELAY_WAIT), clients);
             assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().queuedDeliveries() == 1,
                     CLIENT_WAIT)).as("a delivery queued for the worker").isTrue();
 
@@ -87,9 +92,14 @@ class QueuedHandoffsAtShutdownTest {
                 stopping.join(CLIENT_WAIT);
             }
             assertThat(broker.orchestrator().queuedDeliveries()).isZero();
+            try (ServiceConnection refused = holding.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                assertThat(refused.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(refused.fallbackReason()).as("the refusal relayed by the interrupted worker")
+                        .isEqualTo("no room for it");
+                assertThat(HandoffFixture.echo(refused.socket(), "interrupted worker")).isEqualTo("interrupted worker");
+            }
             assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().pending().size() == 0,
                     CLIENT_WAIT)).as("no token left pending").isTrue();
-            holding.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS).close();
         }
     }
 
