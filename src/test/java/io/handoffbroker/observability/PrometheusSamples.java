@@ -1,7 +1,9 @@
 package io.handoffbroker.observability;
 
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -49,6 +51,16 @@ final class PrometheusSamples {
             }
         }
         return new PrometheusSamples(samples);
+    }
+
+    /** The names of the series in the scrape, without their labels. */
+    Set<String> names() {
+        Set<String> names = new TreeSet<>();
+        for (String sampleKey : samples.keySet()) {
+            int brace = sampleKey.indexOf('{');
+            names.add(brace < 0 ? sampleKey : sampleKey.substring(0, brace));
+        }
+        return names;
     }
 
     /** {@code name{a="x",b="y"}} from a name and label pairs in any order. */
