@@ -139,6 +139,11 @@ public final class ControlConnectionPool implements AutoCloseable {
         pool.returnObject(connection);
     }
 
+    /** True on a thread that must not dial: the event loop, inside {@link #withoutDialling}. */
+    static boolean dialsForbidden() {
+        return NO_DIAL.isBound();
+    }
+
     /**
      * Closes a connection that must not be reused and frees its slot, without dialling on the
      * calling thread: that is the event loop, or a worker with a client of its own to tell.

@@ -384,12 +384,21 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             case ACCEPTED -> {
                 PendingHandoffs.Consumption consumed = pending.consume(client.id(), attempt.token.toByteArray(), now);
                 if (consumed == PendingHandoffs.Consumption.CONSUMED) {
-                    // Back in the pool before the relay: the client's next Hello must find it idle,
-                    // or a handoff concluded on a worker would make the next one dial.
                     ControlConnection control = attempt.letGo();
                     control.exchangeCompleted();
-                    pool.release(control);
-                    relay(client, attempt.token, true, "");
+                    if (ControlConnectionPool.dialsForbidden()) {
+                        // On the event loop, which also reads the client's next Hello: the pool has the
+                        // connection back before that, so the relay need not wait for the pool. On a
+                        // worker the pool comes first, or that next Hello could find it busy and dial.
+                        try {
+                            relay(client, attempt.token, true, "");
+                        } finally {
+                            pool.release(control);
+                        }
+                    } else {
+                        pool.release(control);
+                        relay(client, attempt.token, true, "");
+                    }
                     client.releaseAfterHandoff("handed off to " + backend.label());
                     events.ackResult(backend, client.id(), AckResult.ACCEPTED);
                     events.handedOff(backend, client.id(), now - attempt.started);
