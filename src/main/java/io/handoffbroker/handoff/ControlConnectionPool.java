@@ -157,7 +157,7 @@ public final class ControlConnectionPool implements AutoCloseable {
             connection.close();
             return;
         }
-        if (NO_DIAL.isBound()) {
+        if (dialsForbidden()) {
             // The event loop never waits, and Commons Pool may: invalidateObject asks for a
             // replacement, which waits (up to the borrow timeout) while the pool is full and
             // another thread dials. The slot is freed a moment later, elsewhere.
@@ -262,7 +262,7 @@ public final class ControlConnectionPool implements AutoCloseable {
 
         @Override
         public ControlConnection create() throws Exception {
-            if (NO_DIAL.isBound()) {
+            if (dialsForbidden()) {
                 throw new NoSuchElementException("no idle control connection to " + endpoint);
             }
             Duration timeout = settings.dialTimeout();

@@ -22,11 +22,9 @@ import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.slf4j.Logger;
@@ -69,13 +67,12 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     private final FailedAttemptLimiter failures;
     private final HandoffEndpointProbe handoffEndpoint;
     private final HandoffEvents events;
-    private final ExecutorService workers;
-    private final AtomicInteger queued = new AtomicInteger();
+    private final ThreadPoolExecutor workers;
 
     public HandoffOrchestrator(HandoffSettings settings, HelloReplies replies, PendingHandoffs pending,
             ControlConnectionPool pool, WireHandoffDelivery delivery, LateAckWatcher watcher,
             FailedAttemptLimiter failures, HandoffEndpointProbe handoffEndpoint, HandoffEvents events,
-            ExecutorService workers) {
+            ThreadPoolExecutor workers) {
         this.settings = settings;
         this.replies = replies;
         this.pending = pending;
@@ -228,11 +225,9 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     }
 
     private void deliverOnWorker(Attempt attempt) {
-        queued.incrementAndGet();
         try {
             workers.execute(new QueuedDelivery(attempt));
         } catch (RejectedExecutionException full) {
-            queued.decrementAndGet();
             brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "broker is overloaded");
         }
     }
@@ -248,7 +243,6 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
         @Override
         public void run() {
-            queued.decrementAndGet();
             guarded(attempt, () -> deliver(attempt));
         }
     }
@@ -258,7 +252,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
      * pooled). A queue that stays long means too few {@code workers} or a backend slow to accept.
      */
     public int queuedDeliveries() {
-        return queued.get();
+        return workers.getQueue().size();
     }
 
     /** A step on the event loop: guarded, and the pool may not dial on this thread meanwhile. */
@@ -575,7 +569,6 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     private void abandonQueued(List<Runnable> neverStarted) {
         for (Runnable task : neverStarted) {
             if (task instanceof QueuedDelivery waiting) {
-                queued.decrementAndGet();
                 brokerOwnedFailure(waiting.attempt, FallbackReason.FD_PRESSURE,
                         "the broker stopped before the descriptor could be sent");
             }
