@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.wire.proto.HandoffAck;
 import java.io.FileInputStream;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -67,15 +67,14 @@ class BackendUnderDescriptorPressureTest {
             try (AFUNIXSocket warmUp = AFUNIXSocket.connectTo(address)) {
                 assertThat(HandoffFixture.echo(warmUp, "warm-up")).isEqualTo("warm-up");
             }
-            Thread acceptThread = Thread.getAllStackTraces().keySet().stream()
-                    .filter(t -> t.getName().equals("backend-accept")).findFirst().orElseThrow();
+            Thread acceptThread = LiveThreads.named("backend-accept");
             AFUNIXSocket client;
             long acceptCpuNanos;
             try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
                 client = AFUNIXSocket.connectTo(address); // the last number: the backend cannot accept it
-                long before = cpuNanos(acceptThread);
+                long before = LiveThreads.cpuNanos(acceptThread);
                 Thread.sleep(1_000);
-                acceptCpuNanos = cpuNanos(acceptThread) - before;
+                acceptCpuNanos = LiveThreads.cpuNanos(acceptThread) - before;
             }
             // Retrying at once kept a CPU busy (over half of it); backing off costs next to nothing.
             assertThat(Duration.ofNanos(acceptCpuNanos)).isLessThan(Duration.ofMillis(100));
@@ -83,10 +82,6 @@ class BackendUnderDescriptorPressureTest {
                 assertThat(HandoffFixture.echo(client, "accepted after all")).isEqualTo("accepted after all");
             }
         }
-    }
-
-    private static long cpuNanos(Thread thread) {
-        return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
     }
 
     private static HandoffAck offer(AFUNIXSocket control, FileInputStream passed, byte[] token, long correlationId)

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -22,15 +23,17 @@ final class ScriptedBroker implements AutoCloseable {
     private final AFUNIXServerSocket listener;
     private final Path path;
     private final CompletableFuture<Void> served;
+    private volatile @Nullable AFUNIXSocket connection;
 
     private ScriptedBroker(AFUNIXServerSocket listener, Path path, Script script) {
         this.listener = listener;
         this.path = path;
         this.served = CompletableFuture.runAsync(() -> {
-            try (AFUNIXSocket connection = listener.accept()) {
-                Frame hello = FrameIO.read(connection.getInputStream(), WireProtocol.MAX_HELLO_BODY);
-                script.play(hello, connection.getOutputStream());
-                connection.getInputStream().read(); // until the client closes
+            try (AFUNIXSocket accepted = listener.accept()) {
+                connection = accepted;
+                Frame hello = FrameIO.read(accepted.getInputStream(), WireProtocol.MAX_HELLO_BODY);
+                script.play(hello, accepted.getOutputStream());
+                accepted.getInputStream().read(); // until the client closes
             } catch (IOException gone) {
                 // The client gave up or the test ended: what the script was for.
             }
@@ -48,6 +51,12 @@ final class ScriptedBroker implements AutoCloseable {
     @Override
     public void close() throws IOException {
         listener.close();
-        served.cancel(true);
+        // Cancelling the future does not interrupt its thread: a script still writing ends when its
+        // connection is closed under it.
+        AFUNIXSocket accepted = connection;
+        if (accepted != null) {
+            accepted.close();
+        }
+        served.cancel(false);
     }
 }

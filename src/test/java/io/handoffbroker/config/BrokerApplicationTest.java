@@ -18,6 +18,8 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -90,6 +92,7 @@ class BrokerApplicationTest {
             Files.delete(socket); // as a cleaner of temporary files would: no new client can find the broker
             JsonNode readiness = JSON.readTree(get(port, "/actuator/health/readiness"));
             assertThat(readiness.at("/status").asString()).isEqualTo("DOWN");
+            assertThat(readiness.at("/components/broker/details/socketFilePresent").isBoolean()).isTrue();
             assertThat(readiness.at("/components/broker/details/socketFilePresent").asBoolean()).isFalse();
             assertThat(JSON.readTree(get(port, "/actuator/health/liveness")).at("/status").asString())
                     .as("a restart is the cure, but that is for the operator to decide").isEqualTo("UP");
@@ -103,12 +106,10 @@ class BrokerApplicationTest {
                 "--broker.max-connections=1", "--broker.hello-timeout=30s");
                 AFUNIXSocket idle = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket))) {
             int port = ((WebServerApplicationContext) context).getWebServer().getPort();
-            JsonNode broker = JSON.readTree(get(port, "/actuator/health/broker"));
-            for (int i = 0; i < 50 && !broker.at("/details/atConnectionLimit").asBoolean(); i++) {
-                Thread.sleep(100);
-                broker = JSON.readTree(get(port, "/actuator/health/broker"));
-            }
+            JsonNode broker = awaitJson(port, "/actuator/health/broker",
+                    health -> health.at("/details/atConnectionLimit").asBoolean());
             assertThat(broker.at("/details/atConnectionLimit").asBoolean()).isTrue();
+            assertThat(broker.at("/details/accepting").isBoolean()).isTrue();
             assertThat(broker.at("/details/accepting").asBoolean()).isFalse();
             assertThat(broker.at("/status").asString()).as("back-pressure, not a fault").isEqualTo("UP");
             assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
@@ -123,11 +124,8 @@ class BrokerApplicationTest {
                 LoopKillingEvents.class).run("--server.port=0", "--broker.socket-path=" + socket);
                 AFUNIXSocket client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket))) {
             int port = ((WebServerApplicationContext) context).getWebServer().getPort();
-            JsonNode liveness = JSON.readTree(get(port, "/actuator/health/liveness"));
-            for (int i = 0; i < 50 && !liveness.at("/status").asString().equals("DOWN"); i++) {
-                Thread.sleep(100);
-                liveness = JSON.readTree(get(port, "/actuator/health/liveness"));
-            }
+            JsonNode liveness = awaitJson(port, "/actuator/health/liveness",
+                    health -> health.at("/status").asString().equals("DOWN"));
             assertThat(liveness.at("/status").asString()).as("only a restart brings the loop back").isEqualTo("DOWN");
             assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
                     .isEqualTo("DOWN");
@@ -262,6 +260,17 @@ class BrokerApplicationTest {
             assertThat(health).contains("\"status\":\"UP\"")
                     .contains("svc@2.0.0").contains("handoff endpoint unreachable: clients reconnect");
         }
+    }
+
+    /** The JSON at {@code path} once {@code until} holds for it, or as it is after 5 s. */
+    private static JsonNode awaitJson(int port, String path, Predicate<JsonNode> until) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        JsonNode node = JSON.readTree(get(port, path));
+        while (!until.test(node) && System.nanoTime() - deadline < 0) {
+            Thread.sleep(100);
+            node = JSON.readTree(get(port, path));
+        }
+        return node;
     }
 
     private static String get(int port, String path) throws Exception {

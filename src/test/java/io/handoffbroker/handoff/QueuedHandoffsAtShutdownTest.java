@@ -89,7 +89,7 @@ class QueuedHandoffsAtShutdownTest {
                 assertThat(fallback.value()).isEqualTo(FallbackReason.FD_PRESSURE);
             } finally {
                 releaseWorker.countDown();
-                stopping.join(CLIENT_WAIT);
+                assertThat(stopping.join(CLIENT_WAIT)).as("the stop returned").isTrue();
             }
             assertThat(broker.orchestrator().queuedDeliveries()).isZero();
             try (ServiceConnection refused = holding.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {

@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.DescriptorExhaustion;
+import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.wire.FrameIO;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -40,8 +40,7 @@ class AcceptUnderDescriptorPressureTest {
                 warmUp.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 1));
                 assertNegotiated(warmUp.readFrame());
             }
-            Thread loop = Thread.getAllStackTraces().keySet().stream()
-                    .filter(t -> t.getName().equals("broker-io")).findFirst().orElseThrow();
+            Thread loop = LiveThreads.named("broker-io");
             AFUNIXSocket client;
             long loopCpuNanos;
             String failure;
@@ -50,9 +49,9 @@ class AcceptUnderDescriptorPressureTest {
                 client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(broker.socketPath())); // the last number
                 client.getOutputStream().write(FrameIO.encode(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"),
                         2)));
-                long before = cpuNanos(loop);
+                long before = LiveThreads.cpuNanos(loop);
                 Thread.sleep(1_000);
-                loopCpuNanos = cpuNanos(loop) - before;
+                loopCpuNanos = LiveThreads.cpuNanos(loop) - before;
                 failure = broker.server().acceptFailure();
                 acceptingMeanwhile = broker.server().isAccepting();
             }
@@ -99,9 +98,5 @@ class AcceptUnderDescriptorPressureTest {
                 .contains("open-files limit (1024)").contains("Too many open files");
         assertThat(BrokerServer.openFilesWarning(10_240, 1_048_576)).isNull();
         assertThat(BrokerServer.openFilesWarning(10_240, -1)).as("limit unknown").isNull();
-    }
-
-    private static long cpuNanos(Thread thread) {
-        return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
     }
 }

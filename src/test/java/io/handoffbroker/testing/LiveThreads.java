@@ -1,5 +1,6 @@
 package io.handoffbroker.testing;
 
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -11,6 +12,17 @@ import java.util.Set;
 public final class LiveThreads {
 
     private LiveThreads() {
+    }
+
+    /** The live thread of that name; fails when there is none. */
+    public static Thread named(String name) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no live thread named " + name));
+    }
+
+    /** The CPU time the thread has used so far. */
+    public static long cpuNanos(Thread thread) {
+        return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
     }
 
     public static Set<Thread> snapshot() {
