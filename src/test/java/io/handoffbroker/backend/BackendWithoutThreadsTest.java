@@ -85,14 +85,16 @@ class BackendWithoutThreadsTest {
     /** Offers one end of a new socket pair, as a broker would, and returns the other, the client's. */
     private static AFUNIXSocket handOff(AFUNIXSocket control, int seed) throws Exception {
         AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-        try (AFUNIXSocketChannel passed = pair.getSocket2()) {
-            HandoffAck ack = HandoffAck.parseFrom(RawOffers.offer(control, passed.getFileDescriptor(),
-                    RawOffers.token(seed), RawOffers.offerFrame(RawOffers.token(seed), seed)).getPayload());
-            assertThat(ack.getAccepted()).isTrue();
-            Descriptors.closeWithoutShutdown(passed); // the backend's copy is the last
-        }
         AFUNIXSocket client = (AFUNIXSocket) pair.getSocket1().socket();
-        client.setSoTimeout(5_000);
-        return client;
+        try (AFUNIXSocketChannel passed = pair.getSocket2()) {
+            assertThat(RawOffers.ack(control, passed.getFileDescriptor(), RawOffers.token(seed), seed).getAccepted())
+                    .isTrue();
+            Descriptors.closeWithoutShutdown(passed); // the backend's copy is the last
+            client.setSoTimeout(5_000);
+            return client;
+        } catch (Exception | AssertionError e) {
+            client.close();
+            throw e;
+        }
     }
 }

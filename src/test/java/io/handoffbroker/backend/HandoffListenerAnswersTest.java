@@ -59,8 +59,7 @@ class HandoffListenerAnswersTest {
             assertThat(refused.getCorrelationId()).isEqualTo(42);
             assertThat(refused.getErrorDetail()).startsWith("invalid offer:");
             assertThat(first.clientSeesTheEnd()).as("the refused descriptor was closed, not adopted").isTrue();
-            HandoffAck accepted = HandoffAck.parseFrom(RawOffers.offer(backend.control, second.passed(),
-                    RawOffers.token(3), RawOffers.offerFrame(RawOffers.token(3), 43)).getPayload());
+            HandoffAck accepted = RawOffers.ack(backend.control, second.passed(), RawOffers.token(3), 43);
             assertThat(accepted.getAccepted()).as("the control connection goes on").isTrue();
         }
     }
@@ -112,9 +111,14 @@ class HandoffListenerAnswersTest {
             Path handoff = dir.resolve("handoff.sock");
             BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), handler, 4)
                     .start();
-            AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(handoff));
-            control.setSoTimeout(5_000);
-            return new Backend(server, control);
+            try {
+                AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(handoff));
+                control.setSoTimeout(5_000);
+                return new Backend(server, control);
+            } catch (Exception e) {
+                server.close();
+                throw e;
+            }
         }
 
         @Override

@@ -6,6 +6,7 @@ import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
 import io.handoffbroker.wire.proto.HandoffOffer;
 import java.io.FileDescriptor;
 import java.io.IOException;
@@ -32,6 +33,12 @@ final class RawOffers {
         out.write(token);
         FrameIO.write(out, offer);
         return FrameIO.read(control.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+    }
+
+    /** A well-formed offer of {@code passed} for {@code token}; returns the backend's ACK. */
+    static HandoffAck ack(AFUNIXSocket control, FileDescriptor passed, byte[] token, long correlationId)
+            throws IOException {
+        return HandoffAck.parseFrom(offer(control, passed, token, offerFrame(token, correlationId)).getPayload());
     }
 
     static byte[] token(int seed) {
