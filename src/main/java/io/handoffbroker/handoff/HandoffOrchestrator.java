@@ -335,13 +335,18 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         } catch (Exception e) {
             long now = System.nanoTime();
             boolean waitedOut = now - started >= settings.pool().borrowTimeout().toNanos();
+            // The client is told what failed, the log also where: the endpoint's path is the
+            // operator's business, not the client's.
             if (e instanceof NoSuchElementException && (waitedOut || now - attempt.deadline >= 0)) {
-                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "no free control connection to " + endpoint
-                        + when + (waitedOut ? " within the borrow timeout" : " before the ACK deadline"));
+                String what = when + (waitedOut ? " within the borrow timeout" : " before the ACK deadline");
+                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "no free control connection" + what,
+                        "no free control connection to " + endpoint + what);
             } else {
                 failures.recordFailure(attempt.backend.label(), System.nanoTime());
+                String what = when + ": " + why(e);
                 brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
-                        "no control connection to " + endpoint + when + ": " + why(e));
+                        "no control connection to the backend's handoff endpoint" + what,
+                        "no control connection to " + endpoint + what);
             }
             return false;
         }
@@ -455,13 +460,18 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     /** The broker still owns the client connection: tell the client at once, then close. */
     private void brokerOwnedFailure(Attempt attempt, String reason, String detail) {
+        brokerOwnedFailure(attempt, reason, detail, detail);
+    }
+
+    /** As above; the client reads {@code detail}, the log and the events get {@code diagnosis}. */
+    private void brokerOwnedFailure(Attempt attempt, String reason, String detail, String diagnosis) {
         ClientConnection client = attempt.client;
         pending.revoke(client.id());
         log.info("connection {}: handoff to {} failed ({}): {}; client told to reconnect", client.id(),
-                attempt.backend.label(), reason, detail);
+                attempt.backend.label(), reason, diagnosis);
         relay(client, attempt.token, false, detail);
         client.close("handoff failed: " + reason);
-        events.fellBack(attempt.backend, client.id(), reason, detail);
+        events.fellBack(attempt.backend, client.id(), reason, diagnosis);
     }
 
     /**
