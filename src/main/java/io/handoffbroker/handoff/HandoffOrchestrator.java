@@ -221,7 +221,15 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             }
         });
         attempt.client.reactor().awaitReadable(control.channel(), control.descriptor(), attempt.deadline, onReadable,
-                () -> onLoop(attempt, () -> conclude(attempt, WireHandoffDelivery.deadlinePassed())));
+                () -> onLoop(attempt, () -> conclude(attempt, noAckBy(attempt))));
+    }
+
+    // The loop gives up a wait at its deadline, or earlier when it stops: the log and the
+    // events say which, so that a stop is not read as a slow backend.
+    private static DeliveryOutcome noAckBy(Attempt attempt) {
+        return System.nanoTime() - attempt.deadline >= 0 ? WireHandoffDelivery.deadlinePassed()
+                : new DeliveryOutcome(DeliveryOutcome.Status.DEADLINE_PASSED, true,
+                        "the broker stopped before the ACK came", null);
     }
 
     private void deliverOnWorker(Attempt attempt) {

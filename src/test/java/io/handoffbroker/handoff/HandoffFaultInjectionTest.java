@@ -443,6 +443,42 @@ class HandoffFaultInjectionTest {
         backend.releaseHeldDescriptors();
     }
 
+    @Test
+    void aStopWhileAnAckIsPendingSaysSoAndEndsInExactlyOneAckResult() throws Exception {
+        startBroker(f -> f.ackDeadline(Duration.ofSeconds(30)).ackGrace(Duration.ofSeconds(30)));
+        OpenDescriptors.Snapshot baseline = warmUp();
+        int exchangesBefore = backend.exchanges().size();
+        backend.then(ScriptedHandoffBackend.neverAnswer());
+        Duration relayWait = Duration.ofMillis(500);
+        BrokerClient client = broker.client(relayWait);
+        CompletableFuture<Long> connected = CompletableFuture.supplyAsync(() -> {
+            try (ServiceConnection connection = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(HandoffFixture.echo(connection.socket(), "stopped")).isEqualTo("stopped");
+                return connection.connectionId();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, runnable -> Thread.ofPlatform().start(runnable));
+        assertThat(backend.awaitExchange(exchangesBefore + 1, MARGIN)).as("the descriptor reached the backend")
+                .isNotNull();
+
+        broker.close();
+
+        long id = connected.get(relayWait.plus(MARGIN).toMillis(), TimeUnit.MILLISECONDS);
+        RecordingHandoffEvents events = broker.events();
+        RecordingHandoffEvents.Event fallback = events.awaitEvent(id, "fallback", MARGIN);
+        assertThat(fallback).as("events: %s", events.all()).isNotNull();
+        assertThat(fallback.value()).isEqualTo(FallbackReason.BACKEND_ACK_TIMEOUT);
+        assertThat(fallback.detail()).as("not the deadline: the broker stopped")
+                .isEqualTo("the broker stopped before the ACK came");
+        assertThat(events.awaitEvent(id, "ack", MARGIN)).isNotNull();
+        assertThat(events.ackResultsOf(id)).containsExactly(AckResult.MISSING);
+        assertThat(broker.orchestrator().pending().size()).isZero();
+        backend.releaseHeldDescriptors();
+        OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
     // ---- helpers ----
 
     /** One good handoff, so every lazily opened descriptor is open; then the settled count. */
