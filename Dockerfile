@@ -15,9 +15,11 @@
 #   (one command line)
 #
 # Verification: the image has not been built end to end on the development machines
-# (they have no container runtime). The layered extraction command below and the
-# JarLauncher entry point were verified locally against target/handoff-broker.jar;
-# the extracted layer directories are the ones copied in the runtime stage.
+# (they have no container runtime). `./mvnw verify` runs what can be run without one
+# (PackagedApplicationIT): it reads this file, extracts the packaged jar with the
+# command below, lays out /app with the runtime stage's copies, starts the entry point
+# with the image's configuration, runs the health check and the demo client, and
+# stops it with SIGTERM. The base images and the broker user are not covered.
 
 # ---- build -------------------------------------------------------------------
 FROM eclipse-temurin:25-jdk AS build
