@@ -66,19 +66,40 @@ final class HandoffListener implements AutoCloseable {
         @Nullable Slot reserve();
     }
 
+    /**
+     * Control connections served at once. A broker keeps a handful open (its pool, 8 by
+     * default), each costing a thread here; beyond this many something other than a broker is
+     * connecting, and further ones are closed at once instead of each taking a thread.
+     */
+    static final int MAX_CONTROL_CONNECTIONS = 64;
+    private static final long OVER_LIMIT_LOG_NANOS = Duration.ofSeconds(10).toNanos();
+
     private final Path endpoint;
     private final Adopter adopter;
+    private final int maxControls;
+    private long overLimitLoggedAt = System.nanoTime() - OVER_LIMIT_LOG_NANOS;
+    private long overLimitSinceLogged;
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
     private @Nullable BoundListener listener;
 
     HandoffListener(Path endpoint, Adopter adopter) {
+        this(endpoint, adopter, MAX_CONTROL_CONNECTIONS);
+    }
+
+    HandoffListener(Path endpoint, Adopter adopter, int maxControls) {
         this.endpoint = endpoint;
         this.adopter = adopter;
+        this.maxControls = maxControls;
     }
 
     void start() throws IOException {
         listener = BoundListener.start(endpoint, "backend-handoff-accept", control -> {
+            // Only this thread adds to controls, so the count cannot grow past the check.
+            if (controls.size() >= maxControls) {
+                refuseOverLimit(control);
+                return;
+            }
             // The reader takes its own number for the socket here, on the accept thread, before
             // close() can see the socket: close() waits for this thread, then closes what it knows.
             TokenReader reader;
@@ -102,6 +123,24 @@ final class HandoffListener implements AutoCloseable {
                 Descriptors.closeQuietly(control);
             }
         });
+    }
+
+    // Accept thread only. A flood of connections gets one log line per interval, with its count.
+    private void refuseOverLimit(AFUNIXSocket control) {
+        Descriptors.closeQuietly(control);
+        overLimitSinceLogged++;
+        long now = System.nanoTime();
+        if (now - overLimitLoggedAt >= OVER_LIMIT_LOG_NANOS) {
+            log.warn("handoff endpoint {}: {} control connection(s) closed at once: {} are open, the most served at "
+                    + "once", endpoint, overLimitSinceLogged, maxControls);
+            overLimitLoggedAt = now;
+            overLimitSinceLogged = 0;
+        }
+    }
+
+    /** Control connections being served now. */
+    int controlConnections() {
+        return controls.size();
     }
 
     /** One control connection carries any number of offer/ACK exchanges in sequence. */

@@ -1,0 +1,93 @@
+package io.handoffbroker.backend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.handoffbroker.testing.OpenDescriptors;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+
+/**
+ * Each control connection costs the backend a thread, so the handoff endpoint serves a bounded
+ * number at once: one over the bound is closed at once, and a freed place is taken again.
+ */
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class ControlConnectionLimitTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(5);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aControlConnectionOverTheBoundIsClosedAtOnceAndAFreedPlaceIsServedAgain() throws Exception {
+        Path endpoint = dir.resolve("handoff.sock");
+        // No handler slot is ever free: every offer is answered with a refusal, which shows it was served.
+        HandoffListener listener = new HandoffListener(endpoint, () -> null, 2);
+        List<AFUNIXSocket> controls = new ArrayList<>();
+        // junixsocket's socketpair leaves two descriptors behind: those come before the baseline.
+        List<AFUNIXSocketPair<AFUNIXSocketChannel>> passed = List.of(AFUNIXSocketPair.open(), AFUNIXSocketPair.open(),
+                AFUNIXSocketPair.open());
+        try {
+            listener.start();
+            OpenDescriptors.Snapshot baseline = OpenDescriptors.snapshot();
+            controls.add(connect(endpoint));
+            controls.add(connect(endpoint));
+            assertThat(refusal(controls.get(0), passed.get(0), 1)).isEqualTo("backend at capacity");
+            assertThat(refusal(controls.get(1), passed.get(1), 2)).isEqualTo("backend at capacity");
+
+            AFUNIXSocket overTheBound = connect(endpoint);
+            controls.add(overTheBound);
+            assertThat(overTheBound.getInputStream().read()).as("closed by the backend").isEqualTo(-1);
+            assertThat(listener.controlConnections()).isEqualTo(2);
+
+            controls.get(0).close();
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (listener.controlConnections() > 1 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(5);
+            }
+            AFUNIXSocket again = connect(endpoint);
+            controls.add(again);
+            assertThat(refusal(again, passed.get(2), 3)).as("a freed place is served").isEqualTo("backend at capacity");
+
+            for (AFUNIXSocket control : controls) {
+                control.close();
+            }
+            OpenDescriptors.awaitAtMost(baseline, WAIT);
+        } finally {
+            for (AFUNIXSocket control : controls) {
+                control.close();
+            }
+            for (AFUNIXSocketPair<AFUNIXSocketChannel> pair : passed) {
+                pair.getSocket1().close();
+                pair.getSocket2().close();
+            }
+            listener.close();
+        }
+    }
+
+    private static AFUNIXSocket connect(Path endpoint) throws IOException {
+        AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(endpoint));
+        control.setSoTimeout((int) WAIT.toMillis());
+        return control;
+    }
+
+    /** Offers one end of the pair; returns the refusal's detail. */
+    private static String refusal(AFUNIXSocket control, AFUNIXSocketPair<AFUNIXSocketChannel> pair, int seed)
+            throws Exception {
+        try (AFUNIXSocketChannel ours = pair.getSocket1(); AFUNIXSocketChannel theirs = pair.getSocket2()) {
+            var ack = RawOffers.ack(control, theirs.getFileDescriptor(), RawOffers.token(seed), seed);
+            assertThat(ack.getAccepted()).isFalse();
+            return ack.getErrorDetail();
+        }
+    }
+}
