@@ -343,18 +343,13 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         } catch (Exception e) {
             long now = System.nanoTime();
             boolean waitedOut = now - started >= settings.pool().borrowTimeout().toNanos();
-            // The client is told what failed, the log also where: the endpoint's path is the
-            // operator's business, not the client's.
             if (e instanceof NoSuchElementException && (waitedOut || now - attempt.deadline >= 0)) {
-                String what = when + (waitedOut ? " within the borrow timeout" : " before the ACK deadline");
-                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "no free control connection" + what,
-                        "no free control connection to " + endpoint + what);
+                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "no free control connection to " + endpoint
+                        + when + (waitedOut ? " within the borrow timeout" : " before the ACK deadline"));
             } else {
                 failures.recordFailure(attempt.backend.label(), System.nanoTime());
-                String what = when + ": " + why(e);
                 brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),
-                        "no control connection to the backend's handoff endpoint" + what,
-                        "no control connection to " + endpoint + what);
+                        "no control connection to " + endpoint + when + ": " + why(e));
             }
             return false;
         }
@@ -466,20 +461,21 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         events.fellBack(attempt.backend, client.id(), reason, detail);
     }
 
-    /** The broker still owns the client connection: tell the client at once, then close. */
+    /**
+     * The broker still owns the client connection: tell the client at once, then close. The
+     * client reads what failed; where (the handoff endpoint's path, which the socket library's
+     * messages name too) is for the operator's log and events only.
+     */
     private void brokerOwnedFailure(Attempt attempt, String reason, String detail) {
-        brokerOwnedFailure(attempt, reason, detail, detail);
-    }
-
-    /** As above; the client reads {@code detail}, the log and the events get {@code diagnosis}. */
-    private void brokerOwnedFailure(Attempt attempt, String reason, String detail, String diagnosis) {
         ClientConnection client = attempt.client;
         pending.revoke(client.id());
         log.info("connection {}: handoff to {} failed ({}): {}; client told to reconnect", client.id(),
-                attempt.backend.label(), reason, diagnosis);
-        relay(client, attempt.token, false, detail);
+                attempt.backend.label(), reason, detail);
+        String endpoint = attempt.backend.handoffEndpoint().map(Path::toString).orElse(null);
+        relay(client, attempt.token, false,
+                endpoint == null ? detail : detail.replace(endpoint, "the backend's handoff endpoint"));
         client.close("handoff failed: " + reason);
-        events.fellBack(attempt.backend, client.id(), reason, diagnosis);
+        events.fellBack(attempt.backend, client.id(), reason, detail);
     }
 
     /**

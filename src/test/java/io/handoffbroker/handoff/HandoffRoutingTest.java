@@ -112,7 +112,9 @@ class HandoffRoutingTest {
             try (ServiceConnection connection = broker.client(Duration.ofSeconds(4)).connect(HandoffFixture.SERVICE,
                     HandoffFixture.VERSION)) {
                 assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
-                assertThat(connection.fallbackReason()).contains("does not accept");
+                // The socket library's message names the endpoint; the client is not told where.
+                assertThat(connection.fallbackReason()).contains("does not accept")
+                        .doesNotContain(frozenEndpoint.toString());
                 assertThat(Duration.ofNanos(System.nanoTime() - started)).as("told at the deadline")
                         .isLessThan(Duration.ofSeconds(2));
                 assertThat(HandoffFixture.echo(connection.socket(), "via backend_pipe")).isEqualTo("via backend_pipe");
