@@ -18,8 +18,8 @@
 # (they have no container runtime). `./mvnw verify` runs what can be run without one
 # (PackagedApplicationIT): it reads this file, extracts the packaged jar with the
 # command below, lays out /app with the runtime stage's copies, starts the entry point
-# with the image's configuration, runs the health check and the demo client, and
-# stops it with SIGTERM. The base images and the broker user are not covered.
+# with the image's configuration, runs the health check and the docker exec line
+# above, and stops it with SIGTERM. The base images and the broker user are not covered.
 
 # ---- build -------------------------------------------------------------------
 FROM eclipse-temurin:25-jdk AS build

@@ -4,21 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.SocketException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -26,28 +25,33 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The packaged application as operators start it, each in a process of its own: the
- * README's run command, and the container image's runtime stage as the Dockerfile
- * lays it out (its layer extraction, its copies, its entry point and its health check,
- * read from the Dockerfile itself). What only a container runtime adds, the base image
- * and the user the image creates, is not covered here.
+ * README's run command, and the container image's runtime stage as the Dockerfile lays
+ * it out. The commands, copies, working directory, port and health check are read from
+ * the README and the Dockerfile themselves, so that a change there is tested here. What
+ * only a container runtime adds, the base images and the user the image creates, is not
+ * covered.
  *
  * <p>Run by failsafe after {@code package}, against the jar that phase built.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class PackagedApplicationIT {
 
     private static final Duration START = Duration.ofSeconds(90);
-    private static final Duration DEMO = Duration.ofSeconds(60);
+    private static final Duration COMMAND = Duration.ofSeconds(60);
     private static final Duration STOP = Duration.ofSeconds(30);
     // The JVM's exit status after SIGTERM once its shutdown hooks ran: 128 + 15.
     private static final int EXIT_AFTER_SIGTERM = 143;
-    private static final String LAUNCHER = "org.springframework.boot.loader.launch.JarLauncher";
+    private static final String JAR = "target/handoff-broker.jar";
+    private static final Pattern PORT_STARTED = Pattern.compile("started on port (\\d+)");
+    // What the JVM prints when native access was not granted: config/jvm.options grants it.
+    private static final String NO_NATIVE_ACCESS = "WARNING: A restricted method";
 
     @TempDir
     Path dir;
@@ -56,164 +60,215 @@ class PackagedApplicationIT {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     @AfterEach
-    void killWhatIsLeft() throws InterruptedException {
+    void stopWhatIsLeft() throws InterruptedException {
         for (Process process : started) {
             process.descendants().forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);
         }
+        http.close();
     }
 
     @Test
     void theReadmeRunCommandServesTheDemoAndDrainsOnSigterm() throws Exception {
+        String readme = Files.readString(basedir().resolve("README.md"));
         Path socket = dir.resolve("broker.sock");
-        int port = freePort();
+        Path log = dir.resolve("broker.log");
         // The README's command, from the project's directory as the README runs it, with the
         // socket and the actuator moved out of the machine's way.
-        Process broker = start(basedir(), dir.resolve("broker.log"), Map.of(), java(), "@config/jvm.options",
-                "-jar", jar().toString(), "--broker.socket-path=" + socket, "--server.port=" + port);
+        List<String> command = javaCommand(lineOf(readme, "java @config/jvm.options -jar " + JAR));
+        command.addAll(List.of("--broker.socket-path=" + socket, "--server.port=0"));
+        Process broker = start(basedir(), log, Map.of(), command);
 
-        awaitReady(broker, dir.resolve("broker.log"), port);
-        String demo = run(basedir(), java(), "-jar", jar().toString(), "demo-client", "--socket", socket.toString());
-        assertThat(demo).contains("route=handed-off");
+        int port = awaitReady(broker, log);
+        List<String> demo = javaCommand(lineOf(readme, "java -jar " + JAR + " demo-client"));
+        demo.addAll(List.of("--socket", socket.toString()));
+        assertThat(run(basedir(), demo)).contains("route=handed-off");
 
-        String scrape = get(port, "/actuator/prometheus").body();
+        String scrape = get("127.0.0.1", port, "/actuator/prometheus").body();
         assertThat(scrape).containsPattern(
                 "running_process_broker_v1_handoff_acks_total\\{[^}]*result=\"accepted\"[^}]*} [1-9]");
-
-        assertDrainsOnSigterm(broker, dir.resolve("broker.log"), socket);
+        assertJvmOptionsApplied(scrape, log);
+        assertDrainsOnSigterm(broker, log, socket);
     }
 
     @Test
     void theImageLayoutStartsFromTheDockerfileEntryPointAndPassesItsHealthCheck() throws Exception {
         Dockerfile dockerfile = Dockerfile.read(basedir().resolve("Dockerfile"));
         Path layers = dir.resolve("layers");
-        Path app = dir.resolve("app");
+        Path root = dir.resolve("image");
+        Path app = inImage(root, dockerfile.workdir());
 
         // The build stage's extraction, with its paths moved here.
         List<String> extract = new ArrayList<>(List.of(java()));
         for (String word : dockerfile.extraction()) {
-            extract.add(word.replace("target/handoff-broker.jar", jar().toString()).replace("/layers", layers.toString()));
+            extract.add(word.replace(JAR, jar().toString()).replace("/layers", layers.toString()));
         }
-        run(dir, extract.toArray(String[]::new));
-        // The runtime stage's copies, merged into one directory as the image's layers are.
+        run(dir, extract);
+        // The runtime stage's copies, merged into one tree as the image's layers are.
         for (String layer : dockerfile.layerCopies()) {
             copyTree(layers.resolve(layer), app);
         }
-        dockerfile.fileCopies().forEach((from, to) -> copyFile(basedir().resolve(from), inApp(app, to)));
+        dockerfile.fileCopies().forEach((from, to) -> copyFile(basedir().resolve(from), inImage(root, to)));
         assertThat(app.resolve("BOOT-INF/lib")).isDirectory();
-        assertThat(app.resolve("config/application.yml")).exists();
+        assertThat(app.resolve("config/application.yml")).as("the image's configuration").exists();
+
+        // The port the image publishes is the one its health check asks and its configuration serves.
+        assertThat(dockerfile.healthCheck()).contains("/dev/tcp/127.0.0.1/" + dockerfile.exposedPort() + " ");
+        assertThat(configuredPort(app.resolve("config/application.yml"))).isEqualTo(dockerfile.exposedPort());
 
         Path socket = dir.resolve("run").resolve("broker.sock");
         Files.createDirectories(socket.getParent());
-        int port = freePort();
-        List<String> entryPoint = dockerfile.entryPoint().stream()
-                .map(word -> word.replace("/app/", app + "/")) // "@/app/jvm.options"
-                .toList();
+        List<String> entryPoint = dockerfile.entryPoint();
         assertThat(entryPoint).first().isEqualTo("java");
-        assertThat(entryPoint).last().isEqualTo(LAUNCHER);
-        List<String> command = new ArrayList<>(entryPoint);
-        command.set(0, java());
-        // The socket path is moved by environment, as an operator would; everything else is
-        // the image's own configuration file, read from the working directory.
+        List<String> command = new ArrayList<>();
+        for (String word : entryPoint) {
+            // Absolute paths in the image ("/app/...", "@/app/jvm.options") are under root here.
+            command.add(word.equals("java") ? java()
+                    : word.replaceAll("(?<=^|@)/", Matcher.quoteReplacement(root + "/")));
+        }
+        // The socket path and the port are moved by environment, as an operator would; everything
+        // else is the image's own configuration file, read from its working directory.
         Path log = dir.resolve("image.log");
-        Process broker = start(app, log, Map.of("BROKER_SOCKET_PATH", socket.toString(), "SERVER_PORT",
-                String.valueOf(port)), command.toArray(String[]::new));
+        Process broker = start(app, log, Map.of("BROKER_SOCKET_PATH", socket.toString(), "SERVER_PORT", "0"), command);
 
-        awaitReady(broker, log, port);
-        Process check = new ProcessBuilder("bash", "-c", dockerfile.healthCheck().replace("8080", String.valueOf(port)))
-                .redirectErrorStream(true).start();
-        assertThat(check.waitFor(10, TimeUnit.SECONDS)).as("the health check ends").isTrue();
-        assertThat(check.exitValue()).as("the image's health check: %s", output(check)).isZero();
+        int port = awaitReady(broker, log);
+        String healthCheck = dockerfile.healthCheck().replace("/127.0.0.1/" + dockerfile.exposedPort() + " ",
+                "/127.0.0.1/" + port + " ");
+        Path checkLog = dir.resolve("healthcheck.log");
+        Process check = start(dir, checkLog, Map.of(), List.of("bash", "-c", healthCheck));
+        assertThat(check.waitFor(dockerfile.healthCheckTimeout().toMillis(), TimeUnit.MILLISECONDS))
+                .as("the health check ends within its timeout").isTrue();
+        assertThat(check.exitValue()).as("the image's health check: %s", Files.readString(checkLog)).isZero();
 
-        // The image's configuration binds the actuator to every interface of the container.
+        // The image's configuration serves the actuator on every interface of the container.
         Optional<InetAddress> external = nonLoopbackAddress();
         if (external.isPresent()) {
-            try (Socket probe = new Socket()) {
-                probe.connect(new InetSocketAddress(external.get(), port), 2_000);
-                assertThat(probe.isConnected()).isTrue();
-            }
+            assertThat(get(external.get().getHostAddress(), port, "/actuator/health/liveness").statusCode())
+                    .as("the actuator on %s", external.get()).isEqualTo(200);
+        } else {
+            System.out.println("no non-loopback address here: the actuator's address was not checked");
         }
 
         // The demo client as the Dockerfile's comment runs it with docker exec, in the image's WORKDIR.
-        String demo = run(app, java(), "--enable-native-access=ALL-UNNAMED", LAUNCHER, "demo-client", "--socket",
-                socket.toString());
-        assertThat(demo).contains("route=handed-off");
+        List<String> demo = new ArrayList<>(dockerfile.execDemo());
+        demo.set(0, java());
+        demo.set(demo.indexOf("--socket") + 1, socket.toString());
+        assertThat(run(app, demo)).contains("route=handed-off");
 
+        assertJvmOptionsApplied(get("127.0.0.1", port, "/actuator/prometheus").body(), log);
         assertDrainsOnSigterm(broker, log, socket);
     }
 
     // ---- the Dockerfile, as far as its runtime stage goes ----
 
     private record Dockerfile(List<String> extraction, List<String> layerCopies, Map<String, String> fileCopies,
-            List<String> entryPoint, String healthCheck) {
+            String workdir, List<String> entryPoint, String healthCheck, Duration healthCheckTimeout,
+            int exposedPort, List<String> execDemo) {
 
         private static final Pattern EXTRACT = Pattern.compile("(?m)^RUN java (-Djarmode=tools .*)$");
         private static final Pattern LAYER = Pattern.compile("(?m)^COPY --from=build /layers/([a-z-]+)/ \\./$");
-        private static final Pattern FILE = Pattern.compile("(?m)^COPY (config/\\S+) (/app/\\S+)$");
+        private static final Pattern FILE = Pattern.compile("(?m)^COPY (config/\\S+) (/\\S+)$");
+        private static final Pattern WORKDIR = Pattern.compile("(?m)^WORKDIR (\\S+)$");
         private static final Pattern ENTRY = Pattern.compile("(?m)^ENTRYPOINT \\[(.*)]$");
         private static final Pattern HEALTH = Pattern.compile("(?m)^\\s+CMD bash -c '(.*)'$");
+        private static final Pattern HEALTH_TIMEOUT = Pattern.compile("(?m)^HEALTHCHECK .*--timeout=(\\d+)s");
+        private static final Pattern EXPOSE = Pattern.compile("(?m)^EXPOSE (\\d+)$");
+        private static final Pattern EXEC = Pattern.compile(
+                "(?m)^#\\s+docker exec <container> (java .*)\\n#\\s+(\\S+ demo-client .*)$");
 
         static Dockerfile read(Path path) throws IOException {
             String text = Files.readString(path);
             List<String> layers = LAYER.matcher(text).results().map(m -> m.group(1)).toList();
-            Map<String, String> files = new java.util.LinkedHashMap<>();
+            Map<String, String> files = new LinkedHashMap<>();
             FILE.matcher(text).results().forEach(m -> files.put(m.group(1), m.group(2)));
-            List<String> entry = Pattern.compile("\"([^\"]*)\"").matcher(one(ENTRY, text)).results()
+            List<String> workdirs = WORKDIR.matcher(text).results().map(m -> m.group(1)).toList();
+            List<String> entry = Pattern.compile("\"([^\"]*)\"").matcher(one(ENTRY, text, 1)).results()
                     .map(m -> m.group(1)).toList();
             assertThat(layers).as("layer copies").isNotEmpty();
             assertThat(files).as("file copies").isNotEmpty();
-            return new Dockerfile(List.of(one(EXTRACT, text).split(" ")), layers, files, entry, one(HEALTH, text));
+            assertThat(workdirs).as("WORKDIR of the runtime stage").isNotEmpty();
+            List<String> exec = new ArrayList<>(List.of((one(EXEC, text, 1) + " " + one(EXEC, text, 2)).split(" ")));
+            return new Dockerfile(List.of(one(EXTRACT, text, 1).split(" ")), layers, files,
+                    workdirs.getLast(), entry, one(HEALTH, text, 1),
+                    Duration.ofSeconds(Long.parseLong(one(HEALTH_TIMEOUT, text, 1))),
+                    Integer.parseInt(one(EXPOSE, text, 1)), exec);
         }
 
-        private static String one(Pattern pattern, String text) {
+        private static String one(Pattern pattern, String text, int group) {
             Matcher m = pattern.matcher(text);
             assertThat(m.find()).as("the Dockerfile has %s", pattern).isTrue();
-            return m.group(1);
+            return m.group(group);
         }
+    }
+
+    /** The port a Spring Boot configuration file sets, or Spring Boot's default. */
+    private static int configuredPort(Path yaml) throws IOException {
+        Matcher port = Pattern.compile("(?m)^\\s+port:\\s*(\\d+)").matcher(Files.readString(yaml));
+        return port.find() ? Integer.parseInt(port.group(1)) : 8080;
     }
 
     // ---- processes ----
 
-    private Process start(Path workingDirectory, Path log, Map<String, String> environment, String... command)
+    private Process start(Path workingDirectory, Path log, Map<String, String> environment, List<String> command)
             throws IOException {
         ProcessBuilder builder = new ProcessBuilder(command).directory(workingDirectory.toFile())
                 .redirectErrorStream(true).redirectOutput(log.toFile());
+        // Nothing of this build's environment may configure the JVM or the application.
+        builder.environment().keySet().removeIf(key -> key.equals("JAVA_TOOL_OPTIONS")
+                || key.equals("JDK_JAVA_OPTIONS") || key.equals("_JAVA_OPTIONS") || key.startsWith("SPRING_")
+                || key.startsWith("BROKER_") || key.startsWith("SERVER_") || key.startsWith("MANAGEMENT_")
+                || key.startsWith("LOGGING_"));
         builder.environment().putAll(environment);
         Process process = builder.start();
         started.add(process);
         return process;
     }
 
-    /** Runs a command to its end and returns what it printed; it must succeed. */
-    private String run(Path workingDirectory, String... command) throws Exception {
-        Process process = new ProcessBuilder(command).directory(workingDirectory.toFile()).redirectErrorStream(true)
-                .start();
-        started.add(process);
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor(DEMO.toSeconds(), TimeUnit.SECONDS)).as("%s ends", List.of(command)).isTrue();
-        assertThat(process.exitValue()).as("%s exit status; it printed:%n%s", List.of(command), out).isZero();
-        return out;
+    /** Runs a command to its end, within {@link #COMMAND}, and returns what it printed; it must succeed. */
+    private String run(Path workingDirectory, List<String> command) throws Exception {
+        Path out = Files.createTempFile(dir, "command", ".log");
+        Process process = start(workingDirectory, out, Map.of(), command);
+        boolean ended = process.waitFor(COMMAND.toMillis(), TimeUnit.MILLISECONDS);
+        if (!ended) {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+        }
+        String printed = Files.readString(out);
+        assertThat(ended).as("%s ends within %s; it printed:%n%s", command, COMMAND, printed).isTrue();
+        assertThat(process.exitValue()).as("%s exit status; it printed:%n%s", command, printed).isZero();
+        return printed;
     }
 
-    private void awaitReady(Process broker, Path log, int port) throws Exception {
+    /** Waits for readiness; returns the actuator's port, read from the log. */
+    private int awaitReady(Process broker, Path log) throws Exception {
         long deadline = System.nanoTime() + START.toNanos();
+        int port = -1;
         while (System.nanoTime() - deadline < 0) {
             if (!broker.isAlive()) {
                 throw new AssertionError("the broker exited (" + broker.exitValue() + "); log:\n"
                         + Files.readString(log));
             }
-            try {
-                HttpResponse<String> readiness = get(port, "/actuator/health/readiness");
+            if (port < 0) {
+                Matcher started = PORT_STARTED.matcher(Files.readString(log));
+                port = started.find() ? Integer.parseInt(started.group(1)) : -1;
+            } else {
+                HttpResponse<String> readiness = get("127.0.0.1", port, "/actuator/health/readiness");
                 if (readiness.statusCode() == 200 && readiness.body().contains("\"UP\"")) {
-                    return;
+                    return port;
                 }
-            } catch (IOException notYet) {
-                // Not listening yet.
             }
             Thread.sleep(200);
         }
         throw new AssertionError("not ready within " + START + "; log:\n" + Files.readString(log));
+    }
+
+    private static void assertJvmOptionsApplied(String scrape, Path log) throws IOException {
+        assertThat(Files.readString(log)).as("native access granted").doesNotContain(NO_NATIVE_ACCESS);
+        assertThat(scrape).as("the serial collector").contains("id=\"Tenured Gen\"");
+        double heapMax = Pattern.compile("(?m)^jvm_memory_max_bytes\\{area=\"heap\"[^}]*} (\\S+)$").matcher(scrape)
+                .results().mapToDouble(m -> Double.parseDouble(m.group(1))).filter(max -> max > 0).sum();
+        assertThat(heapMax).as("the heap's maximum, -Xmx128m").isBetween(100.0 * (1 << 20), 128.0 * (1 << 20));
     }
 
     private void assertDrainsOnSigterm(Process broker, Path log, Path socket) throws Exception {
@@ -226,19 +281,32 @@ class PackagedApplicationIT {
         assertThat(socket).as("the socket file is removed").doesNotExist();
     }
 
-    private HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+    private HttpResponse<String> get(String host, int port, String path) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + path))
                 .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static String output(Process process) throws IOException {
-        return new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
 
     // ---- files and machine ----
 
+    /** The one line of {@code text} that contains {@code fragment}, from the fragment on. */
+    private static String lineOf(String text, String fragment) {
+        List<String> lines = text.lines().filter(line -> line.contains(fragment)).toList();
+        assertThat(lines).as("a line with %s", fragment).isNotEmpty();
+        String line = lines.getFirst();
+        return line.substring(line.indexOf(fragment)).strip();
+    }
+
+    /** A command line as documented, with this build's java in place of {@code java}. */
+    private static List<String> javaCommand(String documented) {
+        List<String> words = new ArrayList<>(List.of(documented.split("\\s+")));
+        assertThat(words).first().isEqualTo("java");
+        words.set(0, java());
+        words.replaceAll(word -> word.equals(JAR) ? jar().toString() : word);
+        return words;
+    }
+
     private static Path jar() {
-        Path jar = Path.of(System.getProperty("handoffbroker.jar", "target/handoff-broker.jar")).toAbsolutePath();
+        Path jar = Path.of(System.getProperty("handoffbroker.jar", JAR)).toAbsolutePath();
         assertThat(jar).as("the packaged jar (run through `mvnw verify`)").exists();
         return jar;
     }
@@ -248,11 +316,11 @@ class PackagedApplicationIT {
     }
 
     private static String java() {
-        return ProcessHandle.current().info().command().orElseThrow();
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
-    private static Path inApp(Path app, String imagePath) {
-        return app.resolve(imagePath.substring("/app/".length()));
+    private static Path inImage(Path root, String imagePath) {
+        return root.resolve(imagePath.substring(1));
     }
 
     private static void copyTree(Path from, Path to) throws IOException {
@@ -262,7 +330,7 @@ class PackagedApplicationIT {
                 if (Files.isDirectory(source)) {
                     Files.createDirectories(target);
                 } else {
-                    Files.copy(source, target);
+                    Files.copy(source, target, StandardCopyOption.REPLACE_EXISTING); // as a later layer does
                 }
             }
         }
@@ -271,15 +339,9 @@ class PackagedApplicationIT {
     private static void copyFile(Path from, Path to) {
         try {
             Files.createDirectories(to.getParent());
-            Files.copy(from, to);
+            Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
         }
     }
 
@@ -287,7 +349,7 @@ class PackagedApplicationIT {
         return NetworkInterface.networkInterfaces()
                 .filter(PackagedApplicationIT::isUp)
                 .flatMap(NetworkInterface::inetAddresses)
-                .filter(a -> a instanceof java.net.Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress())
+                .filter(a -> a instanceof Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress())
                 .findFirst();
     }
 
