@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.yaml.snakeyaml.Yaml;
 
 /**
  * The packaged application as operators start it, each in a process of its own: the
@@ -40,7 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Run by failsafe after {@code package}, against the jar that phase built.
  */
-@Timeout(value = 5, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+// Well above the sum of the steps' own bounds, so that those report first.
+@Timeout(value = 10, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class PackagedApplicationIT {
 
     private static final Duration START = Duration.ofSeconds(90);
@@ -56,7 +59,8 @@ class PackagedApplicationIT {
     @TempDir
     Path dir;
 
-    private final List<Process> started = new ArrayList<>();
+    // Also read by @AfterEach while a timed-out test's thread may still be starting one.
+    private final List<Process> started = new CopyOnWriteArrayList<>();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     @AfterEach
@@ -115,7 +119,8 @@ class PackagedApplicationIT {
 
         // The port the image publishes is the one its health check asks and its configuration serves.
         assertThat(dockerfile.healthCheck()).contains("/dev/tcp/127.0.0.1/" + dockerfile.exposedPort() + " ");
-        assertThat(configuredPort(app.resolve("config/application.yml"))).isEqualTo(dockerfile.exposedPort());
+        assertThat(configuredPort(app.resolve("config/application.yml"), app.resolve("BOOT-INF/classes/application.yml")))
+                .isEqualTo(dockerfile.exposedPort());
 
         Path socket = dir.resolve("run").resolve("broker.sock");
         Files.createDirectories(socket.getParent());
@@ -187,6 +192,9 @@ class PackagedApplicationIT {
                     .map(m -> m.group(1)).toList();
             assertThat(layers).as("layer copies").isNotEmpty();
             assertThat(files).as("file copies").isNotEmpty();
+            String runtimeStage = text.substring(text.lastIndexOf("\nFROM "));
+            assertThat(runtimeStage.lines().filter(line -> line.startsWith("COPY ")).count())
+                    .as("every COPY of the runtime stage is understood here").isEqualTo(layers.size() + files.size());
             assertThat(workdirs).as("WORKDIR of the runtime stage").isNotEmpty();
             List<String> exec = new ArrayList<>(List.of((one(EXEC, text, 1) + " " + one(EXEC, text, 2)).split(" ")));
             return new Dockerfile(List.of(one(EXTRACT, text, 1).split(" ")), layers, files,
@@ -202,10 +210,15 @@ class PackagedApplicationIT {
         }
     }
 
-    /** The port a Spring Boot configuration file sets, or Spring Boot's default. */
-    private static int configuredPort(Path yaml) throws IOException {
-        Matcher port = Pattern.compile("(?m)^\\s+port:\\s*(\\d+)").matcher(Files.readString(yaml));
-        return port.find() ? Integer.parseInt(port.group(1)) : 8080;
+    /** {@code server.port} from the first file that sets it (the image's, then the jar's), or Spring Boot's default. */
+    private static int configuredPort(Path... yamlFiles) throws IOException {
+        for (Path yaml : yamlFiles) {
+            Map<String, Object> document = new Yaml().load(Files.readString(yaml));
+            if (document != null && document.get("server") instanceof Map<?, ?> server && server.get("port") != null) {
+                return Integer.parseInt(server.get("port").toString());
+            }
+        }
+        return 8080;
     }
 
     // ---- processes ----
@@ -253,9 +266,13 @@ class PackagedApplicationIT {
                 Matcher started = PORT_STARTED.matcher(Files.readString(log));
                 port = started.find() ? Integer.parseInt(started.group(1)) : -1;
             } else {
-                HttpResponse<String> readiness = get("127.0.0.1", port, "/actuator/health/readiness");
-                if (readiness.statusCode() == 200 && readiness.body().contains("\"UP\"")) {
-                    return port;
+                try {
+                    HttpResponse<String> readiness = get("127.0.0.1", port, "/actuator/health/readiness");
+                    if (readiness.statusCode() == 200 && readiness.body().contains("\"UP\"")) {
+                        return port;
+                    }
+                } catch (IOException notYet) {
+                    // Listening, not answering yet: ask again.
                 }
             }
             Thread.sleep(200);

@@ -69,7 +69,9 @@ final class HandoffListener implements AutoCloseable {
     /**
      * Control connections served at once. A broker keeps a handful open (its pool, 8 by
      * default), each costing a thread here; beyond this many something other than a broker is
-     * connecting, and further ones are closed at once instead of each taking a thread.
+     * connecting, and further ones are closed at once instead of each taking a thread. Such a
+     * process can still take every place and stop handoffs (clients then reconnect through
+     * backend_pipe); only the endpoint's permissions keep it out.
      */
     static final int MAX_CONTROL_CONNECTIONS = 64;
     private static final long OVER_LIMIT_LOG_NANOS = Duration.ofSeconds(10).toNanos();
@@ -131,8 +133,8 @@ final class HandoffListener implements AutoCloseable {
         overLimitSinceLogged++;
         long now = System.nanoTime();
         if (now - overLimitLoggedAt >= OVER_LIMIT_LOG_NANOS) {
-            log.warn("handoff endpoint {}: {} control connection(s) closed at once: {} are open, the most served at "
-                    + "once", endpoint, overLimitSinceLogged, maxControls);
+            log.warn("handoff endpoint {}: {} control connection(s) closed at once since the last such warning: {} "
+                    + "are open, the most served at once", endpoint, overLimitSinceLogged, maxControls);
             overLimitLoggedAt = now;
             overLimitSinceLogged = 0;
         }

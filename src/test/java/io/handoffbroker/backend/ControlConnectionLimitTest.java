@@ -55,6 +55,7 @@ class ControlConnectionLimitTest {
             while (listener.controlConnections() > 1 && System.nanoTime() - deadline < 0) {
                 Thread.sleep(5);
             }
+            assertThat(listener.controlConnections()).as("the closed one's place is free").isEqualTo(1);
             AFUNIXSocket again = connect(endpoint);
             controls.add(again);
             assertThat(refusal(again, passed.get(2), 3)).as("a freed place is served").isEqualTo("backend at capacity");
