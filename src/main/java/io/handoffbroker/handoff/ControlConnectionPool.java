@@ -147,9 +147,10 @@ public final class ControlConnectionPool implements AutoCloseable {
     /**
      * Closes a connection that must not be reused and frees its slot, without dialling on the
      * calling thread: that is the event loop, or a worker with a client of its own to tell.
-     * On the event loop both happen on a thread of their own, since Commons Pool may wait
-     * while freeing the slot. A borrower waiting for the slot gets a connection dialled on a
-     * thread of its own; otherwise the evictor and the next borrow refill the pool.
+     * Commons Pool may wait while freeing the slot when a borrower waits for it, so then, and
+     * always on the event loop, both happen on a thread of their own. A borrower waiting for
+     * the slot gets a connection dialled on a thread of its own; otherwise the evictor and the
+     * next borrow refill the pool.
      */
     public void invalidate(ControlConnection connection) {
         GenericObjectPool<ControlConnection> pool = pools.get(connection.endpoint());
@@ -157,10 +158,11 @@ public final class ControlConnectionPool implements AutoCloseable {
             connection.close();
             return;
         }
-        if (dialsForbidden()) {
-            // The event loop never waits, and Commons Pool may: invalidateObject asks for a
-            // replacement, which waits (up to the borrow timeout) while the pool is full and
-            // another thread dials. The slot is freed a moment later, elsewhere.
+        if (dialsForbidden() || pool.getNumWaiters() > 0) {
+            // Neither the event loop nor a worker's deadline may wait, and Commons Pool may:
+            // with a borrower waiting, invalidateObject asks for a replacement, which waits (up
+            // to the borrow timeout) while the pool is full and another thread dials. The slot
+            // is freed a moment later, elsewhere.
             Thread.ofVirtual().name("broker-pool-discard").start(() -> discard(connection, pool));
             return;
         }
