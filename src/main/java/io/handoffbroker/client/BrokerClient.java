@@ -184,7 +184,7 @@ public final class BrokerClient {
                 hello);
     }
 
-    static Frame exchange(AFUNIXSocket socket, Frame request, Duration replyTimeout) throws IOException {
+    private static Frame exchange(AFUNIXSocket socket, Frame request, Duration replyTimeout) throws IOException {
         DeadlineInputStream reply = DeadlineInputStream.over(socket, replyTimeout); // bounds the write too
         FrameIO.write(socket.getOutputStream(), request);
         return FrameIO.read(reply, WireProtocol.MAX_FRAME_BODY);
@@ -196,7 +196,7 @@ public final class BrokerClient {
      * A refusal is reported whatever its request_id (a broker that could not read the
      * Hello, an oversized one say, has none to echo).
      */
-    static Negotiated negotiatedOrThrow(Frame reply, long requestId) throws IOException {
+    private static Negotiated negotiatedOrThrow(Frame reply, long requestId) throws IOException {
         Envelope.validate(reply, FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL);
         HelloReply helloReply = Envelope.payload(reply, HelloReply.parser(), "HelloReply");
         return switch (helloReply.getResultCase()) {

@@ -1,11 +1,11 @@
 package io.handoffbroker.client;
 
 import io.handoffbroker.unix.BoundedConnect;
+import io.handoffbroker.unix.Selection;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import org.newsclub.net.unix.AFUNIXSocket;
 
 /**
@@ -19,7 +19,6 @@ import org.newsclub.net.unix.AFUNIXSocket;
  */
 final class DeadlineInputStream extends FilterInputStream {
 
-    private static final long NANOS_PER_MILLI = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final AFUNIXSocket socket;
     private final long deadlineNanos;
@@ -31,7 +30,7 @@ final class DeadlineInputStream extends FilterInputStream {
         this.socket = socket;
         this.wait = wait;
         this.deadlineNanos = BoundedConnect.deadlineAfter(wait);
-        this.timeoutMillis = ceilMillis(deadlineNanos - System.nanoTime());
+        this.timeoutMillis = socketTimeoutMillis(deadlineNanos - System.nanoTime());
         socket.setSoTimeout(timeoutMillis);
     }
 
@@ -73,7 +72,7 @@ final class DeadlineInputStream extends FilterInputStream {
         if (left <= 0) {
             throw timedOut();
         }
-        int millis = ceilMillis(left);
+        int millis = socketTimeoutMillis(left);
         if (millis < timeoutMillis) {
             socket.setSoTimeout(millis);
             timeoutMillis = millis;
@@ -96,9 +95,8 @@ final class DeadlineInputStream extends FilterInputStream {
         return wait.getSeconds() < Long.MAX_VALUE / 1_000 ? wait.toMillis() + " ms" : wait.toString();
     }
 
-    /** At least 1 (0 would mean no timeout), at most what a socket timeout holds. */
-    private static int ceilMillis(long nanos) {
-        long millis = (nanos + NANOS_PER_MILLI - 1) / NANOS_PER_MILLI;
-        return (int) Math.clamp(millis, 1, Integer.MAX_VALUE);
+    /** Rounded up as a wait is; at least 1, since a socket timeout of 0 means none. */
+    private static int socketTimeoutMillis(long nanos) {
+        return Math.max(1, Selection.waitMillis(nanos));
     }
 }

@@ -38,7 +38,7 @@ final class UnknownBrokerKeys {
                 .toList();
         try {
             new Binder(ConfigurationPropertySources.from(explicit)).bind("broker",
-                    Bindable.ofInstance(new BrokerProperties()), new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
+                    Bindable.of(BrokerProperties.class), new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
         } catch (BindException e) {
             if (e.getCause() instanceof UnboundConfigurationPropertiesException unknown) {
                 throw new IllegalStateException("unknown configuration key(s), misspelt perhaps: "

@@ -224,12 +224,11 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 () -> onLoop(attempt, () -> conclude(attempt, noAckBy(attempt))));
     }
 
-    // The loop gives up a wait at its deadline, or earlier when it stops: the log and the
-    // events say which, so that a stop is not read as a slow backend.
+    // The loop gives up a wait at its deadline, or earlier when it stops. Either is concluded as
+    // a passed deadline; the detail in the log and the events says which.
     private static DeliveryOutcome noAckBy(Attempt attempt) {
         return System.nanoTime() - attempt.deadline >= 0 ? WireHandoffDelivery.deadlinePassed()
-                : new DeliveryOutcome(DeliveryOutcome.Status.DEADLINE_PASSED, true,
-                        "the broker stopped before the ACK came", null);
+                : WireHandoffDelivery.stoppedBeforeAck();
     }
 
     private void deliverOnWorker(Attempt attempt) {

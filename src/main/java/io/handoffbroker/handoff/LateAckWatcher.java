@@ -63,7 +63,7 @@ public final class LateAckWatcher implements AutoCloseable {
     }
 
     private synchronized void startOnce() {
-        if (thread == null) {
+        if (thread == null && running) { // a close() that found no thread ends what was handed over itself
             thread = Thread.ofPlatform().name(THREAD_NAME).daemon(true).start(this::run);
         }
     }

@@ -125,6 +125,11 @@ public final class WireHandoffDelivery {
         return outcome(Status.DEADLINE_PASSED, true, "no ACK before the deadline");
     }
 
+    /** The outcome when the broker stopped waiting before the deadline: it is stopping. */
+    public static DeliveryOutcome stoppedBeforeAck() {
+        return outcome(Status.DEADLINE_PASSED, true, "the broker stopped before the ACK came");
+    }
+
     private static DeliveryOutcome readFailed(IOException e) {
         return switch (e) {
             case DeadlinePassedException passed -> deadlinePassed();

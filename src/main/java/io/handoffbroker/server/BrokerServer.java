@@ -108,8 +108,7 @@ public final class BrokerServer implements AutoCloseable {
             throw e;
         }
         log.info("broker listening on {} (hello timeout {} ms, max {} connections, peer policy {}, waiting on {})",
-                path, settings.helloTimeout().toMillis(), settings.maxConnections(), settings.peerPolicy(),
-                readiness.kind());
+                path, settings.helloTimeout().toMillis(), settings.maxConnections(), settings.peerPolicy(), waitingOn);
         if (ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean os) {
             String warning = openFilesWarning(settings.maxConnections(), os.getMaxFileDescriptorCount());
             if (warning != null) {

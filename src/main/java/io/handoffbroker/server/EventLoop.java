@@ -305,10 +305,13 @@ final class EventLoop implements Runnable, Reactor {
             try {
                 channel = listener.accept();
             } catch (IOException e) {
-                if (listener.isOpen() && drainingBacklog) {
+                if (!listener.isOpen()) {
+                    return;
+                }
+                if (drainingBacklog) {
                     log.warn("accept failed while draining the backlog; the clients still queued are reset when "
                             + "the listener closes: {}", e.toString());
-                } else if (listener.isOpen()) {
+                } else {
                     backOffAccepting(e);
                 }
                 return;
