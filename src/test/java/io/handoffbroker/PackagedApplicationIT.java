@@ -66,8 +66,7 @@ class PackagedApplicationIT {
     @AfterEach
     void stopWhatIsLeft() throws InterruptedException {
         for (Process process : started) {
-            process.descendants().forEach(ProcessHandle::destroyForcibly);
-            process.destroyForcibly();
+            destroyTree(process);
             process.waitFor(10, TimeUnit.SECONDS);
         }
         http.close();
@@ -244,13 +243,17 @@ class PackagedApplicationIT {
         Process process = start(workingDirectory, out, Map.of(), command);
         boolean ended = process.waitFor(COMMAND.toMillis(), TimeUnit.MILLISECONDS);
         if (!ended) {
-            process.descendants().forEach(ProcessHandle::destroyForcibly);
-            process.destroyForcibly();
+            destroyTree(process);
         }
         String printed = Files.readString(out);
         assertThat(ended).as("%s ends within %s; it printed:%n%s", command, COMMAND, printed).isTrue();
         assertThat(process.exitValue()).as("%s exit status; it printed:%n%s", command, printed).isZero();
         return printed;
+    }
+
+    private static void destroyTree(Process process) {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
     }
 
     /** Waits for readiness; returns the actuator's port, read from the log. */
@@ -263,8 +266,8 @@ class PackagedApplicationIT {
                         + Files.readString(log));
             }
             if (port < 0) {
-                Matcher started = PORT_STARTED.matcher(Files.readString(log));
-                port = started.find() ? Integer.parseInt(started.group(1)) : -1;
+                Matcher portLine = PORT_STARTED.matcher(Files.readString(log));
+                port = portLine.find() ? Integer.parseInt(portLine.group(1)) : -1;
             } else {
                 try {
                     HttpResponse<String> readiness = get("127.0.0.1", port, "/actuator/health/readiness");

@@ -8,7 +8,6 @@ import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.wire.proto.HandoffAck;
 import java.io.FileInputStream;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;

@@ -6,7 +6,6 @@ import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.unix.Descriptors;
-import io.handoffbroker.wire.proto.HandoffAck;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;

@@ -3,6 +3,7 @@ package io.handoffbroker.backend;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.handoffbroker.testing.OpenDescriptors;
+import io.handoffbroker.testing.RecordingHandoffEvents;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -51,10 +52,7 @@ class ControlConnectionLimitTest {
             assertThat(listener.controlConnections()).isEqualTo(2);
 
             controls.get(0).close();
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (listener.controlConnections() > 1 && System.nanoTime() - deadline < 0) {
-                Thread.sleep(5);
-            }
+            RecordingHandoffEvents.awaitTrue(() -> listener.controlConnections() <= 1, WAIT);
             assertThat(listener.controlConnections()).as("the closed one's place is free").isEqualTo(1);
             AFUNIXSocket again = connect(endpoint);
             controls.add(again);

@@ -75,8 +75,7 @@ class HandoffListenerAnswersTest {
             out.flush();
         };
         try (Backend backend = Backend.start(dir, readThenReply); Pair client = Pair.open()) {
-            RawOffers.offer(backend.control, client.passed(), RawOffers.token(4),
-                    RawOffers.offerFrame(RawOffers.token(4), 44));
+            RawOffers.ack(backend.control, client.passed(), RawOffers.token(4), 44);
             Descriptors.closeWithoutShutdown(client.theirs()); // as the broker lets go: the backend's copy is the last
             client.ours.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
             assertThat(new String(client.ours.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
@@ -94,8 +93,7 @@ class HandoffListenerAnswersTest {
             readAfterClosingOutput.complete(new String(in.readNBytes(4), StandardCharsets.US_ASCII));
         };
         try (Backend backend = Backend.start(dir, sayByeThenListen); Pair client = Pair.open()) {
-            RawOffers.offer(backend.control, client.passed(), RawOffers.token(5),
-                    RawOffers.offerFrame(RawOffers.token(5), 45));
+            RawOffers.ack(backend.control, client.passed(), RawOffers.token(5), 45);
             assertThat(new String(client.ours.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
                     .as("the reply, then the end").isEqualTo("bye!");
             // Sent after the end was seen: a connection shut down both ways would refuse it (broken pipe).

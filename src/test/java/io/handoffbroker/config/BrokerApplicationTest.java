@@ -56,7 +56,7 @@ class BrokerApplicationTest {
                 connection.out().flush();
                 assertThat(connection.in().readNBytes(2)).isEqualTo("hi".getBytes(StandardCharsets.UTF_8));
             }
-            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            int port = port(context);
             JsonNode health = JSON.readTree(get(port, "/actuator/health"));
             assertThat(health.at("/components/broker/status").asString()).as("broker").isEqualTo("UP");
             assertThat(health.at("/components/broker/details/socketPath").asString()).isEqualTo(socket.toString());
@@ -86,7 +86,7 @@ class BrokerApplicationTest {
     void theBrokerIsNotReadyOnceItsSocketFileIsGoneWhileItStaysAlive() throws Exception {
         Path socket = dir.resolve("b").resolve("broker.sock");
         try (ConfigurableApplicationContext context = start("--server.port=0", "--broker.socket-path=" + socket)) {
-            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            int port = port(context);
             assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
                     .isEqualTo("UP");
             Files.delete(socket); // as a cleaner of temporary files would: no new client can find the broker
@@ -105,7 +105,7 @@ class BrokerApplicationTest {
         try (ConfigurableApplicationContext context = start("--server.port=0", "--broker.socket-path=" + socket,
                 "--broker.max-connections=1", "--broker.hello-timeout=30s");
                 AFUNIXSocket idle = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket))) {
-            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            int port = port(context);
             JsonNode broker = awaitJson(port, "/actuator/health/broker",
                     health -> health.at("/details/atConnectionLimit").asBoolean());
             assertThat(broker.at("/details/atConnectionLimit").asBoolean()).isTrue();
@@ -123,7 +123,7 @@ class BrokerApplicationTest {
         try (ConfigurableApplicationContext context = new SpringApplicationBuilder(HandoffBrokerApplication.class,
                 LoopKillingEvents.class).run("--server.port=0", "--broker.socket-path=" + socket);
                 AFUNIXSocket client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket))) {
-            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
+            int port = port(context);
             JsonNode liveness = awaitJson(port, "/actuator/health/liveness",
                     health -> health.at("/status").asString().equals("DOWN"));
             assertThat(liveness.at("/status").asString()).as("only a restart brings the loop back").isEqualTo("DOWN");
@@ -251,12 +251,8 @@ class BrokerApplicationTest {
                         "--broker.services[0].name=svc", "--broker.services[0].version=2.0.0",
                         "--broker.services[0].backend-endpoint=" + pipe,
                         "--broker.services[0].handoff-endpoint=" + missingHandoff)) {
-            int port = ((WebServerApplicationContext) context).getWebServer().getPort();
-            String health = "";
-            for (int i = 0; i < 50 && !health.contains("unreachable"); i++) {
-                Thread.sleep(100);
-                health = get(port, "/actuator/health/backends");
-            }
+            int port = port(context);
+            String health = await(port, "/actuator/health/backends", body -> body.contains("unreachable"));
             assertThat(health).contains("\"status\":\"UP\"")
                     .contains("svc@2.0.0").contains("handoff endpoint unreachable: clients reconnect");
         }
@@ -264,19 +260,28 @@ class BrokerApplicationTest {
 
     /** The JSON at {@code path} once {@code until} holds for it, or as it is after 5 s. */
     private static JsonNode awaitJson(int port, String path, Predicate<JsonNode> until) throws Exception {
+        return JSON.readTree(await(port, path, body -> until.test(JSON.readTree(body))));
+    }
+
+    /** The document at {@code path} once {@code until} holds for it, or as it is after 5 s. */
+    private static String await(int port, String path, Predicate<String> until) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        JsonNode node = JSON.readTree(get(port, path));
-        while (!until.test(node) && System.nanoTime() - deadline < 0) {
+        String body = get(port, path);
+        while (!until.test(body) && System.nanoTime() - deadline < 0) {
             Thread.sleep(100);
-            node = JSON.readTree(get(port, path));
+            body = get(port, path);
         }
-        return node;
+        return body;
+    }
+
+    private static int port(ConfigurableApplicationContext context) {
+        return ((WebServerApplicationContext) context).getWebServer().getPort();
     }
 
     private static String get(int port, String path) throws Exception {
-        try (HttpClient http = HttpClient.newHttpClient()) {
-            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
         }
     }
 }

@@ -3,7 +3,9 @@ package io.handoffbroker.handoff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.wire.HandoffToken;
+import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.InputStream;
@@ -62,11 +64,14 @@ class ControlConnectionTest {
             int descriptors = 0;
             while (tokenBytesInARow < HandoffToken.LENGTH) {
                 int n = in.read(buffer);
+                if (n < 0) {
+                    throw new EOFException("the control connection ended before the token");
+                }
                 FileDescriptor[] received = peer.getReceivedFileDescriptors();
                 if (received != null) {
                     descriptors += received.length;
                     for (FileDescriptor descriptor : received) {
-                        new FileInputStream(descriptor).close();
+                        Descriptors.closeReceived(descriptor);
                     }
                 }
                 for (int i = 0; i < n; i++) {

@@ -92,8 +92,8 @@ class LateAckWatcherTest {
 
     @Test
     void aConnectionHandedOverAfterTheWatcherClosedIsMissingAtOnceAndClosed() throws Exception {
-        LateAckWatcher watcher = watcher(Duration.ofSeconds(30));
-        try (ControlConnection first = dial(); AFUNIXSocketChannel firstBackend = endpoint.accept();
+        try (LateAckWatcher watcher = watcher(Duration.ofSeconds(30));
+                ControlConnection first = dial(); AFUNIXSocketChannel firstBackend = endpoint.accept();
                 ControlConnection late = dial(); AFUNIXSocketChannel lateBackend = endpoint.accept()) {
             watcher.watch(first, verdicts::add); // its thread runs, and ends with the close
             watcher.close();
