@@ -20,7 +20,6 @@ import org.springframework.boot.info.BuildProperties;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.context.annotation.DependsOn;
 import org.springframework.core.env.ConfigurableEnvironment;
 
 /** Builds the broker from {@link BrokerProperties}. */
@@ -28,15 +27,13 @@ import org.springframework.core.env.ConfigurableEnvironment;
 @EnableConfigurationProperties(BrokerProperties.class)
 public class BrokerConfiguration {
 
-    // Before anything is built from the settings (a misspelt key would have left one at its
-    // default), also when a user bean replaces the catalog: the listener depends on it too.
+    // Static: a bean factory post-processor is built before this configuration's instance.
     @Bean
     static UnknownBrokerKeys unknownBrokerKeys(ConfigurableEnvironment environment) {
-        return UnknownBrokerKeys.checked(environment);
+        return new UnknownBrokerKeys(environment);
     }
 
     @Bean
-    @DependsOn("unknownBrokerKeys")
     @ConditionalOnMissingBean
     ServiceCatalog serviceCatalog(BrokerProperties properties) {
         return BrokerSettings.catalog(properties);
@@ -71,7 +68,6 @@ public class BrokerConfiguration {
     }
 
     @Bean(destroyMethod = "close")
-    @DependsOn("unknownBrokerKeys")
     BrokerServer brokerServer(BrokerProperties properties, ServiceCatalog catalog, BackendProber prober,
             HandoffOrchestrator router, ObjectProvider<BrokerEvents> events, DrainState drainState) {
         HelloRateLimiter rateLimiter = new HelloRateLimiter(properties.getRateLimit().getHellosPerPeer(),

@@ -2,6 +2,8 @@ package io.handoffbroker.config;
 
 import java.util.List;
 import java.util.stream.Collectors;
+import org.springframework.beans.factory.config.BeanFactoryPostProcessor;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.context.properties.bind.BindException;
 import org.springframework.boot.context.properties.bind.BindHandler;
 import org.springframework.boot.context.properties.bind.Bindable;
@@ -20,15 +22,18 @@ import org.springframework.core.env.StandardEnvironment;
  * maps every {@code BROKER_*} variable to a key, and some the broker never asked for are set
  * for it (Kubernetes sets {@code BROKER_PORT} and others for a Service named {@code broker}).
  */
-final class UnknownBrokerKeys {
+final class UnknownBrokerKeys implements BeanFactoryPostProcessor {
 
-    private UnknownBrokerKeys() {
+    private final ConfigurableEnvironment environment;
+
+    UnknownBrokerKeys(ConfigurableEnvironment environment) {
+        this.environment = environment;
     }
 
-    /** A bean that exists once the check has passed, for the beans built from the settings to depend on. */
-    static UnknownBrokerKeys checked(ConfigurableEnvironment environment) {
+    /** Before any bean is built: a misspelt key fails the start before anything used its default. */
+    @Override
+    public void postProcessBeanFactory(ConfigurableListableBeanFactory beanFactory) {
         check(environment);
-        return new UnknownBrokerKeys();
     }
 
     static void check(ConfigurableEnvironment environment) {

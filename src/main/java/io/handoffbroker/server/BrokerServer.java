@@ -90,10 +90,7 @@ public final class BrokerServer implements AutoCloseable {
             readiness = Readiness.open();
             waitingOn = readiness.kind();
             EventLoop eventLoop = new EventLoop(listener, readiness, settings, negotiator, router, events,
-                    connectionIds, () -> listening = false, () -> {
-                        listening = false;
-                        onLoopFailure.run();
-                    });
+                    connectionIds, this::listenerClosed, this::loopFailed);
             Thread thread = Thread.ofPlatform().name("broker-io").daemon(false).unstarted(eventLoop);
             loop = eventLoop;
             loopThread = thread;
@@ -249,6 +246,17 @@ public final class BrokerServer implements AutoCloseable {
         loop = null;
         loopThread = null;
         log.info("broker stopped");
+    }
+
+    // Event loop thread: the drain closed the listener.
+    private void listenerClosed() {
+        listening = false;
+    }
+
+    // Event loop thread, after it closed what it owned.
+    private void loopFailed() {
+        listening = false;
+        onLoopFailure.run();
     }
 
     // Removes the socket file only if it is still the one we bound: a successor may already own the path.

@@ -58,6 +58,7 @@ final class EpollReadiness implements Readiness {
     // Ids reported that no key owns, with how many waits in a row reported them.
     private Map<Long, Integer> unknown = Map.of();
     private long rebuildNotBefore = System.nanoTime();
+    private int failedMovesInARow;
 
     EpollReadiness(Epoll epoll) {
         this.epoll = epoll;
@@ -128,9 +129,11 @@ final class EpollReadiness implements Readiness {
      * @return the keys dropped because their channel was closed, now invalid
      */
     private synchronized List<Key> rebuild(long orphanId) {
-        log.error("epoll keeps reporting a registration no key owns (id {}): a descriptor was closed before its "
-                + "key was cancelled, and its file lives on elsewhere; moving {} live keys to a new epoll instance",
-                orphanId, byId.size());
+        if (failedMovesInARow == 0) { // said once; a retry says only how it ends
+            log.error("epoll keeps reporting a registration no key owns (id {}): a descriptor was closed before "
+                    + "its key was cancelled, and its file lives on elsewhere; moving {} live keys to a new epoll "
+                    + "instance", orphanId, byId.size());
+        }
         Epoll fresh;
         try {
             fresh = Epoll.open();
@@ -166,12 +169,24 @@ final class EpollReadiness implements Readiness {
         old.close();
         fresh.wakeup(); // one sent to the old instance after its wait returned would be lost
         unknown = Map.of();
+        if (failedMovesInARow > 0) {
+            log.info("moved the live keys to a new epoll instance after {} failed tries", failedMovesInARow);
+            failedMovesInARow = 0;
+        }
         return dropped;
     }
 
-    /** A move that could not be made: nothing changed, and the next try is a second away. */
+    /**
+     * A move that could not be made: nothing changed, and the next try is a second away. Logs the
+     * 1st, 2nd, 4th, 8th... failure in a row: a broker out of descriptors for minutes would
+     * otherwise log one a second.
+     */
     private List<Key> keepTheOldInstance(String why) {
-        log.error("{}; keeping the old one and trying again in a second", why);
+        failedMovesInARow++;
+        if (Integer.bitCount(failedMovesInARow) == 1) {
+            log.error("{}; keeping the old one and trying again every second (failed try {} in a row)", why,
+                    failedMovesInARow);
+        }
         rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
         return List.of();
     }

@@ -75,13 +75,15 @@ final class EventLoop implements Runnable, Reactor {
 
     private Readiness.@Nullable Key acceptKey;
     private @Nullable Thread loopThread;
-    private volatile boolean acceptPaused;
-    // Set while accepting backs off after a failure (out of descriptors, typically), until
-    // acceptResumesAt: the connection stays in the backlog, so the listener stays readable and an
-    // accept tried at once would fail the same way, spinning the loop and flooding the log.
+    // Whether the listener is watched for new connections, and if not why. Set on the loop thread
+    // only; read by health from any thread. An enum set from the start, not a class per reason:
+    // the back-off comes when descriptors have run out, and then no class can be loaded from a
+    // directory of the class path.
+    private volatile Listener listenerState = Listener.WATCHED;
+    // While BACKING_OFF: why the last accept failed, and when the listener is watched again.
     private volatile @Nullable String acceptFailure;
-    private int failedAcceptsInARow;
     private long acceptResumesAt;
+    private int failedAcceptsInARow;
     private volatile boolean running = true;
 
     EventLoop(AFUNIXServerSocketChannel listener, Readiness readiness, ServerSettings settings,
@@ -191,17 +193,17 @@ final class EventLoop implements Runnable, Reactor {
 
     boolean isAccepting() {
         Readiness.Key k = acceptKey;
-        return running && k != null && k.isValid() && !acceptPaused && acceptFailure == null;
+        return running && k != null && k.isValid() && listenerState == Listener.WATCHED;
     }
 
     /** Accepting waits for a connection to close: the connection limit is reached. */
     boolean isAtConnectionLimit() {
-        return acceptPaused;
+        return listenerState == Listener.AT_CONNECTION_LIMIT;
     }
 
     /** Why the last accept failed, while accepting backs off after it; else null. */
     @Nullable String acceptFailure() {
-        return acceptFailure;
+        return listenerState == Listener.BACKING_OFF ? acceptFailure : null;
     }
 
     /**
@@ -276,12 +278,12 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void acceptAll(boolean drainingBacklog) {
-        if (!drainingBacklog && acceptFailure != null) {
+        if (!drainingBacklog && listenerState != Listener.WATCHED) {
             return;
         }
         for (int accepted = 0; ; accepted++) {
             if (!drainingBacklog && openConnections.get() >= settings.maxConnections()) {
-                pauseAccepting();
+                pauseAtConnectionLimit();
                 return;
             }
             // A burst at a time: a connection whose Hello came after its accept waits for the next
@@ -474,63 +476,62 @@ final class EventLoop implements Runnable, Reactor {
     void connectionClosed(ClientConnection connection, String reason) {
         openConnections.decrementAndGet();
         events.connectionClosed(connection, reason);
-        if (acceptPaused) {
-            execute(this::resumeAccepting);
+        if (listenerState == Listener.AT_CONNECTION_LIMIT) {
+            execute(this::resumeBelowConnectionLimit);
         }
     }
 
     /**
      * Stops watching the listener for 1 ms, doubling with each failure in a row up to 1 s, and
-     * logs the 1st, 2nd, 4th, 8th... failure of a run.
+     * logs the 1st, 2nd, 4th, 8th... failure of a run. The connection stays in the backlog, so the
+     * listener stays readable, and an accept tried at once would fail the same way, spinning the
+     * loop and flooding the log.
      */
     private void backOffAccepting(IOException e) {
         failedAcceptsInARow++;
-        long pause = Math.min(FIRST_ACCEPT_PAUSE_NANOS << Math.min(failedAcceptsInARow - 1, 20),
+        long pauseNanos = Math.min(FIRST_ACCEPT_PAUSE_NANOS << Math.min(failedAcceptsInARow - 1, 20),
                 LONGEST_ACCEPT_PAUSE_NANOS);
         if (Integer.bitCount(failedAcceptsInARow) == 1) {
             log.warn("accept failed ({} in a row; trying again in {} ms, new clients wait in the backlog): {}",
-                    failedAcceptsInARow, TimeUnit.NANOSECONDS.toMillis(pause), e.toString());
+                    failedAcceptsInARow, TimeUnit.NANOSECONDS.toMillis(pauseNanos), e.toString());
         }
         acceptFailure = e.getMessage() != null ? e.getMessage() : e.toString();
-        acceptResumesAt = System.nanoTime() + pause;
+        acceptResumesAt = System.nanoTime() + pauseNanos;
+        stopWatchingListener(Listener.BACKING_OFF);
+    }
+
+    private void pauseAtConnectionLimit() {
+        stopWatchingListener(Listener.AT_CONNECTION_LIMIT);
+        log.warn("connection limit of {} reached; new clients wait in the backlog until a connection closes",
+                settings.maxConnections());
+        // A connection closed on another thread between the limit check and the pause saw no
+        // pause to end: look again, or accepting could stay paused with nothing left to close.
+        if (openConnections.get() < settings.maxConnections()) {
+            execute(this::resumeBelowConnectionLimit);
+        }
+    }
+
+    private void resumeBelowConnectionLimit() {
+        if (listenerState == Listener.AT_CONNECTION_LIMIT && openConnections.get() < settings.maxConnections()) {
+            watchListenerAgain();
+        }
+    }
+
+    private void stopWatchingListener(Listener why) {
+        listenerState = why;
         Readiness.Key k = acceptKey;
         if (k != null && k.isValid()) {
             k.interestOps(0);
         }
     }
 
-    private void resumeAcceptingAfterBackOff() {
+    private void watchListenerAgain() {
+        listenerState = Listener.WATCHED;
         acceptFailure = null;
         Readiness.Key k = acceptKey;
-        if (!acceptPaused && k != null && k.isValid()) {
+        if (k != null && k.isValid()) { // not after the drain closed the listener
             k.interestOps(SelectionKey.OP_ACCEPT);
             acceptAll(false);
-        }
-    }
-
-    private void pauseAccepting() {
-        Readiness.Key k = acceptKey;
-        if (!acceptPaused && k != null && k.isValid()) {
-            acceptPaused = true;
-            k.interestOps(0);
-            log.warn("connection limit of {} reached; new clients wait in the backlog until a connection closes",
-                    settings.maxConnections());
-            // A connection closed on another thread between the limit check and the flag saw no
-            // pause to end: look again, or accepting could stay paused with nothing left to close.
-            if (openConnections.get() < settings.maxConnections()) {
-                execute(this::resumeAccepting);
-            }
-        }
-    }
-
-    private void resumeAccepting() {
-        Readiness.Key k = acceptKey;
-        if (acceptPaused && openConnections.get() < settings.maxConnections() && k != null && k.isValid()) {
-            acceptPaused = false;
-            if (acceptFailure == null) {
-                k.interestOps(SelectionKey.OP_ACCEPT);
-                acceptAll(false);
-            }
         }
     }
 
@@ -542,7 +543,7 @@ final class EventLoop implements Runnable, Reactor {
             byDeadline.pollFirst();
         }
         long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
-        if (acceptFailure != null) {
+        if (listenerState == Listener.BACKING_OFF) {
             hello = Math.min(hello, acceptResumesAt - now);
         }
         ChannelWait wait;
@@ -553,8 +554,8 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void expireDeadlines(long now) {
-        if (acceptFailure != null && acceptResumesAt - now <= 0) {
-            resumeAcceptingAfterBackOff();
+        if (listenerState == Listener.BACKING_OFF && acceptResumesAt - now <= 0) {
+            watchListenerAgain();
         }
         ChannelWait wait;
         while ((wait = channelWaits.peek()) != null && (wait.isDone() || wait.deadlineNanos - now <= 0)) {
@@ -625,6 +626,15 @@ final class EventLoop implements Runnable, Reactor {
         } catch (IOException ignored) {
             // Nothing is registered any more.
         }
+    }
+
+    /** Whether the listener is watched: one reason at a time not to, each with its own way back. */
+    private enum Listener {
+        WATCHED,
+        /** The connection limit is reached: watched again when a connection closes. */
+        AT_CONNECTION_LIMIT,
+        /** An accept failed (out of descriptors, typically): watched again at {@code acceptResumesAt}. */
+        BACKING_OFF
     }
 
     /** One {@link #awaitReadable} call: fires once, then parks its key ({@link Readiness.Key#park}). */

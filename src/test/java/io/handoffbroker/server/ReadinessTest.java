@@ -16,9 +16,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -27,6 +30,8 @@ import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketPair;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
 /**
  * The contract the event loop relies on, held by both ways of waiting: epoll and junixsocket's
@@ -247,6 +252,9 @@ class ReadinessTest {
                 AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
             Readiness.Key liveKey = watch(readiness, liveOurs, "live");
             int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
+            // Loads what a wait needs while there are descriptors: with none free, no class can be
+            // read from the class path, and a failed load is never tried again.
+            select(readiness, 0);
             try {
                 try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
                     for (int i = 0; i < 5; i++) {
@@ -258,10 +266,7 @@ class ReadinessTest {
                     liveOurs.read(ByteBuffer.allocate(1));
                 }
                 // The orphan still ends every wait at once; the move is tried again a second after the first.
-                long until = System.nanoTime() + Duration.ofMillis(1500).toNanos();
-                while (System.nanoTime() - until < 0) {
-                    assertThat(select(readiness, SHORT_WAIT)).isEmpty();
-                }
+                selectFor(readiness, Duration.ofMillis(1500));
                 assertWaitsForNothing(readiness);
                 poke(livePeer);
                 assertThat(select(readiness, SHORT_WAIT)).as("the live key moved along").containsExactly(liveKey);
@@ -269,6 +274,50 @@ class ReadinessTest {
             } finally {
                 Posix.close(elsewhere);
             }
+        }
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void aMoveThatKeepsFailingIsLoggedOnceThenAtTheFirstSecondAndFourthFailureAndWhenItSucceeds(
+            CapturedOutput output) throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        AFUNIXSocketPair<AFUNIXSocketChannel> live = AFUNIXSocketPair.open();
+        try (Readiness readiness = open("epoll"); AFUNIXSocketChannel peer = pair.getSocket2();
+                AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
+            watch(readiness, liveOurs, "live");
+            int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
+            // Loads what a wait needs while there are descriptors: with none free, no class can be
+            // read from the class path, and a failed load is never tried again.
+            select(readiness, 0);
+            try {
+                try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
+                    selectFor(readiness, Duration.ofMillis(3500)); // tries at 0, 1, 2 and 3 s, all failing
+                }
+                selectFor(readiness, Duration.ofMillis(1500));
+                assertWaitsForNothing(readiness);
+            } finally {
+                Posix.close(elsewhere);
+            }
+        }
+        String log = output.getOut();
+        Matcher moved = Pattern.compile("moved the live keys to a new epoll instance after (\\d+) failed tries")
+                .matcher(log);
+        assertThat(moved.find()).as("the move that worked, with the failures before it: %s", log).isTrue();
+        int failures = Integer.parseInt(moved.group(1));
+        assertThat(failures).as("a try a second while no descriptor was free").isBetween(3, 7);
+        assertThat(Pattern.compile("moving \\d+ live keys").matcher(log).results().count())
+                .as("what is wrong, said once").isEqualTo(1);
+        List<Integer> logged = Pattern.compile("failed try (\\d+) in a row").matcher(log).results()
+                .map(m -> Integer.parseInt(m.group(1))).toList();
+        assertThat(logged).as("the 1st, 2nd, 4th... failure").isEqualTo(failures < 4 ? List.of(1, 2) : List.of(1, 2, 4));
+    }
+
+    /** Selects for {@code howLong}; the orphan left behind ends every wait at once, and nothing is reported. */
+    private static void selectFor(Readiness readiness, Duration howLong) throws Exception {
+        long until = System.nanoTime() + howLong.toNanos();
+        while (System.nanoTime() - until < 0) {
+            assertThat(select(readiness, SHORT_WAIT)).isEmpty();
         }
     }
 
