@@ -65,12 +65,9 @@ class BackendServerLifecycleTest {
 
     /** Two idle control connections, as a broker's pool holds them, open while the server closes. */
     private static void cycleWithControlConnections(Path pipe, Path handoff) throws Exception {
-        AFUNIXSocketAddress address = AFUNIXSocketAddress.of(handoff);
         try (BackendServer server = new BackendServer(pipe, Optional.of(handoff), new EchoHandler(), 4).start();
-                AFUNIXSocket first = AFUNIXSocket.connectTo(address);
-                AFUNIXSocket second = AFUNIXSocket.connectTo(address)) {
-            first.setSoTimeout(5_000);
-            second.setSoTimeout(5_000);
+                AFUNIXSocket first = RawOffers.connect(handoff);
+                AFUNIXSocket second = RawOffers.connect(handoff)) {
             awaitControlThreads(2);
             server.close();
             assertThat(first.getInputStream().read()).as("the backend ended the first").isEqualTo(-1);

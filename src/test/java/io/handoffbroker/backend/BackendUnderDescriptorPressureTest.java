@@ -31,9 +31,8 @@ class BackendUnderDescriptorPressureTest {
         Path handoff = dir.resolve("handoff.sock");
         try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), new EchoHandler(),
                 4).start();
-                AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(handoff));
+                AFUNIXSocket control = RawOffers.connect(handoff);
                 FileInputStream passed = new FileInputStream("/dev/null")) {
-            control.setSoTimeout(5_000);
             // Both answers once, so that nothing on their paths is loaded (opened) while out of descriptors.
             assertThat(RawOffers.ack(control, passed.getFD(), RawOffers.token(1), 41).getAccepted()).isTrue();
             assertThat(RawOffers.ack(control, passed.getFD(), RawOffers.token(1), 42).getAccepted()).as("replayed")

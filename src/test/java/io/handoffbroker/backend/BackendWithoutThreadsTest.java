@@ -15,7 +15,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketPair;
 
@@ -50,12 +49,10 @@ class BackendWithoutThreadsTest {
         Path pipe = dir.resolve("pipe.sock");
         try (BackendServer server = new BackendServer(pipe, Optional.empty(), new EchoHandler(), 4, failingOnce())
                 .start()) {
-            try (AFUNIXSocket first = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(pipe))) {
-                first.setSoTimeout(5_000);
+            try (AFUNIXSocket first = RawOffers.connect(pipe)) {
                 assertThat(first.getInputStream().read()).as("closed, not left hanging").isEqualTo(-1);
             }
-            try (AFUNIXSocket second = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(pipe))) {
-                second.setSoTimeout(5_000);
+            try (AFUNIXSocket second = RawOffers.connect(pipe)) {
                 assertThat(HandoffFixture.echo(second, "served")).as("the accept thread lives on")
                         .isEqualTo("served");
             }
@@ -68,8 +65,7 @@ class BackendWithoutThreadsTest {
         Path handoff = dir.resolve("handoff.sock");
         try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff),
                 new EchoHandler(), 1, failingOnce()).start();
-                AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(handoff))) {
-            control.setSoTimeout(5_000);
+                AFUNIXSocket control = RawOffers.connect(handoff)) {
             try (AFUNIXSocket client = handOff(control, 1)) {
                 assertThat(client.getInputStream().read()).as("its descriptor was closed, not lost").isEqualTo(-1);
             }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,7 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketPair;
 
@@ -41,12 +39,12 @@ class ControlConnectionLimitTest {
         try {
             listener.start();
             OpenDescriptors.Snapshot baseline = OpenDescriptors.snapshot();
-            controls.add(connect(endpoint));
-            controls.add(connect(endpoint));
+            controls.add(RawOffers.connect(endpoint));
+            controls.add(RawOffers.connect(endpoint));
             assertThat(refusal(controls.get(0), passed.get(0), 1)).isEqualTo("backend at capacity");
             assertThat(refusal(controls.get(1), passed.get(1), 2)).isEqualTo("backend at capacity");
 
-            AFUNIXSocket overTheBound = connect(endpoint);
+            AFUNIXSocket overTheBound = RawOffers.connect(endpoint);
             controls.add(overTheBound);
             assertThat(overTheBound.getInputStream().read()).as("closed by the backend").isEqualTo(-1);
             assertThat(listener.controlConnections()).isEqualTo(2);
@@ -54,7 +52,7 @@ class ControlConnectionLimitTest {
             controls.get(0).close();
             RecordingHandoffEvents.awaitTrue(() -> listener.controlConnections() <= 1, WAIT);
             assertThat(listener.controlConnections()).as("the closed one's place is free").isEqualTo(1);
-            AFUNIXSocket again = connect(endpoint);
+            AFUNIXSocket again = RawOffers.connect(endpoint);
             controls.add(again);
             assertThat(refusal(again, passed.get(2), 3)).as("a freed place is served").isEqualTo("backend at capacity");
 
@@ -72,12 +70,6 @@ class ControlConnectionLimitTest {
             }
             listener.close();
         }
-    }
-
-    private static AFUNIXSocket connect(Path endpoint) throws IOException {
-        AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(endpoint));
-        control.setSoTimeout((int) WAIT.toMillis());
-        return control;
     }
 
     /** Offers one end of the pair; returns the refusal's detail. */

@@ -18,7 +18,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketPair;
 
@@ -110,9 +109,7 @@ class HandoffListenerAnswersTest {
             BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), handler, 4)
                     .start();
             try {
-                AFUNIXSocket control = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(handoff));
-                control.setSoTimeout(5_000);
-                return new Backend(server, control);
+                return new Backend(server, RawOffers.connect(handoff));
             } catch (Exception e) {
                 server.close();
                 throw e;

@@ -11,12 +11,21 @@ import io.handoffbroker.wire.proto.HandoffOffer;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.file.Path;
 import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /** The broker's side of an offer, by hand, on a control connection to a backend's handoff endpoint. */
 final class RawOffers {
 
     private RawOffers() {
+    }
+
+    /** A connection to {@code endpoint} (a handoff endpoint, or a backend pipe), its reads bounded by 5 s. */
+    static AFUNIXSocket connect(Path endpoint) throws IOException {
+        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(endpoint));
+        socket.setSoTimeout(5_000);
+        return socket;
     }
 
     /** A well-formed offer frame for {@code token}, its request_id the correlation id. */

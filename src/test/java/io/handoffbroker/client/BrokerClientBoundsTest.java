@@ -12,7 +12,6 @@ import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
-import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -144,11 +143,9 @@ class BrokerClientBoundsTest {
 
     /** A Negotiated with a token, answering {@code hello}. */
     private static Frame negotiatedWithToken(Path backendPipe, Frame hello) {
-        Negotiated negotiated = Negotiated.newBuilder().setBackendPipe(backendPipe.toString())
-                .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING).setHandlePassedToken(ByteString.copyFrom(TOKEN))
-                .setConnectionId(CONNECTION_ID).build();
-        return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, hello.getRequestId(),
-                HelloReply.newBuilder().setNegotiated(negotiated).build());
+        return ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
+                .setBackendPipe(backendPipe.toString()).setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
+                .setHandlePassedToken(ByteString.copyFrom(TOKEN)).setConnectionId(CONNECTION_ID));
     }
 
     private static Frame acceptedRelay() {

@@ -3,12 +3,10 @@ package io.handoffbroker.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
-import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import io.handoffbroker.wire.proto.Refused;
@@ -69,7 +67,7 @@ class BrokerClientReplyTest {
         Refused refused = Refused.newBuilder().setCode(ErrorCode.ERROR_PEER_REJECTED)
                 .setReason("initial Hello frame exceeds 64 KiB").build();
         try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
-                (hello, out) -> out.write(FrameIO.encode(reply(0, HelloReply.newBuilder().setRefused(refused)))))) {
+                (hello, out) -> out.write(FrameIO.encode(ScriptedBroker.reply(0, HelloReply.newBuilder().setRefused(refused)))))) {
             assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0"))
                     .isInstanceOfSatisfying(BrokerRefusedException.class, e -> {
                         assertThat(e.code()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
@@ -83,12 +81,8 @@ class BrokerClientReplyTest {
     }
 
     private static Frame negotiated(long requestId, Path backendPipe) {
-        return reply(requestId, HelloReply.newBuilder().setNegotiated(Negotiated.newBuilder()
+        return ScriptedBroker.negotiated(requestId, Negotiated.newBuilder()
                 .setNegotiatedProtocol(WireProtocol.PROTOCOL_VERSION).setBackendPipe(backendPipe.toString())
-                .setConnectionId(9)));
-    }
-
-    private static Frame reply(long requestId, HelloReply.Builder reply) {
-        return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, requestId, reply.build());
+                .setConnectionId(9));
     }
 }

@@ -1,8 +1,12 @@
 package io.handoffbroker.client;
 
+import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HelloReply;
+import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
@@ -46,6 +50,16 @@ final class ScriptedBroker implements AutoCloseable {
 
     Path path() {
         return path;
+    }
+
+    /** A broker's reply to the Hello with {@code requestId}. */
+    static Frame reply(long requestId, HelloReply.Builder reply) {
+        return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, requestId, reply.build());
+    }
+
+    /** A Negotiated answering the Hello with {@code requestId}. */
+    static Frame negotiated(long requestId, Negotiated.Builder negotiated) {
+        return reply(requestId, HelloReply.newBuilder().setNegotiated(negotiated));
     }
 
     @Override
