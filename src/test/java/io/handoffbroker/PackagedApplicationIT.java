@@ -53,7 +53,8 @@ class PackagedApplicationIT {
     private static final int EXIT_AFTER_SIGTERM = 143;
     private static final String JAR = "target/handoff-broker.jar";
     private static final Pattern PORT_STARTED = Pattern.compile("started on port (\\d+)");
-    // What the JVM prints when native access was not granted: config/jvm.options grants it.
+    // What the JVM prints when native access was not granted. config/jvm.options grants it, and so
+    // does the jar's manifest to `java -jar`: this checks the outcome, not which of the two gave it.
     private static final String NO_NATIVE_ACCESS = "WARNING: A restricted method";
 
     @TempDir
