@@ -1,5 +1,6 @@
 package io.handoffbroker.observability;
 
+import io.handoffbroker.server.AcceptState;
 import io.handoffbroker.server.BrokerServer;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
@@ -23,22 +24,22 @@ public final class BrokerHealthIndicator extends AbstractHealthIndicator {
 
     @Override
     protected void doHealthCheck(Health.Builder builder) {
-        boolean accepting = server.isAccepting();
-        boolean atLimit = server.isAtConnectionLimit();
-        String acceptFailure = server.acceptFailure();
+        AcceptState state = server.acceptState(); // once: two readings could straddle a change
         boolean listening = server.isListening();
         boolean socketFileIsOurs = listening && server.socketFileIsOurs();
-        boolean serving = (accepting || atLimit && acceptFailure == null) && socketFileIsOurs;
+        boolean serving = (state == AcceptState.ACCEPTING || state == AcceptState.AT_CONNECTION_LIMIT)
+                && socketFileIsOurs;
         (serving ? builder.up() : server.isDraining() ? builder.outOfService() : builder.down())
                 .withDetail("socketPath", server.socketPath().toString())
                 .withDetail("listening", listening)
                 .withDetail("socketFilePresent", socketFileIsOurs)
-                .withDetail("accepting", accepting)
-                .withDetail("atConnectionLimit", atLimit)
+                .withDetail("accepting", state == AcceptState.ACCEPTING)
+                .withDetail("atConnectionLimit", state == AcceptState.AT_CONNECTION_LIMIT)
                 .withDetail("draining", server.isDraining())
                 .withDetail("connectionsOpen", server.openConnections());
-        if (acceptFailure != null) {
-            builder.withDetail("acceptFailure", acceptFailure);
+        if (state == AcceptState.BACKING_OFF) {
+            String why = server.acceptFailure();
+            builder.withDetail("acceptFailure", why != null ? why : "accepting again just now");
         }
     }
 }

@@ -142,21 +142,20 @@ public final class BrokerServer implements AutoCloseable {
         return waitingOn;
     }
 
+    /** Whether new connections are taken, and if not why. */
+    public AcceptState acceptState() {
+        EventLoop l = loop;
+        return listening && l != null ? l.acceptState() : AcceptState.CLOSED;
+    }
+
     /** True while the listener is bound and taking new connections. */
     public boolean isAccepting() {
-        EventLoop l = loop;
-        return listening && l != null && l.isAccepting();
+        return acceptState() == AcceptState.ACCEPTING;
     }
 
     /** True while the listener is bound (it may be paused at the connection limit). */
     public boolean isListening() {
         return listening;
-    }
-
-    /** True while accepting waits for a connection to close: the connection limit is reached. */
-    public boolean isAtConnectionLimit() {
-        EventLoop l = loop;
-        return listening && l != null && l.isAtConnectionLimit();
     }
 
     /** Why accepting failed (out of descriptors, typically), while it backs off after it; else null. */

@@ -75,11 +75,11 @@ final class EventLoop implements Runnable, Reactor {
 
     private Readiness.@Nullable Key acceptKey;
     private @Nullable Thread loopThread;
-    // Whether the listener is watched for new connections, and if not why. Set on the loop thread
-    // only; read by health from any thread. An enum set from the start, not a class per reason:
-    // the back-off comes when descriptors have run out, and then no class can be loaded from a
-    // directory of the class path.
-    private volatile Listener listenerState = Listener.WATCHED;
+    // Whether the listener is watched for new connections, and if not why (never CLOSED: that is
+    // the listener's key, see acceptState()). Set on the loop thread only; read by health from any
+    // thread. An enum loaded from the start, not a class per reason: the back-off comes when
+    // descriptors have run out, and then no class can be loaded from a directory of the class path.
+    private volatile AcceptState listenerState = AcceptState.ACCEPTING;
     // While BACKING_OFF: why the last accept failed, and when the listener is watched again.
     private volatile @Nullable String acceptFailure;
     private long acceptResumesAt;
@@ -191,19 +191,14 @@ final class EventLoop implements Runnable, Reactor {
         return openConnections.get();
     }
 
-    boolean isAccepting() {
+    AcceptState acceptState() {
         Readiness.Key k = acceptKey;
-        return running && k != null && k.isValid() && listenerState == Listener.WATCHED;
-    }
-
-    /** Accepting waits for a connection to close: the connection limit is reached. */
-    boolean isAtConnectionLimit() {
-        return listenerState == Listener.AT_CONNECTION_LIMIT;
+        return running && k != null && k.isValid() ? listenerState : AcceptState.CLOSED;
     }
 
     /** Why the last accept failed, while accepting backs off after it; else null. */
     @Nullable String acceptFailure() {
-        return listenerState == Listener.BACKING_OFF ? acceptFailure : null;
+        return listenerState == AcceptState.BACKING_OFF ? acceptFailure : null;
     }
 
     /**
@@ -278,7 +273,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void acceptAll(boolean drainingBacklog) {
-        if (!drainingBacklog && listenerState != Listener.WATCHED) {
+        if (!drainingBacklog && listenerState != AcceptState.ACCEPTING) {
             return;
         }
         for (int accepted = 0; ; accepted++) {
@@ -475,10 +470,11 @@ final class EventLoop implements Runnable, Reactor {
     /** Any thread: a connection this loop accepted was closed or released. */
     void connectionClosed(ClientConnection connection, String reason) {
         openConnections.decrementAndGet();
-        events.connectionClosed(connection, reason);
-        if (listenerState == Listener.AT_CONNECTION_LIMIT) {
+        // Before the listener's callback: one that throws must not keep accepting paused for good.
+        if (listenerState == AcceptState.AT_CONNECTION_LIMIT) {
             execute(this::resumeBelowConnectionLimit);
         }
+        events.connectionClosed(connection, reason);
     }
 
     /**
@@ -497,11 +493,11 @@ final class EventLoop implements Runnable, Reactor {
         }
         acceptFailure = e.getMessage() != null ? e.getMessage() : e.toString();
         acceptResumesAt = System.nanoTime() + pauseNanos;
-        stopWatchingListener(Listener.BACKING_OFF);
+        stopWatchingListener(AcceptState.BACKING_OFF);
     }
 
     private void pauseAtConnectionLimit() {
-        stopWatchingListener(Listener.AT_CONNECTION_LIMIT);
+        stopWatchingListener(AcceptState.AT_CONNECTION_LIMIT);
         log.warn("connection limit of {} reached; new clients wait in the backlog until a connection closes",
                 settings.maxConnections());
         // A connection closed on another thread between the limit check and the pause saw no
@@ -512,12 +508,12 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void resumeBelowConnectionLimit() {
-        if (listenerState == Listener.AT_CONNECTION_LIMIT && openConnections.get() < settings.maxConnections()) {
+        if (listenerState == AcceptState.AT_CONNECTION_LIMIT && openConnections.get() < settings.maxConnections()) {
             watchListenerAgain();
         }
     }
 
-    private void stopWatchingListener(Listener why) {
+    private void stopWatchingListener(AcceptState why) {
         listenerState = why;
         Readiness.Key k = acceptKey;
         if (k != null && k.isValid()) {
@@ -526,7 +522,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void watchListenerAgain() {
-        listenerState = Listener.WATCHED;
+        listenerState = AcceptState.ACCEPTING;
         acceptFailure = null;
         Readiness.Key k = acceptKey;
         if (k != null && k.isValid()) { // not after the drain closed the listener
@@ -543,7 +539,7 @@ final class EventLoop implements Runnable, Reactor {
             byDeadline.pollFirst();
         }
         long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
-        if (listenerState == Listener.BACKING_OFF) {
+        if (listenerState == AcceptState.BACKING_OFF) {
             hello = Math.min(hello, acceptResumesAt - now);
         }
         ChannelWait wait;
@@ -554,7 +550,7 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     private void expireDeadlines(long now) {
-        if (listenerState == Listener.BACKING_OFF && acceptResumesAt - now <= 0) {
+        if (listenerState == AcceptState.BACKING_OFF && acceptResumesAt - now <= 0) {
             watchListenerAgain();
         }
         ChannelWait wait;
@@ -626,15 +622,6 @@ final class EventLoop implements Runnable, Reactor {
         } catch (IOException ignored) {
             // Nothing is registered any more.
         }
-    }
-
-    /** Whether the listener is watched: one reason at a time not to, each with its own way back. */
-    private enum Listener {
-        WATCHED,
-        /** The connection limit is reached: watched again when a connection closes. */
-        AT_CONNECTION_LIMIT,
-        /** An accept failed (out of descriptors, typically): watched again at {@code acceptResumesAt}. */
-        BACKING_OFF
     }
 
     /** One {@link #awaitReadable} call: fires once, then parks its key ({@link Readiness.Key#park}). */

@@ -93,6 +93,30 @@ class ConnectionLimitTest {
     }
 
     @Test
+    void aConnectionClosedWhileItsListenerThrowsStillLetsTheNextClientIn() throws Exception {
+        broker.close();
+        broker = new BrokerFixture(dir)
+                .service(ServiceBackend.reconnectOnly("echo", "1.2.3", dir.resolve("echo.sock")))
+                .maxConnections(LIMIT).helloTimeout(Duration.ofSeconds(30))
+                .events(new BrokerEvents() {
+                    @Override
+                    public void connectionClosed(ClientConnection connection, String reason) {
+                        throw new IllegalStateException("a listener that fails");
+                    }
+                })
+                .start();
+        holdIdleConnectionsUpToTheLimit();
+        try (RawClient waiting = RawClient.connect(broker.socketPath(), Duration.ofMillis(300))) {
+            waiting.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 6));
+            assertThatThrownBy(waiting::readFrame).isInstanceOf(SocketTimeoutException.class);
+
+            idle.removeFirst().close();
+            waiting.socket().setSoTimeout(5_000);
+            assertNegotiated(waiting.readFrame());
+        }
+    }
+
+    @Test
     void clientWaitingInTheBacklogIsAnsweredShuttingDownWhenTheBrokerDrains() throws Exception {
         holdIdleConnectionsUpToTheLimit();
         try (RawClient waiting = RawClient.connect(broker.socketPath(), Duration.ofMillis(300))) {
