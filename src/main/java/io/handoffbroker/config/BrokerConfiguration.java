@@ -20,7 +20,6 @@ import org.springframework.boot.info.BuildProperties;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.core.env.ConfigurableEnvironment;
 
 /** Builds the broker from {@link BrokerProperties}. */
 @Configuration(proxyBeanMethods = false)
@@ -29,8 +28,8 @@ public class BrokerConfiguration {
 
     // Static: a bean factory post-processor is built before this configuration's instance.
     @Bean
-    static UnknownBrokerKeys unknownBrokerKeys(ConfigurableEnvironment environment) {
-        return new UnknownBrokerKeys(environment);
+    static UnknownBrokerKeys unknownBrokerKeys() {
+        return new UnknownBrokerKeys();
     }
 
     @Bean

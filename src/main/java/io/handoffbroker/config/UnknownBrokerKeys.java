@@ -1,7 +1,9 @@
 package io.handoffbroker.config;
 
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.config.BeanFactoryPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.context.properties.bind.BindException;
@@ -11,7 +13,9 @@ import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.bind.UnboundConfigurationPropertiesException;
 import org.springframework.boot.context.properties.bind.handler.NoUnboundElementsBindHandler;
 import org.springframework.boot.context.properties.source.ConfigurationPropertySources;
+import org.springframework.context.EnvironmentAware;
 import org.springframework.core.env.ConfigurableEnvironment;
+import org.springframework.core.env.Environment;
 import org.springframework.core.env.PropertySource;
 import org.springframework.core.env.StandardEnvironment;
 
@@ -22,18 +26,19 @@ import org.springframework.core.env.StandardEnvironment;
  * maps every {@code BROKER_*} variable to a key, and some the broker never asked for are set
  * for it (Kubernetes sets {@code BROKER_PORT} and others for a Service named {@code broker}).
  */
-final class UnknownBrokerKeys implements BeanFactoryPostProcessor {
+final class UnknownBrokerKeys implements BeanFactoryPostProcessor, EnvironmentAware {
 
-    private final ConfigurableEnvironment environment;
+    private @Nullable ConfigurableEnvironment environment;
 
-    UnknownBrokerKeys(ConfigurableEnvironment environment) {
-        this.environment = environment;
+    @Override
+    public void setEnvironment(Environment environment) {
+        this.environment = (ConfigurableEnvironment) environment;
     }
 
     /** Before any bean is built: a misspelt key fails the start before anything used its default. */
     @Override
     public void postProcessBeanFactory(ConfigurableListableBeanFactory beanFactory) {
-        check(environment);
+        check(Objects.requireNonNull(environment, "environment"));
     }
 
     static void check(ConfigurableEnvironment environment) {
