@@ -48,6 +48,8 @@ final class EpollReadiness implements Readiness {
     private static final int ORPHAN_WAITS = 3;
     private static final long REBUILD_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
+    private final long rebuildRetryNanos;
+
     private Epoll epoll; // replaced only by rebuild(), under this object's lock
     private final Map<Long, Key> byId = new ConcurrentHashMap<>();
     private final Map<SelectableChannel, Key> byChannel = new ConcurrentHashMap<>();
@@ -61,7 +63,18 @@ final class EpollReadiness implements Readiness {
     private int failedMovesInARow;
 
     EpollReadiness(Epoll epoll) {
+        this(epoll, REBUILD_RETRY_NANOS);
+    }
+
+    // The pause between tries of a move that failed: shorter in tests, which count the tries.
+    EpollReadiness(Epoll epoll, long rebuildRetryNanos) {
         this.epoll = epoll;
+        this.rebuildRetryNanos = rebuildRetryNanos;
+    }
+
+    /** Moves to a new instance that failed since the last that worked. */
+    synchronized int failedMovesInARow() {
+        return failedMovesInARow;
     }
 
     @Override
@@ -184,10 +197,10 @@ final class EpollReadiness implements Readiness {
     private List<Key> keepTheOldInstance(String why) {
         failedMovesInARow++;
         if (Integer.bitCount(failedMovesInARow) == 1) {
-            log.error("{}; keeping the old one and trying again every second (failed try {} in a row)", why,
-                    failedMovesInARow);
+            log.error("{}; keeping the old one and trying again every {} ms (failed try {} in a row)", why,
+                    TimeUnit.NANOSECONDS.toMillis(rebuildRetryNanos), failedMovesInARow);
         }
-        rebuildNotBefore = System.nanoTime() + REBUILD_RETRY_NANOS;
+        rebuildNotBefore = System.nanoTime() + rebuildRetryNanos;
         return List.of();
     }
 
