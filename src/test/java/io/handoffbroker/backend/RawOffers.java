@@ -24,7 +24,12 @@ final class RawOffers {
     /** A connection to {@code endpoint} (a handoff endpoint, or a backend pipe), its reads bounded by 5 s. */
     static AFUNIXSocket connect(Path endpoint) throws IOException {
         AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(endpoint));
-        socket.setSoTimeout(5_000);
+        try {
+            socket.setSoTimeout(5_000);
+        } catch (IOException e) {
+            socket.close();
+            throw e;
+        }
         return socket;
     }
 

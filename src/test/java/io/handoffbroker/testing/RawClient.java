@@ -25,7 +25,12 @@ public final class RawClient implements AutoCloseable {
 
     public static RawClient connect(Path socketPath, Duration readTimeout) throws IOException {
         AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socketPath));
-        socket.setSoTimeout((int) readTimeout.toMillis());
+        try {
+            socket.setSoTimeout((int) readTimeout.toMillis());
+        } catch (IOException e) {
+            socket.close();
+            throw e;
+        }
         return new RawClient(socket);
     }
 
