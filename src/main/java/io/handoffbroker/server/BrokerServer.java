@@ -192,6 +192,12 @@ public final class BrokerServer implements AutoCloseable {
         return settings.socketPath();
     }
 
+    /** Memory taken by Hellos being received, beyond the first kilobyte of each; 0 when not listening. */
+    public long helloMemoryTaken() {
+        EventLoop l = loop;
+        return l == null ? 0 : l.helloMemoryTaken();
+    }
+
     /** Connections accepted since start; the last connection id issued. */
     public long connectionsAccepted() {
         return connectionIds.get();

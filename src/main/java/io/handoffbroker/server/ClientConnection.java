@@ -3,6 +3,7 @@ package io.handoffbroker.server;
 import io.handoffbroker.negotiation.HelloDecision;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.wire.BodyBudget;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.proto.Frame;
@@ -33,7 +34,7 @@ public final class ClientConnection {
     private final long acceptedNanos;
     private final long helloDeadlineNanos;
     private final EventLoop loop;
-    private final FrameDecoder decoder = FrameDecoder.forHello();
+    private final FrameDecoder decoder;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private Readiness.@Nullable Key key;
@@ -45,8 +46,9 @@ public final class ClientConnection {
     private volatile boolean detached;
 
     ClientConnection(long id, AFUNIXSocketChannel channel, PeerIdentity peer, long acceptedNanos,
-            long helloDeadlineNanos, EventLoop loop) {
+            long helloDeadlineNanos, EventLoop loop, BodyBudget helloMemory) {
         this.id = id;
+        this.decoder = FrameDecoder.forHello(helloMemory);
         this.channel = channel;
         this.peer = peer;
         this.acceptedNanos = acceptedNanos;
@@ -154,6 +156,7 @@ public final class ClientConnection {
         } catch (IOException e) {
             // The descriptor is released or never was valid; nothing more to free.
         }
+        decoder.discard(); // closed mid-Hello: what its body took goes back to the others
         loop.connectionClosed(this, reason);
         return true;
     }

@@ -63,6 +63,9 @@ final class EventLoop implements Runnable, Reactor {
     private final AtomicLong connectionIds;
     private final AtomicInteger openConnections = new AtomicInteger();
     private final ArrayDeque<ClientConnection> byDeadline = new ArrayDeque<>();
+    private final HelloMemory helloMemory;
+    // Hellos whose body found no room in helloMemory, unread in their sockets, in arrival order.
+    private final ArrayDeque<ClientConnection> waitingForMemory = new ArrayDeque<>();
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final PriorityQueue<ChannelWait> channelWaits = new PriorityQueue<>(
             Comparator.comparingLong(ChannelWait::deadlineNanos));
@@ -99,6 +102,7 @@ final class EventLoop implements Runnable, Reactor {
         this.onListenerClosed = onListenerClosed;
         this.onFailure = onFailure;
         this.helloTimeoutNanos = settings.helloTimeout().toNanos();
+        this.helloMemory = new HelloMemory(settings.helloMemory());
         listener.configureBlocking(false);
         this.listenerDescriptor = Posix.number(listener.getFileDescriptor());
         this.acceptKey = readiness.register(listener, listenerDescriptor, SelectionKey.OP_ACCEPT, null);
@@ -223,6 +227,7 @@ final class EventLoop implements Runnable, Reactor {
         readiness.select(tasks.isEmpty() ? waitNanos : 0, this::dispatch);
         runTasks();
         expireDeadlines(System.nanoTime());
+        retryHellosWaitingForMemory();
     }
 
     private void dispatch(Readiness.Key key) {
@@ -252,7 +257,13 @@ final class EventLoop implements Runnable, Reactor {
                     // a Hello or says it never will (end of stream, or an incomplete frame refused).
                     do {
                         readHello(connection, true);
-                    } while (!connection.isClosed() && !connection.isDetached() && !connection.helloRead());
+                    } while (!connection.isClosed() && !connection.isDetached() && !connection.helloRead()
+                            && !connection.decoder().isWaitingForBudget());
+                    if (!connection.isClosed() && connection.decoder().isWaitingForBudget()) {
+                        // A hang-up is a close, not a half-close: no reply could be read, and the
+                        // memory its Hello holds is wanted by others.
+                        connection.close("client hung up while its Hello waited for memory");
+                    }
                 }
             } else if (key.isReadable()) {
                 readHello(connection, true);
@@ -345,7 +356,7 @@ final class EventLoop implements Runnable, Reactor {
         long now = System.nanoTime();
         openConnections.incrementAndGet();
         ClientConnection connection = new ClientConnection(connectionIds.incrementAndGet(), channel, peer, now,
-                now + helloTimeoutNanos, this);
+                now + helloTimeoutNanos, this, helloMemory);
         try {
             channel.configureBlocking(false);
         } catch (IOException e) {
@@ -406,7 +417,13 @@ final class EventLoop implements Runnable, Reactor {
             return;
         }
         if (frame == null) {
-            ensureKey(connection, SelectionKey.OP_READ);
+            if (decoder.isWaitingForBudget()) {
+                // Not watched meanwhile: its bytes stay readable, and a level-triggered wait would spin.
+                ensureKey(connection, 0);
+                waitingForMemory.addLast(connection);
+            } else {
+                ensureKey(connection, SelectionKey.OP_READ);
+            }
             return;
         }
         connection.markHelloRead();
@@ -529,6 +546,36 @@ final class EventLoop implements Runnable, Reactor {
             k.interestOps(SelectionKey.OP_ACCEPT);
             acceptAll(false);
         }
+    }
+
+    /**
+     * Once memory was given back, reads on the Hellos that waited for it, oldest first; those
+     * that still find no room wait again, until memory is given back once more.
+     */
+    private void retryHellosWaitingForMemory() {
+        ClientConnection head;
+        while ((head = waitingForMemory.peekFirst()) != null && (head.isClosed() || head.isDetached())) {
+            waitingForMemory.pollFirst();
+        }
+        if (waitingForMemory.isEmpty() || !helloMemory.givenBackSinceAsked()) {
+            return;
+        }
+        for (int waiting = waitingForMemory.size(); waiting > 0; waiting--) {
+            ClientConnection connection = waitingForMemory.pollFirst();
+            if (connection == null || connection.isClosed() || connection.isDetached()) {
+                continue;
+            }
+            try {
+                readHello(connection, false);
+            } catch (RuntimeException bug) {
+                closeAfterBug(connection, bug);
+            }
+        }
+    }
+
+    /** Memory taken by Hellos being received, beyond the first kilobyte of each. */
+    long helloMemoryTaken() {
+        return helloMemory.taken();
     }
 
     private long nanosUntilNextDeadline(long now) {

@@ -13,9 +13,22 @@ import java.util.Objects;
  *     accepting and new clients wait in the listen backlog until a slot frees
  * @param backlog the listen backlog
  * @param peerPolicy who may connect
+ * @param helloMemory bytes all Hellos being received may take beyond the first kilobyte of each
  */
 public record ServerSettings(Path socketPath, Duration helloTimeout, int maxConnections, int backlog,
-        PeerPolicy peerPolicy) {
+        PeerPolicy peerPolicy, long helloMemory) {
+
+    /**
+     * 16 MiB: 256 Hellos of the largest size at once, an eighth of the broker's heap with
+     * config/jvm.options; with each connection's first kilobyte (10 MiB at 10,240 connections)
+     * what stalled Hellos can hold at most.
+     */
+    public static final long DEFAULT_HELLO_MEMORY = 16L << 20;
+
+    public ServerSettings(Path socketPath, Duration helloTimeout, int maxConnections, int backlog,
+            PeerPolicy peerPolicy) {
+        this(socketPath, helloTimeout, maxConnections, backlog, peerPolicy, DEFAULT_HELLO_MEMORY);
+    }
 
     public ServerSettings {
         Objects.requireNonNull(socketPath, "socketPath");
@@ -28,6 +41,9 @@ public record ServerSettings(Path socketPath, Duration helloTimeout, int maxConn
         }
         if (backlog < 1) {
             throw new IllegalArgumentException("backlog must be at least 1, got " + backlog);
+        }
+        if (helloMemory < 0) {
+            throw new IllegalArgumentException("hello memory must not be negative, got " + helloMemory);
         }
     }
 }

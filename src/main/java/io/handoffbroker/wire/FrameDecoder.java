@@ -19,13 +19,21 @@ import org.jspecify.annotations.Nullable;
  *  | 1 byte  | 4 bytes             | body_length bytes           |
  *  +---------+---------------------+-----------------------------+
  *    checked    checked against the   allocated only after the
- *    at once    limit, before any     length passed the check
- *               allocation
+ *    at once    limit, before any     length passed the check, and
+ *               allocation            as its bytes arrive
  * </pre>
  *
  * <p>The decoder reads the header and then exactly the announced body, never a
  * byte more: on a client connection whatever follows the Hello belongs to the
  * backend the connection may be handed to, so it must stay in the socket.
+ *
+ * <p>Memory: the body's buffer starts at {@value #FREE_BODY_BYTES} bytes (or the body's
+ * length, if smaller) and doubles as the bytes arrive, so a peer that announces a large body
+ * and stalls costs what it sent, not what it announced. Growth past those first bytes is taken
+ * from a {@link BodyBudget} shared with other decoders; when the budget has no room the decoder
+ * reads no further and says so ({@link #isWaitingForBudget()}), the rest of the frame staying in
+ * the socket, and its reader tries again once memory was given back. What a decoder took is
+ * given back when its frame is complete, when it fails, and on {@link #discard()}.
  *
  * <p>Failure modes: a wrong first byte fails as soon as that byte arrives
  * ({@link UnsupportedFramingException}); an oversized length fails from the
@@ -38,32 +46,54 @@ import org.jspecify.annotations.Nullable;
  */
 public final class FrameDecoder {
 
+    /** Body bytes a decoder may always buffer, outside any budget: a usual Hello fits in them. */
+    public static final int FREE_BODY_BYTES = 1024;
+
     private final int maxBodyLength;
+    private final BodyBudget budget;
     private final ByteBuffer header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
     private @Nullable ByteBuffer body;
+    private int bodyLength;
+    private int reserved; // taken from the budget for the current body
+    private boolean waitingForBudget;
     private long bytesRead;
 
-    private FrameDecoder(int maxBodyLength) {
+    private FrameDecoder(int maxBodyLength, BodyBudget budget) {
         this.maxBodyLength = maxBodyLength;
+        this.budget = budget;
     }
 
-    /** A decoder for the first frame of a client connection, capped at 64 KiB. */
+    /** A decoder for the first frame of a client connection, capped at 64 KiB, without a budget. */
     public static FrameDecoder forHello() {
-        return new FrameDecoder(WireProtocol.MAX_HELLO_BODY);
+        return forHello(BodyBudget.UNLIMITED);
+    }
+
+    /** A decoder for the first frame of a client connection, capped at 64 KiB, growing within {@code budget}. */
+    public static FrameDecoder forHello(BodyBudget budget) {
+        return new FrameDecoder(WireProtocol.MAX_HELLO_BODY, budget);
     }
 
     /** A decoder for any later frame, capped at 16 MiB. */
     public static FrameDecoder forStream() {
-        return new FrameDecoder(WireProtocol.MAX_FRAME_BODY);
+        return new FrameDecoder(WireProtocol.MAX_FRAME_BODY, BodyBudget.UNLIMITED);
     }
 
     /**
      * Reads whatever the channel has ready, up to the end of the current frame.
      *
      * @return the frame once its last byte arrived, or {@code null} when the
-     *     channel has no more bytes for now
+     *     channel has no more bytes for now, or the budget no room for them
      */
     public @Nullable Frame readFrom(ReadableByteChannel channel) throws IOException {
+        try {
+            return read(channel);
+        } catch (IOException | RuntimeException e) {
+            giveBackReserved(); // spent: the connection is closed
+            throw e;
+        }
+    }
+
+    private @Nullable Frame read(ReadableByteChannel channel) throws IOException {
         ByteBuffer bodyBuffer = body;
         if (bodyBuffer == null) {
             if (readOrEof(channel, header) == 0 && header.position() == 0) {
@@ -73,18 +103,65 @@ public final class FrameDecoder {
             if (header.hasRemaining()) {
                 return null;
             }
-            bodyBuffer = allocateBody(header.getInt(1), maxBodyLength);
+            bodyLength = checkedLength(header.getInt(1), maxBodyLength);
+            bodyBuffer = ByteBuffer.allocate(Math.min(bodyLength, FREE_BODY_BYTES));
             body = bodyBuffer;
         }
-        while (bodyBuffer.hasRemaining()) {
+        while (bodyBuffer.position() < bodyLength) {
+            if (!bodyBuffer.hasRemaining()) {
+                ByteBuffer grown = grow(bodyBuffer);
+                if (grown == null) {
+                    waitingForBudget = true;
+                    return null;
+                }
+                waitingForBudget = false;
+                bodyBuffer = grown;
+                body = grown;
+            }
             if (readOrEof(channel, bodyBuffer) == 0) {
                 return null;
             }
         }
-        byte[] bytes = bodyBuffer.array();
+        byte[] bytes = bodyBuffer.array(); // exactly bodyLength long: growth stops at the length
         header.clear();
         body = null;
+        giveBackReserved();
         return parse(bytes);
+    }
+
+    /** The buffer doubled (at most to the body's length), or null when the budget has no room. */
+    private @Nullable ByteBuffer grow(ByteBuffer full) {
+        int capacity = (int) Math.min(bodyLength, 2L * full.capacity());
+        int more = Math.max(0, capacity - FREE_BODY_BYTES) - Math.max(0, full.capacity() - FREE_BODY_BYTES);
+        if (more > 0 && !budget.tryReserve(more)) {
+            return null;
+        }
+        reserved += more;
+        return ByteBuffer.allocate(capacity).put(full.flip());
+    }
+
+    private void giveBackReserved() {
+        waitingForBudget = false;
+        if (reserved > 0) {
+            budget.release(reserved);
+            reserved = 0;
+        }
+    }
+
+    /**
+     * True when the last read stopped because the budget had no room to grow the body: the
+     * channel may be readable, but nothing more is read until memory is given back.
+     */
+    public boolean isWaitingForBudget() {
+        return waitingForBudget;
+    }
+
+    /**
+     * Gives back what the current frame took from the budget, if anything: for a connection
+     * closed mid-frame. Idempotent, and a no-op once a frame completed or failed.
+     */
+    public void discard() {
+        giveBackReserved();
     }
 
     /**
@@ -98,7 +175,8 @@ public final class FrameDecoder {
     public @Nullable Frame readReported(ReadableByteChannel channel) throws IOException {
         long before = bytesRead;
         Frame frame = readFrom(channel);
-        if (frame == null && bytesRead == before) {
+        if (frame == null && bytesRead == before && !waitingForBudget) {
+            giveBackReserved(); // spent, as after any failure
             if (isMidFrame()) {
                 throw new IncompleteFrameException(isHello(), received(), expected());
             }
@@ -142,7 +220,7 @@ public final class FrameDecoder {
     }
 
     private long expected() {
-        return body == null ? -1 : WireProtocol.HEADER_LENGTH + (long) body.capacity();
+        return body == null ? -1 : WireProtocol.HEADER_LENGTH + (long) bodyLength;
     }
 
     static void checkFramingByte(ByteBuffer header) throws UnsupportedFramingException {
@@ -153,11 +231,15 @@ public final class FrameDecoder {
     }
 
     static ByteBuffer allocateBody(int lengthField, int maxBodyLength) throws FrameTooLongException {
+        return ByteBuffer.allocate(checkedLength(lengthField, maxBodyLength));
+    }
+
+    private static int checkedLength(int lengthField, int maxBodyLength) throws FrameTooLongException {
         long length = Integer.toUnsignedLong(lengthField);
         if (length > maxBodyLength) {
             throw new FrameTooLongException(length, maxBodyLength);
         }
-        return ByteBuffer.allocate((int) length);
+        return (int) length;
     }
 
     static Frame parse(byte[] body) throws MalformedFrameException {

@@ -32,6 +32,7 @@ public final class BrokerFixture implements AutoCloseable {
     private final List<ServiceBackend> backends = new ArrayList<>();
     private Duration helloTimeout = Duration.ofSeconds(2);
     private int maxConnections = 1024;
+    private long helloMemory = ServerSettings.DEFAULT_HELLO_MEMORY;
     private int hellosPerPeer = 256;
     private Duration rateWindow = Duration.ofSeconds(1);
     private PeerPolicy peerPolicy = new PeerPolicy.SameUid(PeerPolicy.currentUid());
@@ -52,6 +53,11 @@ public final class BrokerFixture implements AutoCloseable {
 
     public BrokerFixture helloTimeout(Duration timeout) {
         this.helloTimeout = timeout;
+        return this;
+    }
+
+    public BrokerFixture helloMemory(long bytes) {
+        this.helloMemory = bytes;
         return this;
     }
 
@@ -90,7 +96,8 @@ public final class BrokerFixture implements AutoCloseable {
         HelloNegotiator negotiator = new HelloNegotiator(new ServiceCatalog(backends), availability,
                 new HelloRateLimiter(hellosPerPeer, rateWindow.toNanos()), drainState::isDraining, 5_000, 2_000);
         HelloReplies replies = new HelloReplies(DAEMON_VERSION, 1800);
-        server = new BrokerServer(new ServerSettings(socketPath, helloTimeout, maxConnections, 128, peerPolicy),
+        server = new BrokerServer(new ServerSettings(socketPath, helloTimeout, maxConnections, 128, peerPolicy,
+                helloMemory),
                 negotiator, router.apply(replies), events, drainState);
         server.start();
         return this;
