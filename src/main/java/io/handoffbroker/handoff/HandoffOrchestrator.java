@@ -137,9 +137,13 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             }
         }
         if (ineligible != null) {
-            events.fellBack(backend, connection.id(), ineligible, "handoff not attempted");
-            connection.reply(replies.negotiated(decision, connection.id(), null), decision,
-                    ClientConnection.CLOSE_AFTER_REPLY);
+            String reason = ineligible;
+            // Counted once the Negotiated is written, as the Hello is: a client gone before it
+            // took no route.
+            connection.reply(replies.negotiated(decision, connection.id(), null), decision, written -> {
+                events.fellBack(backend, written.id(), reason, "handoff not attempted");
+                ClientConnection.CLOSE_AFTER_REPLY.accept(written);
+            });
             return;
         }
         HandoffToken issued = token.get();

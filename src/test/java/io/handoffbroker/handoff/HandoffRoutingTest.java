@@ -127,6 +127,23 @@ class HandoffRoutingTest {
     }
 
     @Test
+    void aClientGoneBeforeItsNegotiatedWasWrittenTookNoRouteEvenWithoutAHandoffOffered() throws Exception {
+        // At the connection limit the second client waits in the backlog: it sends its Hello and
+        // closes before the broker reads it, so the Negotiated cannot be written.
+        start(backends.service(), f -> f.broker(b -> b.maxConnections(1)));
+        try (RawClient holder = RawClient.connect(broker.socketPath())) {
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.broker().server().openConnections() == 1, WAIT))
+                    .as("the first client admitted").isTrue();
+            try (RawClient gone = RawClient.connect(broker.socketPath())) {
+                gone.send(RawClient.helloFrame(RawClient.hello(HandoffFixture.SERVICE, HandoffFixture.VERSION), 1));
+            }
+        }
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.broker().server().connectionsAccepted() == 2
+                && broker.broker().server().openConnections() == 0, WAIT)).as("both connections handled").isTrue();
+        assertThat(broker.events().all()).as("no route counted for a client that never read its reply").isEmpty();
+    }
+
+    @Test
     void aClientWithoutTheCapabilityReconnects() throws Exception {
         start(backends.service(), f -> f);
         try (ServiceConnection connection = broker.clientWithoutHandoff().connect(HandoffFixture.SERVICE,
