@@ -104,7 +104,7 @@ public final class FrameDecoder {
                 return null;
             }
             bodyLength = checkedLength(header.getInt(1), maxBodyLength);
-            bodyBuffer = ByteBuffer.allocate(Math.min(bodyLength, FREE_BODY_BYTES));
+            bodyBuffer = ByteBuffer.allocate(firstCapacity(bodyLength));
             body = bodyBuffer;
         }
         while (bodyBuffer.position() < bodyLength) {
@@ -131,7 +131,7 @@ public final class FrameDecoder {
 
     /** The buffer doubled (at most to the body's length), or null when the budget has no room. */
     private @Nullable ByteBuffer grow(ByteBuffer full) {
-        int capacity = (int) Math.min(bodyLength, 2L * full.capacity());
+        int capacity = grownCapacity(full.capacity(), bodyLength);
         int more = Math.max(0, capacity - FREE_BODY_BYTES) - Math.max(0, full.capacity() - FREE_BODY_BYTES);
         if (more > 0 && !budget.tryReserve(more)) {
             return null;
@@ -230,11 +230,17 @@ public final class FrameDecoder {
         }
     }
 
-    static ByteBuffer allocateBody(int lengthField, int maxBodyLength) throws FrameTooLongException {
-        return ByteBuffer.allocate(checkedLength(lengthField, maxBodyLength));
+    /** A body's first buffer: what a usual frame needs, never what a peer merely announced. */
+    static int firstCapacity(int bodyLength) {
+        return Math.min(bodyLength, FREE_BODY_BYTES);
     }
 
-    private static int checkedLength(int lengthField, int maxBodyLength) throws FrameTooLongException {
+    /** A full body buffer's next size: doubled, never past the body's length. */
+    static int grownCapacity(int capacity, int bodyLength) {
+        return (int) Math.min(bodyLength, 2L * capacity);
+    }
+
+    static int checkedLength(int lengthField, int maxBodyLength) throws FrameTooLongException {
         long length = Integer.toUnsignedLong(lengthField);
         if (length > maxBodyLength) {
             throw new FrameTooLongException(length, maxBodyLength);

@@ -8,6 +8,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * Blocking frame I/O over streams, and the one encoder every party uses.
@@ -68,10 +69,21 @@ public final class FrameIO {
         FrameDecoder.checkFramingByte(header);
         boolean hello = maxBodyLength == WireProtocol.MAX_HELLO_BODY;
         readFully(in, hello, header.array(), first, WireProtocol.HEADER_LENGTH - first, first, -1);
-        ByteBuffer body = FrameDecoder.allocateBody(header.getInt(1), maxBodyLength);
-        long expected = WireProtocol.HEADER_LENGTH + (long) body.capacity();
-        readFully(in, hello, body.array(), 0, body.capacity(), WireProtocol.HEADER_LENGTH, expected);
-        return FrameDecoder.parse(body.array());
+        int length = FrameDecoder.checkedLength(header.getInt(1), maxBodyLength);
+        long expected = WireProtocol.HEADER_LENGTH + (long) length;
+        // Grown as the bytes arrive, as the decoder's: a peer that announces 16 MiB and stalls
+        // costs what it sent.
+        byte[] body = new byte[FrameDecoder.firstCapacity(length)];
+        int received = 0;
+        while (true) {
+            readFully(in, hello, body, received, body.length - received, WireProtocol.HEADER_LENGTH + received,
+                    expected);
+            received = body.length;
+            if (received == length) {
+                return FrameDecoder.parse(body);
+            }
+            body = Arrays.copyOf(body, FrameDecoder.grownCapacity(received, length));
+        }
     }
 
     // A blocking stream returns at least one byte or the end (InputStream's contract); one that

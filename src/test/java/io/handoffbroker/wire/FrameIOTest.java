@@ -17,6 +17,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -174,6 +176,36 @@ class FrameIOTest {
         CountingStream in = new CountingStream(wire);
         assertThat(FrameIO.read(in, WireProtocol.MAX_HELLO_BODY)).isEqualTo(FRAME);
         assertThat(in.reads).as("header, then body").isEqualTo(2);
+    }
+
+    @Test
+    void aBodyAnnouncedLargeIsBufferedAsItArrivesNotAsAnnounced() {
+        // 16 MiB announced, 3,000 bytes sent, then the end: the reader never asked for (so never
+        // set aside) more than twice what had come.
+        byte[] header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN)
+                .put((byte) WireProtocol.FRAMING_VERSION).putInt(WireProtocol.MAX_FRAME_BODY).array();
+        byte[] wire = Arrays.copyOf(header, WireProtocol.HEADER_LENGTH + 3_000);
+        LargestAskStream in = new LargestAskStream(wire);
+        IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
+                () -> FrameIO.read(in, WireProtocol.MAX_FRAME_BODY));
+        assertThat(e.received()).isEqualTo(WireProtocol.HEADER_LENGTH + 3_000);
+        assertThat(e.expected()).isEqualTo(WireProtocol.HEADER_LENGTH + (long) WireProtocol.MAX_FRAME_BODY);
+        assertThat(in.largestAsk).isLessThanOrEqualTo(2 * 3_000);
+    }
+
+    /** Remembers the most any one read asked for. */
+    private static final class LargestAskStream extends ByteArrayInputStream {
+        int largestAsk;
+
+        LargestAskStream(byte[] data) {
+            super(data);
+        }
+
+        @Override
+        public synchronized int read(byte[] b, int off, int len) {
+            largestAsk = Math.max(largestAsk, len);
+            return super.read(b, off, len);
+        }
     }
 
     /** Hands out as much as asked per read, counting the calls. */
