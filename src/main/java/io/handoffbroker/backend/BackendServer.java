@@ -39,8 +39,7 @@ import org.slf4j.LoggerFactory;
  * connection as file streams on its descriptor, without a socket object (see
  * {@code AdoptedStream}); any other handler a socket object made from the descriptor.
  * The handoff endpoint serves at most {@value HandoffListener#MAX_CONTROL_CONNECTIONS} control
- * connections at once, a thread each;
- * one over that is closed when accepted.
+ * connections at once, a thread each; one over that is closed when accepted.
  */
 public final class BackendServer implements AutoCloseable {
 

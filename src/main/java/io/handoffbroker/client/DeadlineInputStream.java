@@ -19,7 +19,6 @@ import org.newsclub.net.unix.AFUNIXSocket;
  */
 final class DeadlineInputStream extends FilterInputStream {
 
-
     private final AFUNIXSocket socket;
     private final long deadlineNanos;
     private final Duration wait;

@@ -169,6 +169,11 @@ public final class ClientConnection {
         return detached;
     }
 
+    /** Closed, or detached for a handoff: the event loop owes it nothing more. */
+    boolean isFinished() {
+        return isClosed() || detached;
+    }
+
     FrameDecoder decoder() {
         return decoder;
     }

@@ -243,7 +243,7 @@ final class EventLoop implements Runnable, Reactor {
             return;
         }
         if (!(key.attachment() instanceof ClientConnection connection)
-                || connection.isClosed() || connection.isDetached()) {
+                || connection.isFinished()) {
             return;
         }
         try {
@@ -257,7 +257,7 @@ final class EventLoop implements Runnable, Reactor {
                     // a Hello or says it never will (end of stream, or an incomplete frame refused).
                     do {
                         readHello(connection, true);
-                    } while (!connection.isClosed() && !connection.isDetached() && !connection.helloRead()
+                    } while (!connection.isFinished() && !connection.helloRead()
                             && !connection.decoder().isWaitingForBudget());
                     if (!connection.isClosed() && connection.decoder().isWaitingForBudget()) {
                         // A hang-up is a close, not a half-close: no reply could be read, and the
@@ -369,7 +369,7 @@ final class EventLoop implements Runnable, Reactor {
             // Registered with the loop only if it has to wait: most clients' Hello is already
             // here, and a connection answered at once never costs a register and a cancel.
             readHello(connection, false);
-            if (!connection.isClosed() && !connection.isDetached() && connection.pendingReply() == null
+            if (!connection.isFinished() && connection.pendingReply() == null
                     && connection.key() == null) {
                 // Routed but not answered yet: keep watching for a hang-up meanwhile.
                 ensureKey(connection, 0);
@@ -440,7 +440,7 @@ final class EventLoop implements Runnable, Reactor {
             router.route(connection, negotiate);
         } catch (RuntimeException bug) {
             log.error("connection {}: routing {} failed", connection.id(), negotiate.backend().label(), bug);
-            if (!connection.isDetached() && !connection.isClosed() && connection.pendingReply() == null) {
+            if (!connection.isFinished() && connection.pendingReply() == null) {
                 answer(connection, new HelloDecision.Refuse(negotiate.request(),
                         Refusals.refused(ErrorCode.ERROR_INTERNAL, "internal error", 0),
                         negotiate.serviceName(), negotiate.wantedVersion()));
@@ -553,16 +553,13 @@ final class EventLoop implements Runnable, Reactor {
      * that still find no room wait again, until memory is given back once more.
      */
     private void retryHellosWaitingForMemory() {
-        ClientConnection head;
-        while ((head = waitingForMemory.peekFirst()) != null && (head.isClosed() || head.isDetached())) {
-            waitingForMemory.pollFirst();
-        }
+        dropFinishedAtHead(waitingForMemory);
         if (waitingForMemory.isEmpty() || !helloMemory.givenBackSinceAsked()) {
             return;
         }
         for (int waiting = waitingForMemory.size(); waiting > 0; waiting--) {
             ClientConnection connection = waitingForMemory.pollFirst();
-            if (connection == null || connection.isClosed() || connection.isDetached()) {
+            if (connection == null || connection.isFinished()) {
                 continue;
             }
             try {
@@ -573,6 +570,15 @@ final class EventLoop implements Runnable, Reactor {
         }
     }
 
+    /** Drops the finished connections at the head of {@code queue}; returns the first that is not. */
+    private static @Nullable ClientConnection dropFinishedAtHead(ArrayDeque<ClientConnection> queue) {
+        ClientConnection head;
+        while ((head = queue.peekFirst()) != null && head.isFinished()) {
+            queue.pollFirst();
+        }
+        return head;
+    }
+
     /** Memory taken by Hellos being received, beyond the first kilobyte of each. */
     long helloMemoryTaken() {
         return helloMemory.taken();
@@ -581,10 +587,7 @@ final class EventLoop implements Runnable, Reactor {
     private long nanosUntilNextDeadline(long now) {
         // Connections that finished early leave the queue as soon as they reach its head, so
         // the loop sleeps until a deadline that still matters instead of waking for each one.
-        ClientConnection head;
-        while ((head = byDeadline.peekFirst()) != null && (head.isClosed() || head.isDetached())) {
-            byDeadline.pollFirst();
-        }
+        ClientConnection head = dropFinishedAtHead(byDeadline);
         long hello = head == null ? Long.MAX_VALUE : head.helloDeadlineNanos() - now;
         if (listenerState == AcceptState.BACKING_OFF) {
             hello = Math.min(hello, acceptResumesAt - now);
@@ -608,7 +611,7 @@ final class EventLoop implements Runnable, Reactor {
         ClientConnection head;
         while ((head = byDeadline.peekFirst()) != null && head.helloDeadlineNanos() - now <= 0) {
             byDeadline.pollFirst();
-            if (head.isClosed() || head.isDetached()) {
+            if (head.isFinished()) {
                 continue;
             }
             if (head.pendingReply() != null) {
@@ -653,7 +656,7 @@ final class EventLoop implements Runnable, Reactor {
         }
         // A hang-up drops a key from keys() (both ways of waiting): a connection can be open without one.
         for (ClientConnection connection : byDeadline) {
-            if (!connection.isClosed() && !connection.isDetached()) {
+            if (!connection.isFinished()) {
                 connection.close(reason);
             }
         }
