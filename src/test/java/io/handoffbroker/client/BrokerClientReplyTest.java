@@ -24,7 +24,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * The client acts on a Negotiated only when it answers its own Hello (replies echo
  * the Hello frame's request_id), and reports a refusal whatever its request_id: a
  * broker that could not read the Hello has none to echo. Against a scripted broker
- * on a real socket, with a real backend_pipe listener that counts reconnects.
+ * on a real socket, with a real backend_pipe listener that sees whether the client reconnects.
  */
 class BrokerClientReplyTest {
 

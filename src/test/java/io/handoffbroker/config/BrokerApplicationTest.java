@@ -20,6 +20,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
+import org.assertj.core.api.AbstractThrowableAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -43,6 +45,13 @@ class BrokerApplicationTest {
 
     private ConfigurableApplicationContext start(String... args) {
         return new SpringApplicationBuilder(HandoffBrokerApplication.class).run(args);
+    }
+
+    /** What a start with {@code args}, on any port and a socket path of its own, fails with. */
+    private AbstractThrowableAssert<?, ? extends Throwable> startupFailure(String... args) {
+        String[] all = Stream.concat(Stream.of("--server.port=0",
+                "--broker.socket-path=" + dir.resolve("b/broker.sock")), Stream.of(args)).toArray(String[]::new);
+        return assertThatThrownBy(() -> start(all).close());
     }
 
     @Test
@@ -150,17 +159,15 @@ class BrokerApplicationTest {
 
     @Test
     void anInvalidServiceNameFailsStartupNamingTheKey() {
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.services[0].name=Echo", "--broker.services[0].version=1.0.0",
-                "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock")).close())
+        startupFailure("--broker.services[0].name=Echo", "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"))
                 .hasStackTraceContaining("broker.services[0].name");
     }
 
     @Test
     void aPendingTokenLimitTooLargeToAllocateFailsStartupNamingTheSettingAndItsBound() {
         // Unbounded, the delivery queue allocated at this size ended start-up in an OutOfMemoryError.
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.handoff.max-pending-tokens=2147483647").close())
+        startupFailure("--broker.handoff.max-pending-tokens=2147483647")
                 .hasStackTraceContaining("handoff.maxPendingTokens").hasStackTraceContaining("1048576")
                 .isNotInstanceOf(OutOfMemoryError.class);
     }
@@ -168,8 +175,7 @@ class BrokerApplicationTest {
     @Test
     void aDurationTooLongForTheClockFailsStartupNamingTheKey() {
         // Unchecked, it overflowed the nanosecond arithmetic: an ArithmeticException that named nothing.
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.hello-timeout=200000d").close())
+        startupFailure("--broker.hello-timeout=200000d")
                 .hasStackTraceContaining("helloTimeout").isNotInstanceOf(ArithmeticException.class);
     }
 
@@ -182,50 +188,46 @@ class BrokerApplicationTest {
         Path socket = longDirectory.resolve("broker.sock");
         assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + socket).close())
                 .hasStackTraceContaining("broker.demo.directory").hasStackTraceContaining("at most 107");
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.demo.enabled=false", "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
-                "--broker.services[0].backend-endpoint=" + dir.resolve("x".repeat(120))).close())
+        startupFailure("--broker.demo.enabled=false", "--broker.services[0].name=svc",
+                "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x".repeat(120)))
                 .hasStackTraceContaining("broker.services[0].backend-endpoint").hasStackTraceContaining("at most 107");
     }
 
     @Test
     void anEntryItsOwnServicesVersionPolicyBlocksFailsStartupNamingBothKeys() {
         // Allow-lists read as per entry: together they would block every Hello for the service.
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.demo.enabled=false",
+        startupFailure("--broker.demo.enabled=false",
                 "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
                 "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"),
                 "--broker.services[0].allowed-versions=1.0.0",
                 "--broker.services[1].name=svc", "--broker.services[1].version=2.0.0",
                 "--broker.services[1].backend-endpoint=" + dir.resolve("y.sock"),
-                "--broker.services[1].allowed-versions=2.0.0").close())
+                "--broker.services[1].allowed-versions=2.0.0")
                 .hasStackTraceContaining("broker.services[0]: svc@1.0.0 could never be negotiated")
                 .hasStackTraceContaining("broker.services[1]");
     }
 
     @Test
     void aDuplicateBackendFailsStartupNamingBothKeys() {
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.demo.enabled=false",
+        startupFailure("--broker.demo.enabled=false",
                 "--broker.services[0].name=echo", "--broker.services[0].version=1.0.0",
                 "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"),
                 "--broker.services[1].name=echo", "--broker.services[1].version=1.0.0",
-                "--broker.services[1].backend-endpoint=" + dir.resolve("y.sock")).close())
+                "--broker.services[1].backend-endpoint=" + dir.resolve("y.sock"))
                 .hasStackTraceContaining("broker.services[1]").hasStackTraceContaining("broker.services[0]");
     }
 
     @Test
     void aMisspeltKeyFailsStartupNamingIt() {
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.hello-timout=10s", "--broker.handoff.ack-deadlin=1s").close())
+        startupFailure("--broker.hello-timout=10s", "--broker.handoff.ack-deadlin=1s")
                 .hasStackTraceContaining("unknown configuration key").hasStackTraceContaining("broker.hello-timout")
                 .hasStackTraceContaining("broker.handoff.ack-deadlin");
     }
 
     @Test
     void aBrokerWithNoServiceAndTheDemoOffFailsStartupSayingSo() {
-        assertThatThrownBy(() -> start("--server.port=0", "--broker.socket-path=" + dir.resolve("b/broker.sock"),
-                "--broker.demo.enabled=false").close())
+        startupFailure("--broker.demo.enabled=false")
                 .hasStackTraceContaining("no service to broker").hasStackTraceContaining("broker.services");
     }
 

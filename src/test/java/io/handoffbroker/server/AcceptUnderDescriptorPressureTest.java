@@ -8,7 +8,6 @@ import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.RawClient;
-import io.handoffbroker.wire.FrameIO;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -46,7 +45,7 @@ class AcceptUnderDescriptorPressureTest {
                 boolean acceptingMeanwhile;
                 try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
                     client = broker.connect(); // the last number
-                    client.send(FrameIO.encode(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 2)));
+                    client.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 2));
                     long before = LiveThreads.cpuNanos(loop);
                     Thread.sleep(1_000);
                     loopCpuNanos = LiveThreads.cpuNanos(loop) - before;

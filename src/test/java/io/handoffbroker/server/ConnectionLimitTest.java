@@ -36,12 +36,15 @@ class ConnectionLimitTest {
 
     @BeforeEach
     void startBroker() throws IOException {
-        broker = new BrokerFixture(dir)
+        broker = brokerAtTheLimit().start();
+    }
+
+    private BrokerFixture brokerAtTheLimit() {
+        return new BrokerFixture(dir)
                 .service(ServiceBackend.reconnectOnly("echo", "1.2.3", dir.resolve("echo.sock")))
                 .maxConnections(LIMIT)
                 // Long enough that the idle connections are not timed out while the test holds them.
-                .helloTimeout(Duration.ofSeconds(30))
-                .start();
+                .helloTimeout(Duration.ofSeconds(30));
     }
 
     @AfterEach
@@ -95,16 +98,12 @@ class ConnectionLimitTest {
     @Test
     void aConnectionClosedWhileItsListenerThrowsStillLetsTheNextClientIn() throws Exception {
         broker.close();
-        broker = new BrokerFixture(dir)
-                .service(ServiceBackend.reconnectOnly("echo", "1.2.3", dir.resolve("echo.sock")))
-                .maxConnections(LIMIT).helloTimeout(Duration.ofSeconds(30))
-                .events(new BrokerEvents() {
-                    @Override
-                    public void connectionClosed(ClientConnection connection, String reason) {
-                        throw new IllegalStateException("a listener that fails");
-                    }
-                })
-                .start();
+        broker = brokerAtTheLimit().events(new BrokerEvents() {
+            @Override
+            public void connectionClosed(ClientConnection connection, String reason) {
+                throw new IllegalStateException("a listener that fails");
+            }
+        }).start();
         holdIdleConnectionsUpToTheLimit();
         try (RawClient waiting = RawClient.connect(broker.socketPath(), Duration.ofMillis(300))) {
             waiting.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 6));

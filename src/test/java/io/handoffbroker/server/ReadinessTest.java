@@ -255,8 +255,8 @@ class ReadinessTest {
                 AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
             Readiness.Key liveKey = watch(readiness, liveOurs, "live");
             int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
-            loadWhatAWaitNeeds(readiness);
             try {
+                loadWhatAWaitNeeds(readiness);
                 try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
                     selectUntil(readiness, () -> readiness.failedMovesInARow() >= 1);
                     poke(livePeer);
@@ -285,8 +285,8 @@ class ReadinessTest {
                 AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
             watch(readiness, liveOurs, "live");
             int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
-            loadWhatAWaitNeeds(readiness);
             try {
+                loadWhatAWaitNeeds(readiness);
                 try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
                     selectUntil(readiness, () -> readiness.failedMovesInARow() == 4);
                 }
@@ -313,9 +313,17 @@ class ReadinessTest {
         readiness.failedMovesInARow();
     }
 
-    /** Waits until {@code done}; the orphan left behind ends every wait at once, and nothing is reported. */
+    /**
+     * Waits until {@code done}, for at most 10 s; the orphan left behind ends every wait at once,
+     * and nothing is reported. Bounded here: the class time-out only interrupts, and this loop,
+     * run while the test holds every descriptor, would not notice.
+     */
     private static void selectUntil(Readiness readiness, BooleanSupplier done) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (!done.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("the move's tries did not come to what was awaited within 10 s");
+            }
             assertThat(select(readiness, SHORT_WAIT)).as("no move, and nothing lost").isEmpty();
         }
     }

@@ -10,12 +10,9 @@ import com.google.protobuf.UnknownFieldSet;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.RawClient;
-import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Hello;
 import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,7 +44,7 @@ class StalledHelloMemoryTest {
             for (int i = 0; i < 6; i++) { // each would buffer 32 KiB: three times the memory together
                 RawClient client = broker.connect();
                 stalled.add(client);
-                client.send(largestHelloHeader()).send(new byte[30 * 1024]);
+                client.send(RawClient.header(WireProtocol.MAX_HELLO_BODY)).send(new byte[30 * 1024]);
             }
             await("the stalled Hellos to take the memory", Duration.ofSeconds(5),
                     () -> broker.server().helloMemoryTaken() > HELLO_MEMORY - 8 * 1024);
@@ -75,12 +72,6 @@ class StalledHelloMemoryTest {
                 client.close();
             }
         }
-    }
-
-    /** A frame header announcing a Hello of the largest size allowed. */
-    private static byte[] largestHelloHeader() {
-        return ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN)
-                .put((byte) WireProtocol.FRAMING_VERSION).putInt(WireProtocol.MAX_HELLO_BODY).array();
     }
 
     /** A valid Hello made {@code padding} bytes larger by a field the broker does not know. */

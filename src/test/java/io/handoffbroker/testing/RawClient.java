@@ -9,6 +9,8 @@ import io.handoffbroker.wire.proto.Hello;
 import io.handoffbroker.wire.proto.HelloReply;
 import java.io.EOFException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -42,6 +44,12 @@ public final class RawClient implements AutoCloseable {
     public static Hello hello(String service, String version) {
         return Hello.newBuilder().setClientMinProtocol(1).setClientMaxProtocol(1).setServiceName(service)
                 .setWantedVersion(version).build();
+    }
+
+    /** A frame header alone, announcing a body of {@code announced} bytes. */
+    public static byte[] header(long announced) {
+        return ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN)
+                .put((byte) WireProtocol.FRAMING_VERSION).putInt((int) announced).array();
     }
 
     public static Frame helloFrame(Hello hello, long requestId) {

@@ -1,6 +1,7 @@
 package io.handoffbroker.wire;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.handoffbroker.wire.proto.Frame;
@@ -97,14 +98,14 @@ class FrameDecoderMemoryTest {
 
         FrameDecoder ended = FrameDecoder.forHello(budget);
         ScriptedChannel endsEarly = new ScriptedChannel().bytes(Arrays.copyOf(wire, 5_000)).eof();
-        catchThrowableOfType(IncompleteFrameException.class, () -> ended.readFrom(endsEarly));
+        assertThatExceptionOfType(IncompleteFrameException.class).isThrownBy(() -> ended.readFrom(endsEarly));
         assertThat(budget.taken).as("after an incomplete frame").isZero();
 
         FrameDecoder reported = FrameDecoder.forHello(budget);
         ScriptedChannel stalls = new ScriptedChannel().bytes(Arrays.copyOf(wire, 5_000));
         assertThat(reported.readReported(stalls)).isNull();
         assertThat(budget.taken).isPositive();
-        catchThrowableOfType(IncompleteFrameException.class, () -> reported.readReported(stalls));
+        assertThatExceptionOfType(IncompleteFrameException.class).isThrownBy(() -> reported.readReported(stalls));
         assertThat(budget.taken).as("after a reported read found the end inside the frame").isZero();
 
         FrameDecoder discarded = FrameDecoder.forHello(budget);

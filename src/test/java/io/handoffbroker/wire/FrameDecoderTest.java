@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.google.protobuf.ByteString;
+import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
@@ -210,7 +211,7 @@ class FrameDecoderTest {
     void aFreshDecoderAfterARejectedOversizeFrameDecodesTheNextValidBytes() throws IOException {
         byte[] valid = FrameIO.encode(FRAME_A);
         ScriptedChannel channel = new ScriptedChannel()
-                .bytes(OversizedHeaderTest.header(WireProtocol.MAX_HELLO_BODY + 1L))
+                .bytes(RawClient.header(WireProtocol.MAX_HELLO_BODY + 1L))
                 .bytes(valid);
         FrameDecoder rejected = FrameDecoder.forHello();
         assertThat(catchThrowable(() -> rejected.readFrom(channel))).isInstanceOf(FrameTooLongException.class);

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.google.protobuf.ByteString;
+import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.PayloadEncoding;
@@ -17,8 +18,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -182,9 +181,7 @@ class FrameIOTest {
     void aBodyAnnouncedLargeIsBufferedAsItArrivesNotAsAnnounced() {
         // 16 MiB announced, 3,000 bytes sent, then the end: the reader never asked for (so never
         // set aside) more than twice what had come.
-        byte[] header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN)
-                .put((byte) WireProtocol.FRAMING_VERSION).putInt(WireProtocol.MAX_FRAME_BODY).array();
-        byte[] wire = Arrays.copyOf(header, WireProtocol.HEADER_LENGTH + 3_000);
+        byte[] wire = Arrays.copyOf(RawClient.header(WireProtocol.MAX_FRAME_BODY), WireProtocol.HEADER_LENGTH + 3_000);
         LargestAskStream in = new LargestAskStream(wire);
         IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
                 () -> FrameIO.read(in, WireProtocol.MAX_FRAME_BODY));

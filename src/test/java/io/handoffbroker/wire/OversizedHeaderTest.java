@@ -3,11 +3,10 @@ package io.handoffbroker.wire;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
+import io.handoffbroker.testing.RawClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.management.ManagementFactory;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -58,7 +57,7 @@ class OversizedHeaderTest {
 
     /** Returns the bytes allocated by the decode alone. */
     private static long decodeOnChannel(Case c) {
-        ScriptedChannel channel = new ScriptedChannel().bytes(header(c.announced()))
+        ScriptedChannel channel = new ScriptedChannel().bytes(RawClient.header(c.announced()))
                 .tripwire("the body of an oversized frame must never be read");
         FrameDecoder decoder = c.limit() == WireProtocol.MAX_HELLO_BODY
                 ? FrameDecoder.forHello() : FrameDecoder.forStream();
@@ -77,7 +76,7 @@ class OversizedHeaderTest {
 
     /** Returns the bytes allocated by the read alone. */
     private static long readFromStream(Case c) {
-        TripwireStream in = new TripwireStream(header(c.announced()));
+        TripwireStream in = new TripwireStream(RawClient.header(c.announced()));
         long before = allocatedSoFar();
         Throwable thrown = null;
         try {
@@ -98,11 +97,6 @@ class OversizedHeaderTest {
         if (e.isInitialHello()) {
             assertThat(e.reason()).isEqualTo("initial Hello frame exceeds 64 KiB");
         }
-    }
-
-    static byte[] header(long announced) {
-        return ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN)
-                .put((byte) 1).putInt((int) announced).array();
     }
 
     private static long allocatedSoFar() {
