@@ -19,7 +19,7 @@ public record ServerSettings(Path socketPath, Duration helloTimeout, int maxConn
         PeerPolicy peerPolicy, long helloMemory) {
 
     /**
-     * 16 MiB: 256 Hellos of the largest size at once, an eighth of the broker's heap with
+     * 16 MiB: about 260 Hellos of the largest size at once, an eighth of the broker's heap with
      * config/jvm.options; with each connection's first kilobyte (10 MiB at 10,240 connections)
      * what stalled Hellos can hold at most.
      */
