@@ -182,7 +182,7 @@ class FrameIOTest {
         // 16 MiB announced, 3,000 bytes sent, then the end: the reader never asked for (so never
         // set aside) more than twice what had come.
         byte[] wire = Arrays.copyOf(RawClient.header(WireProtocol.MAX_FRAME_BODY), WireProtocol.HEADER_LENGTH + 3_000);
-        LargestAskStream in = new LargestAskStream(wire);
+        CountingStream in = new CountingStream(wire);
         IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
                 () -> FrameIO.read(in, WireProtocol.MAX_FRAME_BODY));
         assertThat(e.received()).isEqualTo(WireProtocol.HEADER_LENGTH + 3_000);
@@ -190,24 +190,10 @@ class FrameIOTest {
         assertThat(in.largestAsk).isLessThanOrEqualTo(2 * 3_000);
     }
 
-    /** Remembers the most any one read asked for. */
-    private static final class LargestAskStream extends ByteArrayInputStream {
-        int largestAsk;
-
-        LargestAskStream(byte[] data) {
-            super(data);
-        }
-
-        @Override
-        public synchronized int read(byte[] b, int off, int len) {
-            largestAsk = Math.max(largestAsk, len);
-            return super.read(b, off, len);
-        }
-    }
-
-    /** Hands out as much as asked per read, counting the calls. */
+    /** Hands out as much as asked per read, counting the calls and remembering the most asked. */
     private static final class CountingStream extends ByteArrayInputStream {
         int reads;
+        int largestAsk;
 
         CountingStream(byte[] data) {
             super(data);
@@ -216,6 +202,7 @@ class FrameIOTest {
         @Override
         public synchronized int read(byte[] b, int off, int len) {
             reads++;
+            largestAsk = Math.max(largestAsk, len);
             return super.read(b, off, len);
         }
 
