@@ -111,7 +111,7 @@ class BrokerClientBoundsTest {
         })) {
             BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(2));
             long started = System.nanoTime();
-            assertThatThrownBy(() -> client.connect("echo", "1.0.0")).isInstanceOf(SocketTimeoutException.class)
+            assertThatThrownBy(() -> client.connect("echo", "1.0.0").close()).isInstanceOf(SocketTimeoutException.class)
                     .hasMessage("no complete frame within 2000 ms");
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(3000));
         }

@@ -6,6 +6,7 @@ import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.RecordingHandoffEvents;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -18,6 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A handoff still queued for a worker when the broker stops was never offered: the
@@ -67,41 +69,62 @@ class QueuedHandoffsAtShutdownTest {
             backends.scripted().then(ScriptedHandoffBackend.refuse("no room for it"));
             CompletableFuture<ServiceConnection> holding = CompletableFuture.supplyAsync(
                     () -> connect(broker, LONG_RELAY_WAIT), clients);
-            assertThat(workerHeld.await(10, TimeUnit.SECONDS)).as("the first handoff holds the worker").isTrue();
+            CompletableFuture<ServiceConnection> queued = null;
+            try {
+                assertThat(workerHeld.await(10, TimeUnit.SECONDS)).as("the first handoff holds the worker").isTrue();
 
-            // Its control connection is busy, so the next handoff needs a dial, and waits for the worker.
-            CompletableFuture<ServiceConnection> queued = CompletableFuture.supplyAsync(
-                    () -> connect(broker, LONG_RELAY_WAIT), clients);
-            assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().queuedDeliveries() == 1,
-                    CLIENT_WAIT)).as("a delivery queued for the worker").isTrue();
+                // Its control connection is busy, so the next handoff needs a dial, and waits for the worker.
+                queued = CompletableFuture.supplyAsync(
+                        () -> connect(broker, LONG_RELAY_WAIT), clients);
+                assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().queuedDeliveries() == 1,
+                        CLIENT_WAIT)).as("a delivery queued for the worker").isTrue();
 
-            Thread stopping = Thread.ofPlatform().start(() -> {
-                if (stop.equals("is interrupted")) {
-                    Thread.currentThread().interrupt();
+                Thread stopping = Thread.ofPlatform().start(() -> {
+                    if (stop.equals("is interrupted")) {
+                        Thread.currentThread().interrupt();
+                    }
+                    broker.close(); // as the application stops: the listener first, then the orchestrator
+                });
+                try (ServiceConnection told = queued.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                    assertThat(told.route()).isEqualTo(Route.RECONNECTED);
+                    assertThat(told.fallbackReason())
+                            .isEqualTo("the broker stopped before the descriptor could be sent");
+                    assertThat(HandoffFixture.echo(told.socket(), "after the stop")).isEqualTo("after the stop");
+                    RecordingHandoffEvents.Event fallback = broker.events().awaitEvent(told.connectionId(), "fallback",
+                            CLIENT_WAIT);
+                    assertThat(fallback).isNotNull();
+                    assertThat(fallback.value()).isEqualTo(FallbackReason.FD_PRESSURE);
+                } finally {
+                    releaseWorker.countDown();
+                    assertThat(stopping.join(CLIENT_WAIT)).as("the stop returned").isTrue();
                 }
-                broker.close(); // as the application stops: the listener first, then the orchestrator
-            });
-            try (ServiceConnection told = queued.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-                assertThat(told.route()).isEqualTo(Route.RECONNECTED);
-                assertThat(told.fallbackReason()).isEqualTo("the broker stopped before the descriptor could be sent");
-                assertThat(HandoffFixture.echo(told.socket(), "after the stop")).isEqualTo("after the stop");
-                RecordingHandoffEvents.Event fallback = broker.events().awaitEvent(told.connectionId(), "fallback",
-                        CLIENT_WAIT);
-                assertThat(fallback).isNotNull();
-                assertThat(fallback.value()).isEqualTo(FallbackReason.FD_PRESSURE);
+                assertThat(broker.orchestrator().queuedDeliveries()).isZero();
+                try (ServiceConnection refused = holding.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                    assertThat(refused.route()).isEqualTo(Route.RECONNECTED);
+                    assertThat(refused.fallbackReason()).as("the refusal relayed by the interrupted worker")
+                            .isEqualTo("no room for it");
+                    assertThat(HandoffFixture.echo(refused.socket(), "interrupted worker"))
+                            .isEqualTo("interrupted worker");
+                }
+                assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().pending().size() == 0,
+                        CLIENT_WAIT)).as("no token left pending").isTrue();
             } finally {
-                releaseWorker.countDown();
-                assertThat(stopping.join(CLIENT_WAIT)).as("the stop returned").isTrue();
+                // A failed assertion must not leave the clients' connections open.
+                closeWhenDone(holding);
+                closeWhenDone(queued);
             }
-            assertThat(broker.orchestrator().queuedDeliveries()).isZero();
-            try (ServiceConnection refused = holding.get(CLIENT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-                assertThat(refused.route()).isEqualTo(Route.RECONNECTED);
-                assertThat(refused.fallbackReason()).as("the refusal relayed by the interrupted worker")
-                        .isEqualTo("no room for it");
-                assertThat(HandoffFixture.echo(refused.socket(), "interrupted worker")).isEqualTo("interrupted worker");
-            }
-            assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.orchestrator().pending().size() == 0,
-                    CLIENT_WAIT)).as("no token left pending").isTrue();
+        }
+    }
+
+    private static void closeWhenDone(@Nullable CompletableFuture<ServiceConnection> client) {
+        if (client != null) {
+            client.thenAccept(connection -> {
+                try {
+                    connection.close();
+                } catch (IOException ignored) {
+                    // Closing is all that was asked.
+                }
+            });
         }
     }
 
