@@ -2,11 +2,13 @@ package io.handoffbroker.backend;
 
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
+import io.handoffbroker.unix.ProcessUser;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.SocketException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -39,7 +41,10 @@ import org.slf4j.LoggerFactory;
  * connection as file streams on its descriptor, without a socket object (see
  * {@code AdoptedStream}); any other handler a socket object made from the descriptor.
  * The handoff endpoint serves at most {@value HandoffListener#MAX_CONTROL_CONNECTIONS} control
- * connections at once, a thread each; one over that is closed when accepted.
+ * connections at once, a thread each; one over that is closed when accepted. It takes control
+ * connections only from processes of the users {@link #acceptHandoffsFrom} names (by default this
+ * process's user and root), and closes any other at once: whoever holds a control connection can
+ * hand this backend connections of its own making, each taking a handler slot.
  */
 public final class BackendServer implements AutoCloseable {
 
@@ -62,6 +67,7 @@ public final class BackendServer implements AutoCloseable {
     private volatile @Nullable BoundListener listener;
     private volatile boolean closed;
     private @Nullable HandoffListener handoffListener;
+    private Set<Long> brokerUids = Set.copyOf(List.of(ProcessUser.uid(), ProcessUser.ROOT)); // one, as root
 
     /**
      * @param endpoint the backend's own socket ({@code backend_pipe})
@@ -91,6 +97,22 @@ public final class BackendServer implements AutoCloseable {
     }
 
     /**
+     * The users whose processes may open control connections to the handoff endpoint, in
+     * place of the default (this process's user and root), for a broker that runs as
+     * another user. Set before {@link #start}.
+     */
+    public synchronized BackendServer acceptHandoffsFrom(Set<Long> uids) {
+        if (uids.isEmpty()) {
+            throw new IllegalArgumentException("no user to accept handoffs from: leave the handoff endpoint out instead");
+        }
+        if (listener != null) {
+            throw new IllegalStateException("already started");
+        }
+        brokerUids = Set.copyOf(uids);
+        return this;
+    }
+
+    /**
      * Binds the endpoints (creating their directories, replacing stale socket files)
      * and starts accepting.
      */
@@ -99,7 +121,7 @@ public final class BackendServer implements AutoCloseable {
         // accept() would be one the handoff route could never have.
         listener = BoundListener.start(endpoint, "backend-accept", this::admit);
         if (handoffEndpoint.isPresent()) {
-            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot);
+            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot, brokerUids);
             try {
                 handoffs.start();
             } catch (IOException | RuntimeException e) {

@@ -17,8 +17,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +34,10 @@ import org.slf4j.LoggerFactory;
  * <p>Refusals (answered {@code accepted=false} with the reason): an offer frame
  * whose envelope is wrong (kind, payload type, encoding) around a readable offer, no
  * descriptor, more than one, a token of the wrong length, a token that differs from the
- * offer's, a replayed token, {@code request_id != correlation_id}, no free
- * handler slot. An offer that cannot be read at all has nothing to answer with (no
+ * offer's, a replayed token, {@code request_id != correlation_id}, a descriptor that is not
+ * a client's connection (a Unix domain stream socket, not listening), no free handler slot.
+ * Control connections are taken only from the users given (see
+ * {@link BackendServer#acceptHandoffsFrom}); others are closed as soon as they are accepted. An offer that cannot be read at all has nothing to answer with (no
  * correlation id, no token): the control connection is closed. The ACK echoes the
  * offer frame's {@code request_id}, {@code traceparent} and {@code tracestate}.
  * Descriptor ownership: a received descriptor that is not adopted is
@@ -69,37 +73,54 @@ final class HandoffListener implements AutoCloseable {
     /**
      * Control connections served at once. A broker keeps a handful open (its pool, 8 by
      * default), each costing a thread here; beyond this many something other than a broker is
-     * connecting, and further ones are closed at once instead of each taking a thread. Such a
-     * process can still take every place and stop handoffs (clients then reconnect through
-     * backend_pipe); only the endpoint's permissions keep it out.
+     * connecting, and further ones are closed at once instead of each taking a thread. A
+     * process of an allowed user can still take every place and stop handoffs (clients then
+     * reconnect through backend_pipe); the endpoint's permissions and the allowed users are
+     * what keep others out.
      */
     static final int MAX_CONTROL_CONNECTIONS = 64;
-    private static final long OVER_LIMIT_LOG_NANOS = Duration.ofSeconds(10).toNanos();
+    private static final long WARNING_INTERVAL_NANOS = Duration.ofSeconds(10).toNanos();
 
     private final Path endpoint;
     private final Adopter adopter;
+    private final Set<Long> brokerUids;
     private final int maxControls;
-    private long overLimitLoggedAt = System.nanoTime() - OVER_LIMIT_LOG_NANOS;
-    private long overLimitSinceLogged;
+    private final ThrottledWarning overLimit = new ThrottledWarning();
+    private final ThrottledWarning notAllowed = new ThrottledWarning();
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
     private @Nullable BoundListener listener;
 
-    HandoffListener(Path endpoint, Adopter adopter) {
-        this(endpoint, adopter, MAX_CONTROL_CONNECTIONS);
+    /** @param brokerUids the users whose processes may open control connections */
+    HandoffListener(Path endpoint, Adopter adopter, Set<Long> brokerUids) {
+        this(endpoint, adopter, brokerUids, MAX_CONTROL_CONNECTIONS);
     }
 
-    HandoffListener(Path endpoint, Adopter adopter, int maxControls) {
+    HandoffListener(Path endpoint, Adopter adopter, Set<Long> brokerUids, int maxControls) {
         this.endpoint = endpoint;
         this.adopter = adopter;
+        this.brokerUids = Set.copyOf(brokerUids);
         this.maxControls = maxControls;
     }
 
     void start() throws IOException {
         listener = BoundListener.start(endpoint, "backend-handoff-accept", control -> {
+            // Before anything else: whatever is handed over on an allowed connection is served, so
+            // a process of another user must not get as far as an offer, nor hold a place.
+            String stranger = notAllowed(control);
+            if (stranger != null) {
+                Descriptors.closeQuietly(control);
+                notAllowed.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed at once "
+                        + "since the last such warning, the last from {}: handoffs are taken from users {} only "
+                        + "(BackendServer.acceptHandoffsFrom)", endpoint, count, stranger, brokerUids));
+                return;
+            }
             // Only this thread adds to controls, so the count cannot grow past the check.
             if (controls.size() >= maxControls) {
-                refuseOverLimit(control);
+                Descriptors.closeQuietly(control);
+                overLimit.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed at once "
+                        + "since the last such warning: {} are open, the most served at once", endpoint, count,
+                        maxControls));
                 return;
             }
             // The reader takes its own number for the socket here, on the accept thread, before
@@ -127,16 +148,34 @@ final class HandoffListener implements AutoCloseable {
         });
     }
 
-    // Accept thread only. A flood of connections gets one log line per interval, with its count.
-    private void refuseOverLimit(AFUNIXSocket control) {
-        Descriptors.closeQuietly(control);
-        overLimitSinceLogged++;
-        long now = System.nanoTime();
-        if (now - overLimitLoggedAt >= OVER_LIMIT_LOG_NANOS) {
-            log.warn("handoff endpoint {}: {} control connection(s) closed at once since the last such warning: {} "
-                    + "are open, the most served at once", endpoint, overLimitSinceLogged, maxControls);
-            overLimitLoggedAt = now;
-            overLimitSinceLogged = 0;
+    /** Null when the peer's user may open control connections; otherwise who it is. */
+    private @Nullable String notAllowed(AFUNIXSocket control) {
+        AFUNIXSocketCredentials peer;
+        try {
+            peer = control.getPeerCredentials();
+        } catch (IOException e) {
+            return "a peer whose credentials could not be read (" + e + ")";
+        }
+        return brokerUids.contains(peer.getUid()) ? null : "uid " + peer.getUid() + " (pid " + peer.getPid() + ")";
+    }
+
+    /**
+     * A warning a flood of events would repeat: logged at most once per interval, with how many
+     * happened since the last one. Accept thread only.
+     */
+    private static final class ThrottledWarning {
+
+        private long loggedAt = System.nanoTime() - WARNING_INTERVAL_NANOS;
+        private long sinceLogged;
+
+        void count(LongConsumer warn) {
+            sinceLogged++;
+            long now = System.nanoTime();
+            if (now - loggedAt >= WARNING_INTERVAL_NANOS) {
+                warn.accept(sinceLogged);
+                loggedAt = now;
+                sinceLogged = 0;
+            }
         }
     }
 
@@ -256,6 +295,15 @@ final class HandoffListener implements AutoCloseable {
         }
         if (received.size() > 1 || incoming.truncated()) {
             return "expected one descriptor, received " + (incoming.truncated() ? "more than " : "") + received.size();
+        }
+        String notAConnection;
+        try {
+            notAConnection = received.getFirst().whyNotAClientConnection();
+        } catch (IOException e) {
+            notAConnection = e.getMessage();
+        }
+        if (notAConnection != null) {
+            return "the descriptor is not a client connection: " + notAConnection;
         }
         if (frame.getRequestId() != offer.getCorrelationId()) {
             return "request_id does not match correlation_id";

@@ -4,6 +4,7 @@ import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
 import java.io.FileDescriptor;
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
@@ -20,9 +21,15 @@ sealed interface ReceivedDescriptor {
     void close();
 
     /**
+     * Null when this can be a client's connection, a Unix domain stream socket that is not
+     * listening; otherwise what it is instead. Asked before the ACK: whoever can reach the
+     * handoff endpoint can pass any descriptor, and an accepted one is served.
+     */
+    @Nullable String whyNotAClientConnection() throws IOException;
+
+    /**
      * Received with {@code recvmsg(2)} through {@link Posix#receive}: a plain number, close-on-exec,
-     * that nothing else closes. Making the cast checks the socket (two system calls), which is
-     * left to the handler thread, after the ACK.
+     * that nothing else closes.
      */
     record Native(int number) implements ReceivedDescriptor {
 
@@ -46,6 +53,11 @@ sealed interface ReceivedDescriptor {
         @Override
         public FileDescriptorCast cast() throws IOException {
             return FileDescriptorCast.unsafeUsing(number);
+        }
+
+        @Override
+        public @Nullable String whyNotAClientConnection() throws IOException {
+            return Posix.whyNotAConnectedUnixStream(number);
         }
 
         @Override
@@ -73,6 +85,15 @@ sealed interface ReceivedDescriptor {
         @Override
         public FileDescriptorCast cast() {
             return copy;
+        }
+
+        /**
+         * Not asked here: without {@link Posix} there is no way to ask but junixsocket's cast to a
+         * socket, which the handler thread makes anyway and which fails for anything but a socket.
+         */
+        @Override
+        public @Nullable String whyNotAClientConnection() {
+            return null;
         }
 
         @Override

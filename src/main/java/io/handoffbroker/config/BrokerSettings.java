@@ -5,6 +5,7 @@ import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.server.PeerPolicy;
 import io.handoffbroker.server.ServerSettings;
 import io.handoffbroker.unix.DefaultSocketPath;
+import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.wire.SemVer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -67,7 +68,7 @@ public final class BrokerSettings {
 
     static PeerPolicy peerPolicy(BrokerProperties.Peer peer) {
         return switch (peer.getPolicy()) {
-            case SAME_UID -> new PeerPolicy.SameUid(PeerPolicy.currentUid());
+            case SAME_UID -> new PeerPolicy.SameUid(ProcessUser.uid());
             case ANY -> new PeerPolicy.Any();
             case ALLOW_LIST -> new PeerPolicy.AllowedUids(new HashSet<>(peer.getAllowedUids()));
         };

@@ -49,9 +49,4 @@ public sealed interface PeerPolicy {
             return uids.contains(peer.uid());
         }
     }
-
-    /** The uid this JVM runs as. */
-    static long currentUid() {
-        return new com.sun.security.auth.module.UnixSystem().getUid();
-    }
 }

@@ -18,7 +18,6 @@ public final class DefaultSocketPath {
         if (runtimeDir != null && !runtimeDir.isBlank() && Path.of(runtimeDir).isAbsolute()) {
             return Path.of(runtimeDir, "handoff-broker", "broker.sock");
         }
-        long uid = new com.sun.security.auth.module.UnixSystem().getUid();
-        return Path.of(System.getProperty("java.io.tmpdir"), "handoff-broker-" + uid, "broker.sock");
+        return Path.of(System.getProperty("java.io.tmpdir"), "handoff-broker-" + ProcessUser.uid(), "broker.sock");
     }
 }

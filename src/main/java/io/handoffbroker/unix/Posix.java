@@ -12,6 +12,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.net.SocketTimeoutException;
 import java.util.Arrays;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
@@ -37,6 +38,9 @@ import org.slf4j.LoggerFactory;
  *       start. junixsocket hands it out as a descriptor it closes together with the control
  *       connection, so keeping it took a {@code dup}, an {@code fcntl}, a {@code close} and
  *       a check of the copy, between the offer and the ACK.</li>
+ *   <li>{@code getsockopt(2)} ({@link #whyNotAConnectedUnixStream}): what a backend was
+ *       handed must be a client's connection before it answers that it took it; a file, a
+ *       pipe or a datagram socket passed by some other process would otherwise be served.</li>
  * </ul>
  *
  * <p>The constants are Linux's, so the calls are linked on Linux only. Elsewhere, or
@@ -59,6 +63,12 @@ public final class Posix {
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
     private static final int SOL_SOCKET = 1;
+    private static final int SO_TYPE = 3;
+    private static final int SO_ACCEPTCONN = 30;
+    private static final int SO_DOMAIN = 39;
+    private static final int SOCK_STREAM = 1;
+    private static final int AF_UNIX = 1;
+    private static final int ENOTSOCK = 88;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_CTRUNC = 0x8;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
@@ -225,6 +235,52 @@ public final class Posix {
         return found;
     }
 
+    /**
+     * Null when the descriptor is a Unix domain stream socket that is not listening (what a
+     * broker hands over: a client's connection); otherwise what it is instead. Three
+     * {@code getsockopt(2)} calls.
+     */
+    public static @Nullable String whyNotAConnectedUnixStream(int descriptor) throws IOException {
+        Calls calls = required();
+        Scratch scratch = calls.scratch();
+        Integer type = socketOption(calls, scratch, descriptor, SO_TYPE);
+        if (type == null) {
+            return "not a socket";
+        }
+        if (type != SOCK_STREAM) {
+            return "not a stream socket (type " + type + ")";
+        }
+        int domain = Objects.requireNonNull(socketOption(calls, scratch, descriptor, SO_DOMAIN));
+        if (domain != AF_UNIX) {
+            return "not a Unix domain socket (address family " + domain + ")";
+        }
+        if (Objects.requireNonNull(socketOption(calls, scratch, descriptor, SO_ACCEPTCONN)) != 0) {
+            return "a listening socket";
+        }
+        return null;
+    }
+
+    // An int socket option; null when the descriptor is not a socket.
+    private static @Nullable Integer socketOption(Calls calls, Scratch scratch, int descriptor, int option)
+            throws IOException {
+        MemorySegment value = scratch.option();
+        value.set(ValueLayout.JAVA_INT, 4, 4); // socklen_t: the room for the value
+        int result;
+        try {
+            result = (int) calls.getsockopt().invokeExact(scratch.callState(), descriptor, SOL_SOCKET, option,
+                    value, value.asSlice(4));
+        } catch (Throwable unexpected) {
+            throw new IOException("getsockopt(" + descriptor + ", " + option + ") failed", unexpected);
+        }
+        if (result == 0) {
+            return value.get(ValueLayout.JAVA_INT, 0);
+        }
+        if (scratch.errno() == ENOTSOCK) {
+            return null;
+        }
+        throw new IOException("getsockopt(" + descriptor + ", " + option + ") failed: errno " + scratch.errno());
+    }
+
     /** A second number for the same open file: the lowest free one at or above {@code lowest}, close-on-exec. */
     public static int duplicate(int descriptor, int lowest) throws IOException {
         return fcntl(required(), descriptor, F_DUPFD_CLOEXEC, lowest);
@@ -286,10 +342,12 @@ public final class Posix {
 
     /**
      * Per-thread memory for the calls: a {@code struct pollfd}, the captured {@code errno}, and
-     * a {@code struct msghdr} pointing at one {@code iovec} over {@code data} and at {@code control}.
+     * a {@code struct msghdr} pointing at one {@code iovec} over {@code data} and at {@code control},
+     * and an int socket option followed by its {@code socklen_t}.
      */
     private record Scratch(MemorySegment pollFd, MemorySegment callState, Libc libc,
-            MemorySegment message, MemorySegment iovec, MemorySegment data, MemorySegment control) {
+            MemorySegment message, MemorySegment iovec, MemorySegment data, MemorySegment control,
+            MemorySegment option) {
 
         static Scratch allocate(StructLayout callStateLayout, Libc libc) {
             Arena arena = Arena.ofAuto();
@@ -302,7 +360,7 @@ public final class Posix {
             message.set(ValueLayout.JAVA_LONG, offset(MSGHDR, "msg_iovlen"), 1L);
             message.set(ValueLayout.ADDRESS, offset(MSGHDR, "msg_control"), control);
             return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), libc, message, iovec,
-                    data, control);
+                    data, control, arena.allocate(8, 4));
         }
 
         int errno() {
@@ -311,7 +369,7 @@ public final class Posix {
     }
 
     private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown, MethodHandle recvmsg,
-            MethodHandle close, ThreadLocal<Scratch> scratches) {
+            MethodHandle close, MethodHandle getsockopt, ThreadLocal<Scratch> scratches) {
 
         Scratch scratch() {
             return scratches.get();
@@ -333,8 +391,11 @@ public final class Posix {
                         ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
                 MethodHandle close = libc.function("close",
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+                MethodHandle getsockopt = libc.function("getsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                        ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                        ValueLayout.ADDRESS));
                 ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> Scratch.allocate(callStateLayout, libc));
-                return new Calls(poll, fcntl, shutdown, recvmsg, close, scratches);
+                return new Calls(poll, fcntl, shutdown, recvmsg, close, getsockopt, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
                         + "handed-off connections are served through socket objects", unavailable.toString());

@@ -7,7 +7,7 @@ import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.wire.proto.HandoffAck;
-import java.io.FileInputStream;
+import java.io.FileDescriptor;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -15,6 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
 
 /**
  * The backend SDK when its process has run out of descriptors: it keeps answering the
@@ -32,10 +34,13 @@ class BackendUnderDescriptorPressureTest {
         try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), new EchoHandler(),
                 4).start();
                 AFUNIXSocket control = RawOffers.connect(handoff);
-                FileInputStream passed = new FileInputStream("/dev/null")) {
+                AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open()) {
+            // A client's connection, as a broker passes one; the handlers of those accepted see its
+            // end when the test closes it.
+            FileDescriptor passed = pair.getSocket2().getFileDescriptor();
             // Both answers once, so that nothing on their paths is loaded (opened) while out of descriptors.
-            assertThat(RawOffers.ack(control, passed.getFD(), RawOffers.token(1), 41).getAccepted()).isTrue();
-            assertThat(RawOffers.ack(control, passed.getFD(), RawOffers.token(1), 42).getAccepted()).as("replayed")
+            assertThat(RawOffers.ack(control, passed, RawOffers.token(1), 41).getAccepted()).isTrue();
+            assertThat(RawOffers.ack(control, passed, RawOffers.token(1), 42).getAccepted()).as("replayed")
                     .isFalse();
 
             HandoffAck lastNumber;
@@ -43,17 +48,17 @@ class BackendUnderDescriptorPressureTest {
             // One number left: the received descriptor takes it, and is the backend's own as it is,
             // with no copy to make.
             try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
-                lastNumber = RawOffers.ack(control, passed.getFD(), RawOffers.token(2), 43);
+                lastNumber = RawOffers.ack(control, passed, RawOffers.token(2), 43);
             }
             assertThat(lastNumber.getAccepted()).as("accepted on the last free number").isTrue();
             // None left: the kernel cannot install the descriptor in the backend at all.
             try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
-                ack = RawOffers.ack(control, passed.getFD(), RawOffers.token(3), 44);
+                ack = RawOffers.ack(control, passed, RawOffers.token(3), 44);
             }
             assertThat(ack.getAccepted()).isFalse();
             assertThat(ack.getCorrelationId()).isEqualTo(44);
             assertThat(ack.getErrorDetail()).startsWith("backend could not take the descriptor");
-            assertThat(RawOffers.ack(control, passed.getFD(), RawOffers.token(4), 45).getAccepted())
+            assertThat(RawOffers.ack(control, passed, RawOffers.token(4), 45).getAccepted())
                     .as("the control connection goes on").isTrue();
         }
     }

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
+import io.handoffbroker.unix.ProcessUser;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,7 +33,7 @@ class ControlConnectionLimitTest {
     void aControlConnectionOverTheBoundIsClosedAtOnceAndAFreedPlaceIsServedAgain() throws Exception {
         Path endpoint = dir.resolve("handoff.sock");
         // No handler slot is ever free: every offer is answered with a refusal, which shows it was served.
-        HandoffListener listener = new HandoffListener(endpoint, () -> null, 2);
+        HandoffListener listener = new HandoffListener(endpoint, () -> null, Set.of(ProcessUser.uid()), 2);
         List<AFUNIXSocket> controls = new ArrayList<>();
         // junixsocket's socketpair leaves two descriptors behind: those come before the baseline.
         List<AFUNIXSocketPair<AFUNIXSocketChannel>> passed = List.of(AFUNIXSocketPair.open(), AFUNIXSocketPair.open(),

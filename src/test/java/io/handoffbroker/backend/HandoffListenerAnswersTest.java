@@ -1,23 +1,33 @@
 package io.handoffbroker.backend;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
 import java.io.FileDescriptor;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXDatagramChannel;
+import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketPair;
 
@@ -60,6 +70,58 @@ class HandoffListenerAnswersTest {
             assertThat(first.clientSeesTheEnd()).as("the refused descriptor was closed, not adopted").isTrue();
             HandoffAck accepted = RawOffers.ack(backend.control, second.passed(), RawOffers.token(3), 43);
             assertThat(accepted.getAccepted()).as("the control connection goes on").isTrue();
+        }
+    }
+
+    @Test
+    void aFileHandedOverIsRefusedBeforeTheAckAndClosedAndTheConnectionGoesOn() throws Exception {
+        Path file = Files.writeString(dir.resolve("victim.txt"), "original\n");
+        try (Backend backend = Backend.start(dir, (in, out) -> in.transferTo(out));
+                RandomAccessFile open = new RandomAccessFile(file.toFile(), "rw"); Pair client = Pair.open()) {
+            HandoffAck refused = RawOffers.ack(backend.control, open.getFD(), RawOffers.token(6), 46);
+            assertThat(refused.getAccepted()).isFalse();
+            assertThat(refused.getErrorDetail()).isEqualTo("the descriptor is not a client connection: not a socket");
+            assertThat(OpenDescriptors.snapshot().targets().values()).as("the backend's copy was closed; ours is left")
+                    .containsOnlyOnce(file.toString());
+            assertThat(RawOffers.ack(backend.control, client.passed(), RawOffers.token(7), 47).getAccepted())
+                    .as("the control connection goes on").isTrue();
+        }
+        assertThat(Files.readString(file)).as("nothing was served on it").isEqualTo("original\n");
+    }
+
+    @Test
+    void aDatagramSocketOrAListeningSocketHandedOverIsRefusedBeforeTheAck() throws Exception {
+        try (Backend backend = Backend.start(dir, (in, out) -> in.transferTo(out));
+                AFUNIXSocketPair<AFUNIXDatagramChannel> datagrams = AFUNIXSocketPair.openDatagram();
+                AFUNIXServerSocket listening = AFUNIXServerSocket.bindOn(
+                        AFUNIXSocketAddress.of(dir.resolve("listening.sock")))) {
+            HandoffAck datagram = RawOffers.ack(backend.control, datagrams.getSocket2().getFileDescriptor(),
+                    RawOffers.token(8), 48);
+            assertThat(datagram.getAccepted()).isFalse();
+            assertThat(datagram.getErrorDetail())
+                    .isEqualTo("the descriptor is not a client connection: not a stream socket (type 2)");
+            HandoffAck listener = RawOffers.ack(backend.control, listening.getFileDescriptor(), RawOffers.token(9), 49);
+            assertThat(listener.getAccepted()).isFalse();
+            assertThat(listener.getErrorDetail()).isEqualTo("the descriptor is not a client connection: a listening socket");
+        }
+    }
+
+    @Test
+    void aControlConnectionFromAUserNotAllowedIsClosedBeforeItCanOffer() throws Exception {
+        Path handoff = dir.resolve("handoff.sock");
+        long someoneElse = ProcessUser.uid() + 4242;
+        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff),
+                (StreamHandler) (in, out) -> in.transferTo(out), 4).acceptHandoffsFrom(Set.of(someoneElse)).start();
+                AFUNIXSocket control = RawOffers.connect(handoff); Pair client = Pair.open()) {
+            assertThatThrownBy(() -> RawOffers.ack(control, client.passed(), RawOffers.token(10), 50))
+                    .as("closed without an answer").isInstanceOf(IOException.class);
+            assertThat(client.clientSeesTheEnd()).as("nothing was adopted").isTrue();
+        }
+        try (BackendServer server = new BackendServer(dir.resolve("pipe2.sock"), Optional.of(dir.resolve("h2.sock")),
+                (StreamHandler) (in, out) -> in.transferTo(out), 4).acceptHandoffsFrom(Set.of(ProcessUser.uid()))
+                .start(); AFUNIXSocket control = RawOffers.connect(dir.resolve("h2.sock")); Pair client = Pair.open()) {
+            assertThat(RawOffers.ack(control, client.passed(), RawOffers.token(11), 51).getAccepted())
+                    .as("the same offer from an allowed user").isTrue();
         }
     }
 

@@ -25,6 +25,7 @@ import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.SemVer;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.HelloReply;
+import io.handoffbroker.unix.ProcessUser;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -96,7 +97,7 @@ class MetricsAfterFaultsTest {
 
     @Test
     void aPeerThePolicyDoesNotAdmitIsCountedAsRejectedAndNothingElse() throws Exception {
-        long ownUid = PeerPolicy.currentUid();
+        long ownUid = ProcessUser.uid();
         Assumptions.assumeTrue(ownUid != 12345, "this process must not run as uid 12345");
         ServiceBackend echo = ServiceBackend.reconnectOnly("echo", "1.2.3", pipe());
         BrokerMetrics metrics = new BrokerMetrics(registry, new ServiceCatalog(List.of(echo)));

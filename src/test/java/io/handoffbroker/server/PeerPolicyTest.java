@@ -9,6 +9,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.unix.ProcessUser;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -85,7 +86,7 @@ class PeerPolicyTest {
 
     @Test
     void sameUidPolicyAdmitsThisProcessAndKeepsTheSocketFilePrivate() throws Exception {
-        start(new PeerPolicy.SameUid(PeerPolicy.currentUid()));
+        start(new PeerPolicy.SameUid(ProcessUser.uid()));
 
         assertThat(mode(broker.socketPath())).isEqualTo("rw-------");
         try (RawClient client = broker.connect()) {
@@ -96,7 +97,7 @@ class PeerPolicyTest {
 
     @Test
     void allowedUidsWithoutThisProcessUidClosesItWithoutAnyReplyBytes() throws Exception {
-        long ownUid = PeerPolicy.currentUid();
+        long ownUid = ProcessUser.uid();
         Assumptions.assumeTrue(ownUid != 12345, "this process must not run as uid 12345");
         start(new PeerPolicy.AllowedUids(Set.of(12345L)));
         assertThat(mode(broker.socketPath())).as("a shared policy opens the socket file").isEqualTo("rw-rw-rw-");
@@ -124,7 +125,7 @@ class PeerPolicyTest {
     @Test
     void sameUidPolicyClosesAClientOfAnotherUidWithoutReplyEvenWhenTheSocketFileLetsItIn() throws Exception {
         ForeignChild child = ForeignChild.prepare(dir);
-        start(new PeerPolicy.SameUid(PeerPolicy.currentUid()));
+        start(new PeerPolicy.SameUid(ProcessUser.uid()));
         // Loosen the file mode so the kernel lets the child connect: the policy alone must keep it out.
         Files.setPosixFilePermissions(broker.socketPath(), PosixFilePermissions.fromString("rw-rw-rw-"));
 
@@ -138,7 +139,7 @@ class PeerPolicyTest {
     @Test
     void sameUidPolicySocketFileModeKeepsAClientOfAnotherUidFromConnecting() throws Exception {
         ForeignChild child = ForeignChild.prepare(dir);
-        start(new PeerPolicy.SameUid(PeerPolicy.currentUid()));
+        start(new PeerPolicy.SameUid(ProcessUser.uid()));
 
         String result = child.run(broker.socketPath());
 
@@ -168,9 +169,9 @@ class PeerPolicyTest {
     record ForeignChild(List<String> command, Path workDir) {
 
         static ForeignChild prepare(Path dir) throws IOException {
-            Assumptions.assumeTrue(PeerPolicy.currentUid() == 0,
+            Assumptions.assumeTrue(ProcessUser.uid() == 0,
                     "switching to uid 65534 for the child client needs root; this JVM runs as uid "
-                            + PeerPolicy.currentUid());
+                            + ProcessUser.uid());
             Optional<Path> setpriv = onPath("setpriv");
             Assumptions.assumeTrue(setpriv.isPresent(),
                     "setpriv (util-linux) is not installed: cannot start a client as another uid");

@@ -13,6 +13,7 @@ import io.handoffbroker.server.HelloReplies;
 import io.handoffbroker.server.PeerPolicy;
 import io.handoffbroker.server.ReconnectRouter;
 import io.handoffbroker.server.ServerSettings;
+import io.handoffbroker.unix.ProcessUser;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,7 +36,7 @@ public final class BrokerFixture implements AutoCloseable {
     private long helloMemory = ServerSettings.DEFAULT_HELLO_MEMORY;
     private int hellosPerPeer = 256;
     private Duration rateWindow = Duration.ofSeconds(1);
-    private PeerPolicy peerPolicy = new PeerPolicy.SameUid(PeerPolicy.currentUid());
+    private PeerPolicy peerPolicy = new PeerPolicy.SameUid(ProcessUser.uid());
     private BackendAvailability availability = BackendAvailability.ALWAYS;
     private BrokerEvents events = BrokerEvents.NONE;
     private Function<HelloReplies, ConnectionRouter> router = ReconnectRouter::new;

@@ -1,0 +1,16 @@
+package io.handoffbroker.unix;
+
+/** The user this process runs as. */
+public final class ProcessUser {
+
+    /** The superuser, who can reach into any process of the machine anyway. */
+    public static final long ROOT = 0;
+
+    private ProcessUser() {
+    }
+
+    /** The uid this JVM runs as. */
+    public static long uid() {
+        return new com.sun.security.auth.module.UnixSystem().getUid();
+    }
+}
