@@ -4,6 +4,7 @@ import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
@@ -12,6 +13,7 @@ import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
@@ -170,7 +172,15 @@ public final class BrokerClient {
     private AFUNIXSocketAddress backendAddress(String backendPipe) throws IOException {
         KnownAddress known = lastBackend;
         if (known == null || !known.path().equals(backendPipe)) {
-            known = new KnownAddress(backendPipe, AFUNIXSocketAddress.of(Path.of(backendPipe)));
+            Path path;
+            try {
+                path = Path.of(backendPipe);
+            } catch (InvalidPathException e) {
+                // A NUL in it, typically: a broker's bad answer is this call's IOException, as any other.
+                throw new IOException("the broker named a backend_pipe that is not a path: \""
+                        + PeerText.printable(backendPipe, PeerText.REASON_MAX_CHARS) + "\"", e);
+            }
+            known = new KnownAddress(backendPipe, AFUNIXSocketAddress.of(path));
             lastBackend = known;
         }
         return known.address();

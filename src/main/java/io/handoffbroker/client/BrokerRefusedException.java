@@ -1,5 +1,6 @@
 package io.handoffbroker.client;
 
+import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Refused;
 import java.io.IOException;
@@ -12,7 +13,7 @@ public final class BrokerRefusedException extends IOException {
     private final transient Refused refused;
 
     public BrokerRefusedException(Refused refused) {
-        super(refused.getCode().name() + ": " + refused.getReason()
+        super(refused.getCode().name() + ": " + reasonOf(refused)
                 + (refused.getRetryAfterMs() > 0 ? " (retry after " + refused.getRetryAfterMs() + " ms)" : ""));
         this.refused = refused;
     }
@@ -21,8 +22,13 @@ public final class BrokerRefusedException extends IOException {
         return refused.getCode();
     }
 
+    /** The broker's reason, bounded and without control characters: it is meant to be shown. */
     public String reason() {
-        return refused.getReason();
+        return reasonOf(refused);
+    }
+
+    private static String reasonOf(Refused refused) {
+        return PeerText.printable(refused.getReason(), PeerText.REASON_MAX_CHARS);
     }
 
     /** When the broker suggests trying again; zero when retrying will not help. */

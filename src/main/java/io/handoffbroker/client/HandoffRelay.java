@@ -2,6 +2,7 @@ package io.handoffbroker.client;
 
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.HandoffToken;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.WireProtocol;
@@ -42,8 +43,9 @@ final class HandoffRelay {
                 return new Verdict(false, "relay echoes another token");
             }
             if (!ack.getAccepted()) {
+                // Shown and logged by the caller: a broker's text must not forge lines or escapes there.
                 return new Verdict(false, ack.getErrorDetail().isEmpty() ? "backend refused the handoff"
-                        : ack.getErrorDetail());
+                        : PeerText.printable(ack.getErrorDetail(), PeerText.REASON_MAX_CHARS));
             }
             return new Verdict(true, "");
         } catch (SocketTimeoutException e) {

@@ -4,6 +4,7 @@ import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.BrokerRefusedException;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.unix.DefaultSocketPath;
+import io.handoffbroker.wire.PeerText;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +18,8 @@ import java.time.Duration;
  * broker refused, 1 on any other failure.
  */
 public final class DemoClientCommand {
+
+    private static final int ECHO_TIMEOUT_MS = 5_000;
 
     private DemoClientCommand() {
     }
@@ -41,13 +44,16 @@ public final class DemoClientCommand {
             byte[] sent = message.getBytes(StandardCharsets.UTF_8);
             connection.out().write(sent);
             connection.out().flush();
+            // Bounded like every wait before it: a backend that took the connection may never answer.
+            connection.socket().setSoTimeout(ECHO_TIMEOUT_MS);
             byte[] echoed = readExactly(connection.in(), sent.length);
             long done = System.nanoTime();
             String reply = new String(echoed, StandardCharsets.UTF_8);
             System.out.printf("route=%s%s service=%s@%s connection_id=%d backend_pipe=%s%n",
                     connection.route().label(),
                     connection.fallbackReason().isEmpty() ? "" : " fallback_reason=" + connection.fallbackReason(),
-                    service, version, connection.connectionId(), connection.negotiated().getBackendPipe());
+                    service, version, connection.connectionId(),
+                    PeerText.printable(connection.negotiated().getBackendPipe(), PeerText.REASON_MAX_CHARS));
             System.out.printf("echo=\"%s\" connect_us=%d echo_rtt_us=%d total_us=%d%n", reply,
                     (connected - start) / 1000, (done - connected) / 1000, (done - start) / 1000);
             return reply.equals(message) ? 0 : 1;

@@ -37,8 +37,6 @@ import org.jspecify.annotations.Nullable;
  */
 public final class WireHandoffDelivery {
 
-    // A refusal's detail, as logged and relayed: a backend's reason, not its whole story.
-    private static final int MAX_REFUSAL_DETAIL = 256;
     private final LongSupplier nanoClock;
 
     public WireHandoffDelivery(LongSupplier nanoClock) {
@@ -169,7 +167,7 @@ public final class WireHandoffDelivery {
         }
         if (!ack.getAccepted()) {
             // Logged, and relayed to the client in a write that must fit its socket buffer at once.
-            String detail = PeerText.printable(ack.getErrorDetail(), MAX_REFUSAL_DETAIL);
+            String detail = PeerText.printable(ack.getErrorDetail(), PeerText.REASON_MAX_CHARS);
             return new DeliveryOutcome(Status.REFUSED, true, "backend refused: " + detail, detail);
         }
         return outcome(Status.ACCEPTED, true, "accepted");

@@ -7,6 +7,9 @@ package io.handoffbroker.wire;
  */
 public final class PeerText {
 
+    /** The most of a reason or detail a party passes on or shows: a reason, not a whole story. */
+    public static final int REASON_MAX_CHARS = 256;
+
     private PeerText() {
     }
 

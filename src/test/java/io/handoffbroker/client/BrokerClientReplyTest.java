@@ -3,10 +3,15 @@ package io.handoffbroker.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.ByteString;
+import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
 import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import io.handoffbroker.wire.proto.Refused;
@@ -75,6 +80,54 @@ class BrokerClientReplyTest {
                         assertThat(e.code()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
                         assertThat(e.reason()).isEqualTo("initial Hello frame exceeds 64 KiB");
                     });
+        }
+    }
+
+    @Test
+    void aBackendPipeThatIsNotAPathFailsTheConnectWithAnIOException() throws Exception {
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                (hello, out) -> out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(),
+                        Negotiated.newBuilder().setBackendPipe(dir.resolve("backend.sock") + "\0junk")))))) {
+            assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("the broker named a backend_pipe that is not a path")
+                    .hasMessageEndingWith("backend.sock?junk\"");
+        }
+    }
+
+    @Test
+    void aBrokersTextIsShownWithoutItsControlCharactersAndBounded() throws Exception {
+        Refused refused = Refused.newBuilder().setCode(ErrorCode.ERROR_INTERNAL)
+                .setReason("nope \u001b[31mred\nforged line").build();
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                (hello, out) -> out.write(FrameIO.encode(
+                        ScriptedBroker.reply(hello.getRequestId(), HelloReply.newBuilder().setRefused(refused)))))) {
+            assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
+                    .isInstanceOfSatisfying(BrokerRefusedException.class, e -> {
+                        assertThat(e.reason()).isEqualTo("nope ?[31mred?forged line");
+                        assertThat(e.getMessage()).isEqualTo("ERROR_INTERNAL: nope ?[31mred?forged line");
+                    });
+        }
+        byte[] token = new byte[16];
+        String detail = "\u001b]0;title\u0007" + "x".repeat(10_000);
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(dir.resolve("b.sock")));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker2.sock"), (hello, out) -> {
+                    out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
+                            .setBackendPipe(dir.resolve("b.sock").toString())
+                            .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
+                            .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(7))));
+                    out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF,
+                            7, HandoffAck.newBuilder().setToken(ByteString.copyFrom(token)).setAccepted(false)
+                                    .setErrorDetail(detail).setCorrelationId(7).build())));
+                })) {
+            backend.setSoTimeout(5_000);
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
+            try (ServiceConnection connection = client.connect("echo", "1.0.0");
+                    AFUNIXSocket accepted = backend.accept()) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(connection.fallbackReason()).startsWith("?]0;title?xxx").endsWith("x...")
+                        .hasSize(PeerText.REASON_MAX_CHARS + 3);
+            }
         }
     }
 
