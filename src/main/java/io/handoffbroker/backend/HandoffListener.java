@@ -10,8 +10,10 @@ import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
 import io.handoffbroker.wire.proto.HandoffOffer;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -47,8 +49,10 @@ final class HandoffListener implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(HandoffListener.class);
     private static final int TOKEN_BYTES = HandoffToken.LENGTH;
-    // How long the offer may take to follow its descriptor: the reference broker's ACK deadline.
-    private static final Duration OFFER_TIMEOUT = Duration.ofSeconds(5);
+    // Each read's bound (the socket's timeout, set once): a read started just before an offer's
+    // time is up ends by then, so a peer trickling bytes holds what it sent for at most about
+    // the offer's limit and this together.
+    private static final Duration READ_TIMEOUT = TokenReader.OFFER_LIMIT;
 
     /** Where adopted connections go. */
     interface Adopter {
@@ -85,6 +89,7 @@ final class HandoffListener implements AutoCloseable {
     private final Adopter adopter;
     private final Set<Long> brokerUids;
     private final int maxControls;
+    private final Duration offerLimit;
     private final ThrottledWarning overLimit = new ThrottledWarning();
     private final ThrottledWarning notAllowed = new ThrottledWarning();
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
@@ -93,14 +98,16 @@ final class HandoffListener implements AutoCloseable {
 
     /** @param brokerUids the users whose processes may open control connections */
     HandoffListener(Path endpoint, Adopter adopter, Set<Long> brokerUids) {
-        this(endpoint, adopter, brokerUids, MAX_CONTROL_CONNECTIONS);
+        this(endpoint, adopter, brokerUids, MAX_CONTROL_CONNECTIONS, TokenReader.OFFER_LIMIT);
     }
 
-    HandoffListener(Path endpoint, Adopter adopter, Set<Long> brokerUids, int maxControls) {
+    /** @param offerLimit how long an offer may take from its token's first byte to its frame's last */
+    HandoffListener(Path endpoint, Adopter adopter, Set<Long> brokerUids, int maxControls, Duration offerLimit) {
         this.endpoint = endpoint;
         this.adopter = adopter;
         this.brokerUids = Set.copyOf(brokerUids);
         this.maxControls = maxControls;
+        this.offerLimit = offerLimit;
     }
 
     void start() throws IOException {
@@ -127,7 +134,7 @@ final class HandoffListener implements AutoCloseable {
             // close() can see the socket: close() waits for this thread, then closes what it knows.
             TokenReader reader;
             try {
-                reader = TokenReader.of(control);
+                reader = TokenReader.of(control, offerLimit);
             } catch (IOException e) {
                 log.warn("handoff endpoint {}: could not take on a control connection: {}", endpoint, e.toString());
                 Descriptors.closeQuietly(control);
@@ -146,6 +153,38 @@ final class HandoffListener implements AutoCloseable {
                 Descriptors.closeQuietly(control);
             }
         });
+    }
+
+    /** A control connection's input that starts no read once the offer's time is up. */
+    private static final class UntilDeadline extends FilterInputStream {
+
+        private final long deadlineNanos;
+        private final Duration limit;
+
+        UntilDeadline(InputStream in, long deadlineNanos, Duration limit) {
+            super(in);
+            this.deadlineNanos = deadlineNanos;
+            this.limit = limit;
+        }
+
+        @Override
+        public int read() throws IOException {
+            checkTime();
+            return super.read();
+        }
+
+        @Override
+        public int read(byte[] bytes, int offset, int length) throws IOException {
+            checkTime();
+            return super.read(bytes, offset, length);
+        }
+
+        private void checkTime() throws SocketTimeoutException {
+            if (System.nanoTime() - deadlineNanos >= 0) {
+                throw new SocketTimeoutException("offer not complete within " + limit.toMillis()
+                        + " ms of its token's first byte");
+            }
+        }
     }
 
     /** Null when the peer's user may open control connections; otherwise who it is. */
@@ -188,9 +227,9 @@ final class HandoffListener implements AutoCloseable {
     private void serveControl(AFUNIXSocket control, TokenReader reader) {
         try (control; reader) {
             InputStream in = control.getInputStream();
-            // One timeout for the whole connection, set once: it bounds the offer that follows a
-            // descriptor, while an idle connection simply waits again (see TokenReader.read).
-            control.setSoTimeout((int) OFFER_TIMEOUT.toMillis());
+            // One timeout for the whole connection, set once: it bounds each read of an offer, while
+            // an idle connection simply waits again (see TokenReader.read).
+            control.setSoTimeout((int) READ_TIMEOUT.toMillis());
             while (true) {
                 TokenReader.Incoming incoming = reader.read();
                 if (incoming == null) {
@@ -199,7 +238,8 @@ final class HandoffListener implements AutoCloseable {
                 try {
                     Frame frame;
                     try {
-                        frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
+                        frame = FrameIO.read(new UntilDeadline(in, incoming.deadlineNanos(), offerLimit),
+                                WireProtocol.MAX_FRAME_BODY);
                     } catch (IOException e) {
                         log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
                         return;

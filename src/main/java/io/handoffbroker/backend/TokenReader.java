@@ -7,6 +7,7 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -29,13 +30,19 @@ final class TokenReader implements AutoCloseable {
     private static final int TOKEN_BYTES = HandoffToken.LENGTH;
 
     /**
+     * How long an offer may take, from its token's first byte to its frame's last: the
+     * reference broker's ACK deadline, by which a broker has given up on it anyway.
+     */
+    static final Duration OFFER_LIMIT = Duration.ofSeconds(5);
+
+    /**
      * One offer's token and the descriptors that came with it. {@code truncated}: the kernel
      * discarded some (more came than there was room for, or this process had no free number);
      * {@code notTaken}: why a descriptor that was sent could not be kept, typically a process
-     * out of descriptor numbers.
+     * out of descriptor numbers. {@code deadlineNanos}: when the rest of the offer is overdue.
      */
     record Incoming(byte[] token, List<ReceivedDescriptor> descriptors, boolean truncated,
-            @Nullable String notTaken) {
+            @Nullable String notTaken, long deadlineNanos) {
 
         /** The first descriptor, which the caller now owns; the others stay here. */
         ReceivedDescriptor takeFirst() {
@@ -54,15 +61,22 @@ final class TokenReader implements AutoCloseable {
     // close of the socket on another thread cannot hand the number to another file while a
     // read may still use it: that close shuts the socket down, and the read here ends.
     private final int number;
+    private final Duration offerLimit;
 
-    private TokenReader(AFUNIXSocket control, InputStream in, int number) {
+    private TokenReader(AFUNIXSocket control, InputStream in, int number, Duration offerLimit) {
         this.control = control;
         this.in = in;
         this.number = number;
+        this.offerLimit = offerLimit;
     }
 
-    static TokenReader of(AFUNIXSocket control) throws IOException {
-        return of(control, Posix.available() && AFSocket.supports(AFSocketCapability.CAPABILITY_UNSAFE));
+    static TokenReader of(AFUNIXSocket control, Duration offerLimit) throws IOException {
+        return of(control, Posix.available() && AFSocket.supports(AFSocketCapability.CAPABILITY_UNSAFE),
+                offerLimit);
+    }
+
+    static TokenReader of(AFUNIXSocket control, boolean nativeCalls) throws IOException {
+        return of(control, nativeCalls, OFFER_LIMIT);
     }
 
     /**
@@ -71,13 +85,14 @@ final class TokenReader implements AutoCloseable {
      *     be switched off by a system property, and a connection accepted but then not
      *     servable would be a handoff lost after its ACK)
      */
-    static TokenReader of(AFUNIXSocket control, boolean nativeCalls) throws IOException {
+    static TokenReader of(AFUNIXSocket control, boolean nativeCalls, Duration offerLimit) throws IOException {
         InputStream in = control.getInputStream();
         if (nativeCalls) {
-            return new TokenReader(control, in, Posix.duplicate(Posix.number(control.getFileDescriptor()), 3));
+            return new TokenReader(control, in, Posix.duplicate(Posix.number(control.getFileDescriptor()), 3),
+                    offerLimit);
         }
         control.setAncillaryReceiveBufferSize(1024);
-        return new TokenReader(control, in, -1);
+        return new TokenReader(control, in, -1, offerLimit);
     }
 
     /**
@@ -85,13 +100,21 @@ final class TokenReader implements AutoCloseable {
      * waits on through the socket's timeouts: nothing is owed until the first byte.
      *
      * @return null when the broker closed the connection between exchanges
-     * @throws SocketTimeoutException when a started token stalls for a whole socket timeout
+     * @throws SocketTimeoutException when a started token stalls for a whole socket timeout, or
+     *     is still not complete when the offer's time is up (a read is not started after that)
      */
     @Nullable Incoming read() throws IOException {
         byte[] token = new byte[TOKEN_BYTES];
         Gathered gathered = new Gathered();
         int done = 0;
+        // Set by the first byte: a peer sending a byte now and then must not hold what it sent for ever.
+        long deadline = 0;
         while (done < TOKEN_BYTES) {
+            if (done > 0 && System.nanoTime() - deadline >= 0) {
+                gathered.closeAll();
+                throw new SocketTimeoutException("offer token not complete within " + offerLimit.toMillis()
+                        + " ms of its first byte");
+            }
             int n;
             try {
                 if (number >= 0) {
@@ -119,9 +142,12 @@ final class TokenReader implements AutoCloseable {
                 }
                 throw new EOFException("control connection closed after " + done + " token bytes");
             }
+            if (done == 0) {
+                deadline = System.nanoTime() + offerLimit.toNanos();
+            }
             done += n;
         }
-        return new Incoming(token, gathered.descriptors, gathered.truncated, gathered.notTaken);
+        return new Incoming(token, gathered.descriptors, gathered.truncated, gathered.notTaken, deadline);
     }
 
     /** Releases the reader's own number for the control socket; the socket itself is the caller's. */

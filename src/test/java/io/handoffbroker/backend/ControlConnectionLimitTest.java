@@ -33,7 +33,8 @@ class ControlConnectionLimitTest {
     void aControlConnectionOverTheBoundIsClosedAtOnceAndAFreedPlaceIsServedAgain() throws Exception {
         Path endpoint = dir.resolve("handoff.sock");
         // No handler slot is ever free: every offer is answered with a refusal, which shows it was served.
-        HandoffListener listener = new HandoffListener(endpoint, () -> null, Set.of(ProcessUser.uid()), 2);
+        HandoffListener listener = new HandoffListener(endpoint, () -> null, Set.of(ProcessUser.uid()), 2,
+                TokenReader.OFFER_LIMIT);
         List<AFUNIXSocket> controls = new ArrayList<>();
         // junixsocket's socketpair leaves two descriptors behind: those come before the baseline.
         List<AFUNIXSocketPair<AFUNIXSocketChannel>> passed = List.of(AFUNIXSocketPair.open(), AFUNIXSocketPair.open(),

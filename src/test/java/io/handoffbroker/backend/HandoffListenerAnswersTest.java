@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.ProcessUser;
+import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
@@ -17,6 +18,7 @@ import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -103,6 +105,33 @@ class HandoffListenerAnswersTest {
             HandoffAck listener = RawOffers.ack(backend.control, listening.getFileDescriptor(), RawOffers.token(9), 49);
             assertThat(listener.getAccepted()).isFalse();
             assertThat(listener.getErrorDetail()).isEqualTo("the descriptor is not a client connection: a listening socket");
+        }
+    }
+
+    @Test
+    void anOfferTrickledWithinEachReadsTimeoutIsCutOffAtItsLimitAndItsDescriptorClosed() throws Exception {
+        Path endpoint = dir.resolve("handoff.sock");
+        HandoffListener listener = new HandoffListener(endpoint, () -> null, Set.of(ProcessUser.uid()), 4,
+                Duration.ofMillis(300));
+        listener.start();
+        try (listener; AFUNIXSocket control = RawOffers.connect(endpoint); Pair client = Pair.open()) {
+            control.setOutboundFileDescriptors(client.passed());
+            control.getOutputStream().write(RawOffers.token(12));
+            byte[] offer = FrameIO.encode(RawOffers.offerFrame(RawOffers.token(12), 52));
+            long started = System.nanoTime();
+            int sent = 0;
+            try {
+                for (; sent < offer.length; sent++) {
+                    control.getOutputStream().write(offer[sent]); // each well within a read's 5 s
+                    Thread.sleep(100);
+                }
+            } catch (IOException closedByTheBackend) {
+                // What is expected: it gave up on the offer.
+            }
+            // A write to a Unix socket fails only once its peer has closed: that is the backend giving up.
+            assertThat(sent).as("the backend closed before the offer was whole").isLessThan(offer.length);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(3));
+            assertThat(client.clientSeesTheEnd()).as("the descriptor it held was closed").isTrue();
         }
     }
 

@@ -9,6 +9,7 @@ import java.io.EOFException;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -96,6 +97,39 @@ class TokenReaderTest {
                 broker.getOutputStream().write(TOKEN, 0, 5);
                 assertThatThrownBy(reader::read).isInstanceOf(SocketTimeoutException.class);
                 assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "native calls: {0}")
+    @ValueSource(booleans = {true, false})
+    void aTokenTrickledWithinEachReadsTimeoutStillEndsAtTheOffersLimitAndItsDescriptorIsClosed(
+            boolean nativeCalls) throws Exception {
+        AFUNIXSocket[] control = pair();
+        try (AFUNIXSocket broker = control[0]; AFUNIXSocket backend = control[1];
+                FileInputStream devNull = new FileInputStream("/dev/null")) {
+            backend.setSoTimeout(1_000);
+            try (TokenReader reader = TokenReader.of(backend, nativeCalls, Duration.ofMillis(300))) {
+                int before = OpenDescriptors.count();
+                Thread trickle = Thread.ofPlatform().start(() -> {
+                    try {
+                        broker.setOutboundFileDescriptors(devNull.getFD());
+                        for (int i = 0; i < TOKEN.length; i++) {
+                            broker.getOutputStream().write(TOKEN[i]); // each well within the read's 1 s
+                            Thread.sleep(100);
+                        }
+                    } catch (Exception stopped) {
+                        // The reader gave up and the test closed the connection.
+                    }
+                });
+                long started = System.nanoTime();
+                assertThatThrownBy(reader::read).isInstanceOf(SocketTimeoutException.class)
+                        .hasMessage("offer token not complete within 300 ms of its first byte");
+                assertThat(Duration.ofNanos(System.nanoTime() - started)).as("not the 1.6 s the trickle takes")
+                        .isLessThan(Duration.ofMillis(1_000));
+                assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
+                broker.close();
+                trickle.join();
             }
         }
     }
