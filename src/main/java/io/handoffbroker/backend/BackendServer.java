@@ -68,6 +68,7 @@ public final class BackendServer implements AutoCloseable {
     private volatile boolean closed;
     private @Nullable HandoffListener handoffListener;
     private Set<Long> brokerUids = Set.copyOf(List.of(ProcessUser.uid(), ProcessUser.ROOT)); // one, as root
+    private boolean started;
 
     /**
      * @param endpoint the backend's own socket ({@code backend_pipe})
@@ -103,9 +104,10 @@ public final class BackendServer implements AutoCloseable {
      */
     public synchronized BackendServer acceptHandoffsFrom(Set<Long> uids) {
         if (uids.isEmpty()) {
-            throw new IllegalArgumentException("no user to accept handoffs from: leave the handoff endpoint out instead");
+            throw new IllegalArgumentException(
+                    "no user to accept handoffs from: leave the handoff endpoint out instead");
         }
-        if (listener != null) {
+        if (started) {
             throw new IllegalStateException("already started");
         }
         brokerUids = Set.copyOf(uids);
@@ -117,6 +119,7 @@ public final class BackendServer implements AutoCloseable {
      * and starts accepting.
      */
     public synchronized BackendServer start() throws IOException {
+        started = true;
         // The slot is taken after the accept, not before: a slot held while waiting in
         // accept() would be one the handoff route could never have.
         listener = BoundListener.start(endpoint, "backend-accept", this::admit);

@@ -37,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * whose envelope is wrong (kind, payload type, encoding) around a readable offer, no
  * descriptor, more than one, a token of the wrong length, a token that differs from the
  * offer's, a replayed token, {@code request_id != correlation_id}, a descriptor that is not
- * a client's connection (a Unix domain stream socket, not listening), no free handler slot.
+ * a client's connection (a connected Unix domain stream socket), no free handler slot.
  * Control connections are taken only from the users given (see
- * {@link BackendServer#acceptHandoffsFrom}); others are closed as soon as they are accepted. An offer that cannot be read at all has nothing to answer with (no
+ * {@link BackendServer#acceptHandoffsFrom}); others are closed as soon as they are accepted.
+ * An offer that cannot be read at all, or not within its time, has nothing to answer with (no
  * correlation id, no token): the control connection is closed. The ACK echoes the
  * offer frame's {@code request_id}, {@code traceparent} and {@code tracestate}.
  * Descriptor ownership: a received descriptor that is not adopted is

@@ -5,6 +5,7 @@ import io.handoffbroker.unix.Posix;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
@@ -21,9 +22,9 @@ sealed interface ReceivedDescriptor {
     void close();
 
     /**
-     * Null when this can be a client's connection, a Unix domain stream socket that is not
-     * listening; otherwise what it is instead. Asked before the ACK: whoever can reach the
-     * handoff endpoint can pass any descriptor, and an accepted one is served.
+     * Null when this can be a client's connection, a connected Unix domain stream socket;
+     * otherwise what it is instead. Asked before the ACK: whoever can reach the handoff
+     * endpoint can pass any descriptor, and an accepted one is served.
      */
     @Nullable String whyNotAClientConnection() throws IOException;
 
@@ -88,12 +89,17 @@ sealed interface ReceivedDescriptor {
         }
 
         /**
-         * Not asked here: without {@link Posix} there is no way to ask but junixsocket's cast to a
-         * socket, which the handler thread makes anyway and which fails for anything but a socket.
+         * Received this way also where {@link Posix} works but junixsocket's unsafe operations are
+         * off, and a {@code StreamHandler} is then served through file streams with no socket
+         * object ever made: so {@link Posix} is asked whenever it can be. Without it, junixsocket
+         * tells the kind of descriptor, but not whether a socket is connected.
          */
         @Override
-        public @Nullable String whyNotAClientConnection() {
-            return null;
+        public @Nullable String whyNotAClientConnection() throws IOException {
+            if (Posix.available()) {
+                return Posix.whyNotAConnectedUnixStream(Posix.number(copy.getFileDescriptor()));
+            }
+            return copy.isAvailable(AFUNIXSocket.class) ? null : "not a Unix domain stream socket";
         }
 
         @Override

@@ -12,7 +12,6 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.net.SocketTimeoutException;
 import java.util.Arrays;
-import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
@@ -38,9 +37,10 @@ import org.slf4j.LoggerFactory;
  *       start. junixsocket hands it out as a descriptor it closes together with the control
  *       connection, so keeping it took a {@code dup}, an {@code fcntl}, a {@code close} and
  *       a check of the copy, between the offer and the ACK.</li>
- *   <li>{@code getsockopt(2)} ({@link #whyNotAConnectedUnixStream}): what a backend was
- *       handed must be a client's connection before it answers that it took it; a file, a
- *       pipe or a datagram socket passed by some other process would otherwise be served.</li>
+ *   <li>{@code getsockopt(2)} and {@code getpeername(2)} ({@link #whyNotAConnectedUnixStream}):
+ *       what a backend was handed must be a client's connection before it answers that it took
+ *       it; a file, a pipe, a datagram or a listening socket passed by some other process would
+ *       otherwise be served.</li>
  * </ul>
  *
  * <p>The constants are Linux's, so the calls are linked on Linux only. Elsewhere, or
@@ -64,11 +64,12 @@ public final class Posix {
     private static final int EAGAIN = 11;
     private static final int SOL_SOCKET = 1;
     private static final int SO_TYPE = 3;
-    private static final int SO_ACCEPTCONN = 30;
-    private static final int SO_DOMAIN = 39;
     private static final int SOCK_STREAM = 1;
     private static final int AF_UNIX = 1;
     private static final int ENOTSOCK = 88;
+    private static final int ENOTCONN = 107;
+    // struct sockaddr_un (110 bytes, the family first) with room to spare, then a socklen_t.
+    private static final int ADDRESS_BYTES = 112;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_CTRUNC = 0x8;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
@@ -236,9 +237,10 @@ public final class Posix {
     }
 
     /**
-     * Null when the descriptor is a Unix domain stream socket that is not listening (what a
-     * broker hands over: a client's connection); otherwise what it is instead. Three
-     * {@code getsockopt(2)} calls.
+     * Null when the descriptor is a connected Unix domain stream socket (what a broker hands
+     * over: a client's connection); otherwise what it is instead. Two system calls: the
+     * socket's type, and its peer's address, which a listening or unconnected socket lacks and
+     * whose family says the domain.
      */
     public static @Nullable String whyNotAConnectedUnixStream(int descriptor) throws IOException {
         Calls calls = required();
@@ -250,12 +252,24 @@ public final class Posix {
         if (type != SOCK_STREAM) {
             return "not a stream socket (type " + type + ")";
         }
-        int domain = Objects.requireNonNull(socketOption(calls, scratch, descriptor, SO_DOMAIN));
-        if (domain != AF_UNIX) {
-            return "not a Unix domain socket (address family " + domain + ")";
+        MemorySegment address = scratch.address();
+        address.set(ValueLayout.JAVA_INT, ADDRESS_BYTES, ADDRESS_BYTES);
+        int result;
+        try {
+            result = (int) calls.getpeername().invokeExact(scratch.callState(), descriptor, address,
+                    address.asSlice(ADDRESS_BYTES));
+        } catch (Throwable unexpected) {
+            throw new IOException("getpeername(" + descriptor + ") failed", unexpected);
         }
-        if (Objects.requireNonNull(socketOption(calls, scratch, descriptor, SO_ACCEPTCONN)) != 0) {
-            return "a listening socket";
+        if (result < 0) {
+            if (scratch.errno() == ENOTCONN) {
+                return "not connected (a listening socket, or one never connected)";
+            }
+            throw new IOException("getpeername(" + descriptor + ") failed: errno " + scratch.errno());
+        }
+        int family = Short.toUnsignedInt(address.get(ValueLayout.JAVA_SHORT, 0));
+        if (family != AF_UNIX) {
+            return "not a Unix domain socket (address family " + family + ")";
         }
         return null;
     }
@@ -343,11 +357,11 @@ public final class Posix {
     /**
      * Per-thread memory for the calls: a {@code struct pollfd}, the captured {@code errno}, and
      * a {@code struct msghdr} pointing at one {@code iovec} over {@code data} and at {@code control},
-     * and an int socket option followed by its {@code socklen_t}.
+     * an int socket option followed by its {@code socklen_t}, and a socket address followed by its length.
      */
     private record Scratch(MemorySegment pollFd, MemorySegment callState, Libc libc,
             MemorySegment message, MemorySegment iovec, MemorySegment data, MemorySegment control,
-            MemorySegment option) {
+            MemorySegment option, MemorySegment address) {
 
         static Scratch allocate(StructLayout callStateLayout, Libc libc) {
             Arena arena = Arena.ofAuto();
@@ -360,7 +374,7 @@ public final class Posix {
             message.set(ValueLayout.JAVA_LONG, offset(MSGHDR, "msg_iovlen"), 1L);
             message.set(ValueLayout.ADDRESS, offset(MSGHDR, "msg_control"), control);
             return new Scratch(arena.allocate(8, 4), arena.allocate(callStateLayout), libc, message, iovec,
-                    data, control, arena.allocate(8, 4));
+                    data, control, arena.allocate(8, 4), arena.allocate(ADDRESS_BYTES + 4, 4));
         }
 
         int errno() {
@@ -369,7 +383,7 @@ public final class Posix {
     }
 
     private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown, MethodHandle recvmsg,
-            MethodHandle close, MethodHandle getsockopt, ThreadLocal<Scratch> scratches) {
+            MethodHandle close, MethodHandle getsockopt, MethodHandle getpeername, ThreadLocal<Scratch> scratches) {
 
         Scratch scratch() {
             return scratches.get();
@@ -394,8 +408,10 @@ public final class Posix {
                 MethodHandle getsockopt = libc.function("getsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                         ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                         ValueLayout.ADDRESS));
+                MethodHandle getpeername = libc.function("getpeername", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
                 ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> Scratch.allocate(callStateLayout, libc));
-                return new Calls(poll, fcntl, shutdown, recvmsg, close, getsockopt, scratches);
+                return new Calls(poll, fcntl, shutdown, recvmsg, close, getsockopt, getpeername, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
                         + "handed-off connections are served through socket objects", unavailable.toString());

@@ -7,8 +7,9 @@
  * through signals, and the system calls made outside junixsocket, through the JDK's
  * foreign function API ({@code poll(2)} with a zero timeout, {@code fcntl(2)} to make a
  * descriptor blocking or to duplicate it, {@code shutdown(2)}, and {@code recvmsg(2)}
- * with {@code SCM_RIGHTS}, {@code close(2)} and {@code getsockopt(2)} for a backend receiving
- * descriptors and checking what it received), the process's own uid, and
+ * with {@code SCM_RIGHTS}, {@code close(2)}, {@code getsockopt(2)} and {@code getpeername(2)}
+ * for a backend receiving descriptors and checking what it received), the process's own
+ * uid, and
  * an {@code epoll(7)} instance for the broker's event loop.
  *
  * <p>This package never decides anything about the protocol and never keeps a

@@ -104,7 +104,8 @@ class HandoffListenerAnswersTest {
                     .isEqualTo("the descriptor is not a client connection: not a stream socket (type 2)");
             HandoffAck listener = RawOffers.ack(backend.control, listening.getFileDescriptor(), RawOffers.token(9), 49);
             assertThat(listener.getAccepted()).isFalse();
-            assertThat(listener.getErrorDetail()).isEqualTo("the descriptor is not a client connection: a listening socket");
+            assertThat(listener.getErrorDetail()).isEqualTo(
+                    "the descriptor is not a client connection: not connected (a listening socket, or one never connected)");
         }
     }
 
