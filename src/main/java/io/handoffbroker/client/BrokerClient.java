@@ -2,6 +2,7 @@ package io.handoffbroker.client;
 
 import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.PeerText;
@@ -13,6 +14,7 @@ import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -172,21 +174,33 @@ public final class BrokerClient {
     private AFUNIXSocketAddress backendAddress(String backendPipe) throws IOException {
         KnownAddress known = lastBackend;
         if (known == null || !known.path().equals(backendPipe)) {
-            Path path;
-            try {
-                path = Path.of(backendPipe);
-            } catch (InvalidPathException e) {
-                // A NUL in it, typically: a broker's bad answer is this call's IOException, as any other.
-                throw new IOException("the broker named a backend_pipe that is not a path: \""
-                        + PeerText.printable(backendPipe, PeerText.REASON_MAX_CHARS) + "\"", e);
-            }
-            known = new KnownAddress(backendPipe, AFUNIXSocketAddress.of(path));
+            known = new KnownAddress(backendPipe, AFUNIXSocketAddress.of(socketPath(backendPipe)));
             lastBackend = known;
         }
         return known.address();
     }
 
     private record KnownAddress(String path, AFUNIXSocketAddress address) {
+    }
+
+    /**
+     * A broker's bad answer is this call's {@link IOException}, as any other, and is never shown
+     * as it came: the path goes into messages and {@link ServiceConnection#toString}.
+     */
+    private static Path socketPath(String backendPipe) throws IOException {
+        String shown = PeerText.printable(backendPipe, PeerText.REASON_MAX_CHARS);
+        if (!shown.equals(backendPipe)) {
+            throw new IOException("the broker named a backend_pipe that is not a socket path: \"" + shown + "\"");
+        }
+        if (backendPipe.getBytes(StandardCharsets.UTF_8).length > SocketFile.MAX_PATH_BYTES) {
+            throw new IOException("the broker named a backend_pipe longer than a socket address holds: \""
+                    + shown + "\"");
+        }
+        try {
+            return Path.of(backendPipe);
+        } catch (InvalidPathException e) {
+            throw new IOException("the broker named a backend_pipe that is not a path: \"" + shown + "\"", e);
+        }
     }
 
     private static Frame helloFrame(Hello hello) {

@@ -6,6 +6,7 @@ import io.handoffbroker.server.PeerPolicy;
 import io.handoffbroker.server.ServerSettings;
 import io.handoffbroker.unix.DefaultSocketPath;
 import io.handoffbroker.unix.ProcessUser;
+import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.SemVer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -37,8 +38,6 @@ public final class BrokerSettings {
                 : addressable(DefaultSocketPath.resolve(), "broker.socket-path (its default)");
     }
 
-    // What a Unix socket address holds (sun_path, 108 bytes on Linux, with its terminating 0).
-    static final int MAX_SOCKET_PATH_BYTES = 107;
 
     /**
      * {@code path}, if a Unix socket address can hold it: junixsocket cuts a longer one short
@@ -46,9 +45,9 @@ public final class BrokerSettings {
      */
     static Path addressable(Path path, String key) {
         int bytes = path.toString().getBytes(StandardCharsets.UTF_8).length;
-        if (bytes > MAX_SOCKET_PATH_BYTES) {
+        if (bytes > SocketFile.MAX_PATH_BYTES) {
             throw new IllegalStateException(key + ": " + path + " is " + bytes + " bytes long; a Unix socket path "
-                    + "may have at most " + MAX_SOCKET_PATH_BYTES + " (choose a shorter directory)");
+                    + "may have at most " + SocketFile.MAX_PATH_BYTES + " (choose a shorter directory)");
         }
         return path;
     }

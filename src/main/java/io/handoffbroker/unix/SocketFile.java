@@ -25,6 +25,12 @@ public final class SocketFile {
 
     private static final Set<PosixFilePermission> PRIVATE_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
+    /**
+     * The longest path, in bytes, a Unix socket address holds (sun_path, 108 bytes on Linux, with
+     * its terminating 0). junixsocket cuts a longer one short without a word.
+     */
+    public static final int MAX_PATH_BYTES = 107;
+
     private SocketFile() {
     }
 

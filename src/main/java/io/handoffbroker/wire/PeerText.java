@@ -13,9 +13,15 @@ public final class PeerText {
     private PeerText() {
     }
 
-    /** At most {@code maxChars} of {@code text} (then "..."), each control character replaced by '?'. */
+    /**
+     * At most {@code maxChars} characters (code points) of {@code text}, then "..." when
+     * there was more; each character that could move a terminal's cursor or a line's layout
+     * (C0 and C1 controls, line and paragraph separators, formatting characters such as
+     * bidirectional overrides) replaced by '?'.
+     */
     public static String printable(String text, int maxChars) {
-        String bounded = text.length() > maxChars ? text.substring(0, maxChars) + "..." : text;
+        String bounded = text.codePointCount(0, text.length()) > maxChars
+                ? text.substring(0, text.offsetByCodePoints(0, maxChars)) + "..." : text;
         if (bounded.codePoints().allMatch(PeerText::isPrintable)) {
             return bounded;
         }
@@ -24,6 +30,11 @@ public final class PeerText {
     }
 
     private static boolean isPrintable(int codePoint) {
-        return codePoint >= 0x20 && codePoint != 0x7F;
+        if (Character.isISOControl(codePoint)) {
+            return false;
+        }
+        int type = Character.getType(codePoint);
+        return type != Character.FORMAT && type != Character.LINE_SEPARATOR && type != Character.PARAGRAPH_SEPARATOR
+                && type != Character.SURROGATE;
     }
 }

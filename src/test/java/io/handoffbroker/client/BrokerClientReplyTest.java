@@ -90,8 +90,15 @@ class BrokerClientReplyTest {
                         Negotiated.newBuilder().setBackendPipe(dir.resolve("backend.sock") + "\0junk")))))) {
             assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
                     .isInstanceOf(IOException.class)
-                    .hasMessageContaining("the broker named a backend_pipe that is not a path")
+                    .hasMessageContaining("the broker named a backend_pipe that is not a socket path")
                     .hasMessageEndingWith("backend.sock?junk\"");
+        }
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker2.sock"),
+                (hello, out) -> out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(),
+                        Negotiated.newBuilder().setBackendPipe("/" + "d".repeat(200) + "/backend.sock")))))) {
+            assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("longer than a socket address holds");
         }
     }
 
