@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /** What Linux tells about a process and the machine, from /proc. */
 final class Proc {
@@ -98,22 +99,23 @@ final class Proc {
     }
 
     /**
-     * The machine's idle time so far, in clock ticks over all CPUs (idle and iowait), and its
-     * number of online CPUs: {idle, cpus}. The idle time is kept exactly (from the moments a
-     * CPU goes idle and wakes); the busy counters are sampled at each clock tick, and a
-     * virtual CPU that halts and wakes thousands of times a second misses ticks: under the
-     * throughput phase they summed to about 1.8 CPUs of the 2. So the busy time is taken as
-     * what the CPUs had minus their idle time.
+     * The machine's time its CPUs did not run anything so far, in clock ticks over all CPUs
+     * (idle, iowait, and steal: time the hypervisor gave to another machine), and its number of
+     * online CPUs: {not running, cpus}; null when {@code /proc/stat} cannot be read. Idle time
+     * is kept exactly (from the moments a CPU goes idle and wakes); the busy counters are
+     * sampled at each clock tick, and a virtual CPU that halts and wakes thousands of times a
+     * second misses ticks: under the throughput phase they summed to about 1.8 CPUs of the 2.
+     * So the busy time is taken as what the CPUs had minus the time they did not run.
      */
-    static long[] machineIdle() {
+    static long @Nullable [] machineNotRunning() {
         try {
             List<String> lines = Files.readAllLines(Path.of("/proc/stat"));
             String[] fields = lines.getFirst().trim().split("\\s+");
-            long idle = Long.parseLong(fields[4]) + Long.parseLong(fields[5]);
+            long notRunning = Long.parseLong(fields[4]) + Long.parseLong(fields[5]) + Long.parseLong(fields[8]);
             long cpus = lines.stream().filter(line -> line.matches("cpu\\d+ .*")).count();
-            return new long[] {idle, cpus};
+            return new long[] {notRunning, cpus};
         } catch (IOException | RuntimeException e) {
-            return new long[] {-1, -1};
+            return null;
         }
     }
 
@@ -185,24 +187,26 @@ final class Proc {
      * CPU use over a window: the broker's, this process's, and the whole machine's,
      * so that load from other work on the machine shows.
      */
-    record CpuWindow(long brokerPid, long startNanos, long brokerTicks, long selfTicks, long[] machine) {
+    record CpuWindow(long brokerPid, long startNanos, long brokerTicks, long selfTicks, long @Nullable [] machine) {
 
         static CpuWindow start(long brokerPid) {
             return new CpuWindow(brokerPid, System.nanoTime(), cpuTicks(brokerPid),
-                    cpuTicks(ProcessHandle.current().pid()), machineIdle());
+                    cpuTicks(ProcessHandle.current().pid()), machineNotRunning());
         }
 
         /** Puts {@code PREFIX.cpu.*}: seconds of CPU of the broker, of the client, of the machine, and the window. */
         void end(Results results, String prefix) {
-            long seconds = System.nanoTime() - startNanos;
-            long[] machineNow = machineIdle();
-            double total = machine[1] * (seconds / 1e9);
-            double idle = (machineNow[0] - machine[0]) / TICKS_PER_SECOND;
-            results.put(prefix + ".cpu.window_s", seconds / 1e9)
+            double windowSeconds = (System.nanoTime() - startNanos) / 1e9;
+            long[] machineNow = machineNotRunning();
+            // NaN when /proc/stat could not be read: shown as such, never as a plausible figure.
+            double total = machine != null && machineNow != null ? machine[1] * windowSeconds : Double.NaN;
+            double notRunning = machine != null && machineNow != null
+                    ? (machineNow[0] - machine[0]) / TICKS_PER_SECOND : Double.NaN;
+            results.put(prefix + ".cpu.window_s", windowSeconds)
                     .put(prefix + ".cpu.broker_s", (cpuTicks(brokerPid) - brokerTicks) / TICKS_PER_SECOND)
                     .put(prefix + ".cpu.client_s",
                             (cpuTicks(ProcessHandle.current().pid()) - selfTicks) / TICKS_PER_SECOND)
-                    .put(prefix + ".cpu.machine_busy_s", total - idle)
+                    .put(prefix + ".cpu.machine_busy_s", total - notRunning)
                     .put(prefix + ".cpu.machine_total_s", total);
         }
     }
