@@ -1,5 +1,6 @@
 package io.handoffbroker.client;
 
+import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,11 +30,16 @@ public record ServiceConnection(AFUNIXSocket socket, Route route, Negotiated neg
         return negotiated.getConnectionId();
     }
 
-    /** Without the {@code Negotiated}: it carries the handoff token, which is never rendered. */
+    /**
+     * Without the {@code Negotiated}: it carries the handoff token, which is never rendered. The
+     * broker's {@code backend_pipe} as {@link PeerText} shows it: on the handoff route nothing
+     * connects to it, so nothing else has checked it.
+     */
     @Override
     public String toString() {
         return "ServiceConnection[route=" + route + ", connectionId=" + connectionId() + ", backendPipe="
-                + negotiated.getBackendPipe() + ", fallbackReason=" + fallbackReason + "]";
+                + PeerText.printable(negotiated.getBackendPipe(), PeerText.REASON_MAX_CHARS) + ", fallbackReason="
+                + fallbackReason + "]";
     }
 
     @Override

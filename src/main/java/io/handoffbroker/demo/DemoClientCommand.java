@@ -54,7 +54,10 @@ public final class DemoClientCommand {
                     connection.fallbackReason().isEmpty() ? "" : " fallback_reason=" + connection.fallbackReason(),
                     service, version, connection.connectionId(),
                     PeerText.printable(connection.negotiated().getBackendPipe(), PeerText.REASON_MAX_CHARS));
-            System.out.printf("echo=\"%s\" connect_us=%d echo_rtt_us=%d total_us=%d%n", reply,
+            // Whoever answered wrote these bytes (as many as were sent); a terminal must not take
+            // them for commands.
+            System.out.printf("echo=\"%s\" connect_us=%d echo_rtt_us=%d total_us=%d%n",
+                    PeerText.printable(reply, Integer.MAX_VALUE),
                     (connected - start) / 1000, (done - connected) / 1000, (done - start) / 1000);
             return reply.equals(message) ? 0 : 1;
         } catch (BrokerRefusedException refused) {

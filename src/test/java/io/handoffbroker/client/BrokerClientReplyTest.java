@@ -138,6 +138,28 @@ class BrokerClientReplyTest {
         }
     }
 
+    @Test
+    void aHandedOffConnectionShowsTheBackendPipeItNeverUsedWithoutItsControlCharactersAndBounded()
+            throws Exception {
+        byte[] token = new byte[16];
+        String pipe = "/tmp/\u001b]0;title\u0007\u202eevil" + "A".repeat(10_000);
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
+            out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
+                    .setBackendPipe(pipe).setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
+                    .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(8))));
+            out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, 8,
+                    HandoffAck.newBuilder().setToken(ByteString.copyFrom(token)).setAccepted(true)
+                            .setCorrelationId(8).build())));
+        })) {
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
+            try (ServiceConnection connection = client.connect("echo", "1.0.0")) {
+                assertThat(connection.route()).isEqualTo(Route.HANDED_OFF);
+                assertThat(connection.toString()).contains("backendPipe=/tmp/?]0;title??evilAAA")
+                        .doesNotContain("\u001b").doesNotContain("\u202e").hasSizeLessThan(400);
+            }
+        }
+    }
+
     private static BrokerClient client(ScriptedBroker broker) {
         return new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), false);
     }
