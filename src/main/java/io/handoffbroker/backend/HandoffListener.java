@@ -240,7 +240,7 @@ final class HandoffListener implements AutoCloseable {
                     Frame frame;
                     try {
                         frame = FrameIO.read(new UntilDeadline(in, incoming.deadlineNanos(), offerLimit),
-                                WireProtocol.MAX_FRAME_BODY);
+                                WireProtocol.MAX_HANDOFF_BODY);
                     } catch (IOException e) {
                         log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
                         return;

@@ -33,7 +33,7 @@ final class HandoffRelay {
         long connectionId = negotiated.getConnectionId();
         HandoffToken token = HandoffToken.of(negotiated.getHandlePassedToken());
         try {
-            Frame frame = FrameIO.read(DeadlineInputStream.over(socket, wait), WireProtocol.MAX_FRAME_BODY);
+            Frame frame = FrameIO.read(DeadlineInputStream.over(socket, wait), WireProtocol.MAX_HANDOFF_BODY);
             Envelope.validate(frame, FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF);
             HandoffAck ack = Envelope.payload(frame, HandoffAck.parser(), "HandoffAck");
             if (frame.getRequestId() != connectionId || ack.getCorrelationId() != connectionId) {

@@ -35,7 +35,7 @@ public final class ControlConnection implements AutoCloseable {
     private final AFUNIXSocketChannel channel;
     private final Selector selector;
     private final SelectionKey key;
-    private final FrameDecoder decoder = FrameDecoder.forStream();
+    private final FrameDecoder decoder = FrameDecoder.forHandoff();
     private final int descriptor;
     private int exchanges;
     private volatile boolean quarantined;

@@ -78,6 +78,11 @@ public final class FrameDecoder {
         return new FrameDecoder(WireProtocol.MAX_FRAME_BODY, BodyBudget.UNLIMITED);
     }
 
+    /** A decoder for the ACKs on a control connection, capped at {@link WireProtocol#MAX_HANDOFF_BODY}. */
+    public static FrameDecoder forHandoff() {
+        return new FrameDecoder(WireProtocol.MAX_HANDOFF_BODY, BodyBudget.UNLIMITED);
+    }
+
     /**
      * Reads whatever the channel has ready, up to the end of the current frame.
      *

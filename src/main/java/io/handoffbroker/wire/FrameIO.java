@@ -51,7 +51,8 @@ public final class FrameIO {
     /**
      * Reads exactly one frame, blocking until it is complete.
      *
-     * @param maxBodyLength {@link WireProtocol#MAX_FRAME_BODY} or {@link WireProtocol#MAX_HELLO_BODY}
+     * @param maxBodyLength {@link WireProtocol#MAX_FRAME_BODY}, {@link WireProtocol#MAX_HELLO_BODY} or
+     *     {@link WireProtocol#MAX_HANDOFF_BODY}
      * @throws EOFException when the stream ends before the first byte of a frame
      * @throws WireException for every framing violation, see {@link FrameDecoder}
      */

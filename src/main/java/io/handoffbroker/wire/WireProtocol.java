@@ -18,6 +18,15 @@ public final class WireProtocol {
     /** The largest body of the first frame on a client connection (the Hello): 64 KiB. */
     public static final int MAX_HELLO_BODY = 64 * 1024;
 
+    /**
+     * Not published, this implementation's bound: the largest body of an offer, an ACK or a
+     * relay it reads, 32 KiB. Each carries a token, two ids, a service name or a detail, and
+     * trace context (a W3C tracestate is at most 512 characters): well under a kilobyte. At the
+     * protocol's 16 MiB, every peer's control connection could make the reader set that much
+     * aside, and a handful of them exhaust a small heap.
+     */
+    public static final int MAX_HANDOFF_BODY = 32 * 1024;
+
     /** {@code Frame.envelope_version}. */
     public static final int ENVELOPE_VERSION = 1;
 

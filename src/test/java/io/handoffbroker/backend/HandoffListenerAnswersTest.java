@@ -7,6 +7,7 @@ import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -132,6 +134,30 @@ class HandoffListenerAnswersTest {
             // A write to a Unix socket fails only once its peer has closed: that is the backend giving up.
             assertThat(sent).as("the backend closed before the offer was whole").isLessThan(offer.length);
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(3));
+            assertThat(client.clientSeesTheEnd()).as("the descriptor it held was closed").isTrue();
+        }
+    }
+
+    @Test
+    void anOfferLongerThanAnyOfferNeedsClosesTheConnectionAndItsDescriptorAtTheHeader() throws Exception {
+        try (Backend backend = Backend.start(dir, (in, out) -> in.transferTo(out)); Pair client = Pair.open()) {
+            backend.control.setOutboundFileDescriptors(client.passed());
+            OutputStream out = backend.control.getOutputStream();
+            out.write(RawOffers.token(13));
+            byte[] header = {WireProtocol.FRAMING_VERSION, 0, 0, 0, 0};
+            int announced = WireProtocol.MAX_HANDOFF_BODY + 1;
+            for (int i = 0; i < 4; i++) {
+                header[1 + i] = (byte) (announced >>> (8 * i)); // little-endian
+            }
+            out.write(header);
+            out.write(new byte[100]); // the rest never comes: the header alone must end it
+            int first;
+            try {
+                first = backend.control.getInputStream().read();
+            } catch (SocketException reset) {
+                first = -1; // closed with our bytes unread: the kernel says so with a reset
+            }
+            assertThat(first).as("closed without an ACK").isEqualTo(-1);
             assertThat(client.clientSeesTheEnd()).as("the descriptor it held was closed").isTrue();
         }
     }

@@ -11,6 +11,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
+import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.FrameKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -108,6 +109,9 @@ class HandoffFaultInjectionTest {
                         ScriptedHandoffBackend.ackWithRequestId(1), AckResult.CORRELATION_MISMATCH,
                         FallbackReason.ACK_MISMATCH, true),
                 new Fault("backend that writes garbage instead of a frame", ScriptedHandoffBackend.garbage(),
+                        AckResult.MALFORMED, FallbackReason.ACK_MISMATCH, true),
+                new Fault("backend whose ACK is longer than any ACK needs",
+                        ScriptedHandoffBackend.ackWith(a -> a.setErrorDetail("x".repeat(WireProtocol.MAX_HANDOFF_BODY))),
                         AckResult.MALFORMED, FallbackReason.ACK_MISMATCH, true),
                 new Fault("backend whose ACK is a REQUEST frame",
                         ScriptedHandoffBackend.ackInFrame(f -> f.setKind(FrameKind.FRAME_KIND_REQUEST)),
