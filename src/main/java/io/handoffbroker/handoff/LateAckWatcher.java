@@ -1,5 +1,7 @@
 package io.handoffbroker.handoff;
 
+import io.handoffbroker.wire.FrameTooLongException;
+import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.unix.Selection;
 import java.io.IOException;
@@ -136,6 +138,10 @@ public final class LateAckWatcher implements AutoCloseable {
             if (frame != null) {
                 finish(w, AckResult.LATE);
             }
+        } catch (FrameTooLongException tooLong) {
+            // A frame the protocol allows, longer than this broker reads: the backend did answer,
+            // late, and "late" is what tells the operator to look at its speed, not its health.
+            finish(w, tooLong.announcedLength() <= WireProtocol.MAX_FRAME_BODY ? AckResult.LATE : AckResult.MISSING);
         } catch (IOException closedOrGarbage) {
             finish(w, AckResult.MISSING);
         }

@@ -19,11 +19,13 @@ public final class WireProtocol {
     public static final int MAX_HELLO_BODY = 64 * 1024;
 
     /**
-     * Not published, this implementation's bound: the largest body of an offer, an ACK or a
-     * relay it reads, 32 KiB. Each carries a token, two ids, a service name or a detail, and
-     * trace context (a W3C tracestate is at most 512 characters): well under a kilobyte. At the
-     * protocol's 16 MiB, every peer's control connection could make the reader set that much
-     * aside, and a handful of them exhaust a small heap.
+     * Not published, this implementation's bound and a deviation from the protocol's 16 MiB: the
+     * largest body of an offer, an ACK or a relay it reads, 32 KiB. Each carries a token, two
+     * ids, a service name or a detail, and perhaps trace context (a W3C tracestate is at most
+     * 32 entries, about 16 KiB); this broker and its SDKs send well under a kilobyte. At 16 MiB,
+     * every peer's control connection could make the reader set that much aside, and a handful
+     * of them exhaust a small heap. It must differ from {@link #MAX_HELLO_BODY}: a limit of that
+     * value is what marks a reader of a client's first frame.
      */
     public static final int MAX_HANDOFF_BODY = 32 * 1024;
 

@@ -160,6 +160,31 @@ class BrokerClientReplyTest {
         }
     }
 
+    @Test
+    void aRelayLongerThanAnyRelayNeedsIsNotReadAndTheClientReconnects() throws Exception {
+        byte[] token = new byte[16];
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(dir.resolve("b.sock")));
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
+                    out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
+                            .setBackendPipe(dir.resolve("b.sock").toString())
+                            .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
+                            .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(9))));
+                    out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF,
+                            9, HandoffAck.newBuilder().setToken(ByteString.copyFrom(token)).setAccepted(true)
+                                    .setErrorDetail("x".repeat(WireProtocol.MAX_HANDOFF_BODY))
+                                    .setCorrelationId(9).build())));
+                })) {
+            backend.setSoTimeout(5_000);
+            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
+            try (ServiceConnection connection = client.connect("echo", "1.0.0");
+                    AFUNIXSocket accepted = backend.accept()) {
+                assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
+                assertThat(connection.fallbackReason())
+                        .isEqualTo("invalid relay: frame body exceeds " + WireProtocol.MAX_HANDOFF_BODY + " bytes");
+            }
+        }
+    }
+
     private static BrokerClient client(ScriptedBroker broker) {
         return new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), false);
     }

@@ -394,9 +394,14 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
 
     /** Holds the descriptor and sends a correct, accepting ACK after {@code delay}. */
     public static Behaviour answerAfter(Duration delay) {
+        return answerAfter(delay, UnaryOperator.identity());
+    }
+
+    /** Holds the descriptor and sends an accepting ACK with one field changed after {@code delay}. */
+    public static Behaviour answerAfter(Duration delay, UnaryOperator<HandoffAck.Builder> change) {
         return exchange -> {
             sleepUntil(exchange.receivedNanos + delay.toNanos());
-            exchange.sendAck(exchange.correctAck(true, "").build(), exchange.frame.getRequestId());
+            exchange.sendAck(change.apply(exchange.correctAck(true, "")).build(), exchange.frame.getRequestId());
         };
     }
 
