@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -115,21 +116,13 @@ class BrokerClientReplyTest {
                         assertThat(e.getMessage()).isEqualTo("ERROR_INTERNAL: nope ?[31mred?forged line");
                     });
         }
-        byte[] token = new byte[16];
         String detail = "\u001b]0;title\u0007" + "x".repeat(10_000);
         try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(dir.resolve("b.sock")));
-                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker2.sock"), (hello, out) -> {
-                    out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
-                            .setBackendPipe(dir.resolve("b.sock").toString())
-                            .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
-                            .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(7))));
-                    out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF,
-                            7, HandoffAck.newBuilder().setToken(ByteString.copyFrom(token)).setAccepted(false)
-                                    .setErrorDetail(detail).setCorrelationId(7).build())));
-                })) {
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker2.sock"),
+                        handOffThenRelay(dir.resolve("b.sock").toString(),
+                                relay -> relay.setAccepted(false).setErrorDetail(detail)))) {
             backend.setSoTimeout(5_000);
-            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
-            try (ServiceConnection connection = client.connect("echo", "1.0.0");
+            try (ServiceConnection connection = handingOff(broker).connect("echo", "1.0.0");
                     AFUNIXSocket accepted = backend.accept()) {
                 assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
                 assertThat(connection.fallbackReason()).startsWith("?]0;title?xxx").endsWith("x...")
@@ -141,18 +134,10 @@ class BrokerClientReplyTest {
     @Test
     void aHandedOffConnectionShowsTheBackendPipeItNeverUsedWithoutItsControlCharactersAndBounded()
             throws Exception {
-        byte[] token = new byte[16];
         String pipe = "/tmp/\u001b]0;title\u0007\u202eevil" + "A".repeat(10_000);
-        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
-            out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
-                    .setBackendPipe(pipe).setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
-                    .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(8))));
-            out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, 8,
-                    HandoffAck.newBuilder().setToken(ByteString.copyFrom(token)).setAccepted(true)
-                            .setCorrelationId(8).build())));
-        })) {
-            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
-            try (ServiceConnection connection = client.connect("echo", "1.0.0")) {
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                handOffThenRelay(pipe, UnaryOperator.identity()))) {
+            try (ServiceConnection connection = handingOff(broker).connect("echo", "1.0.0")) {
                 assertThat(connection.route()).isEqualTo(Route.HANDED_OFF);
                 assertThat(connection.toString()).contains("backendPipe=/tmp/?]0;title??evilAAA")
                         .doesNotContain("\u001b").doesNotContain("\u202e").hasSizeLessThan(400);
@@ -162,21 +147,12 @@ class BrokerClientReplyTest {
 
     @Test
     void aRelayLongerThanAnyRelayNeedsIsNotReadAndTheClientReconnects() throws Exception {
-        byte[] token = new byte[16];
         try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(dir.resolve("b.sock")));
-                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"), (hello, out) -> {
-                    out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
-                            .setBackendPipe(dir.resolve("b.sock").toString())
-                            .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
-                            .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(9))));
-                    out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF,
-                            9, HandoffAck.newBuilder().setToken(ByteString.copyFrom(token)).setAccepted(true)
-                                    .setErrorDetail("x".repeat(WireProtocol.MAX_HANDOFF_BODY))
-                                    .setCorrelationId(9).build())));
-                })) {
+                ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                        handOffThenRelay(dir.resolve("b.sock").toString(),
+                                relay -> relay.setErrorDetail("x".repeat(WireProtocol.MAX_HANDOFF_BODY))))) {
             backend.setSoTimeout(5_000);
-            BrokerClient client = new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
-            try (ServiceConnection connection = client.connect("echo", "1.0.0");
+            try (ServiceConnection connection = handingOff(broker).connect("echo", "1.0.0");
                     AFUNIXSocket accepted = backend.accept()) {
                 assertThat(connection.route()).isEqualTo(Route.RECONNECTED);
                 assertThat(connection.fallbackReason())
@@ -187,6 +163,25 @@ class BrokerClientReplyTest {
 
     private static BrokerClient client(ScriptedBroker broker) {
         return new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), false);
+    }
+
+    private static BrokerClient handingOff(ScriptedBroker broker) {
+        return new BrokerClient(broker.path(), Duration.ofSeconds(5), Duration.ofSeconds(2), true);
+    }
+
+    /** A broker that announces a handoff to {@code backendPipe}'s service, then relays an accepting ACK as changed. */
+    private static ScriptedBroker.Script handOffThenRelay(String backendPipe,
+            UnaryOperator<HandoffAck.Builder> relay) {
+        byte[] token = new byte[16];
+        long connectionId = 7;
+        return (hello, out) -> {
+            out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
+                    .setBackendPipe(backendPipe).setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
+                    .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(connectionId))));
+            out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF,
+                    connectionId, relay.apply(HandoffAck.newBuilder().setToken(ByteString.copyFrom(token))
+                            .setAccepted(true).setCorrelationId(connectionId)).build())));
+        };
     }
 
     private static Frame negotiated(long requestId, Path backendPipe) {
