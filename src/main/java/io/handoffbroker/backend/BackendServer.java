@@ -67,7 +67,8 @@ public final class BackendServer implements AutoCloseable {
     private volatile @Nullable BoundListener listener;
     private volatile boolean closed;
     private @Nullable HandoffListener handoffListener;
-    private Set<Long> brokerUids = Set.copyOf(List.of(ProcessUser.uid(), ProcessUser.ROOT)); // one, as root
+    // Set.copyOf, not Set.of: run as root, the two are one user.
+    private Set<Long> brokerUids = Set.copyOf(List.of(ProcessUser.uid(), ProcessUser.ROOT));
     private boolean started;
 
     /**

@@ -38,7 +38,6 @@ public final class BrokerSettings {
                 : addressable(DefaultSocketPath.resolve(), "broker.socket-path (its default)");
     }
 
-
     /**
      * {@code path}, if a Unix socket address can hold it: junixsocket cuts a longer one short
      * without a word, and binds or connects to another path than the one configured.

@@ -245,7 +245,7 @@ public final class Posix {
     public static @Nullable String whyNotAConnectedUnixStream(int descriptor) throws IOException {
         Calls calls = required();
         Scratch scratch = calls.scratch();
-        Integer type = socketOption(calls, scratch, descriptor, SO_TYPE);
+        Integer type = socketType(calls, scratch, descriptor);
         if (type == null) {
             return "not a socket";
         }
@@ -274,17 +274,16 @@ public final class Posix {
         return null;
     }
 
-    // An int socket option; null when the descriptor is not a socket.
-    private static @Nullable Integer socketOption(Calls calls, Scratch scratch, int descriptor, int option)
-            throws IOException {
+    // SO_TYPE; null when the descriptor is not a socket.
+    private static @Nullable Integer socketType(Calls calls, Scratch scratch, int descriptor) throws IOException {
         MemorySegment value = scratch.option();
         value.set(ValueLayout.JAVA_INT, 4, 4); // socklen_t: the room for the value
         int result;
         try {
-            result = (int) calls.getsockopt().invokeExact(scratch.callState(), descriptor, SOL_SOCKET, option,
+            result = (int) calls.getsockopt().invokeExact(scratch.callState(), descriptor, SOL_SOCKET, SO_TYPE,
                     value, value.asSlice(4));
         } catch (Throwable unexpected) {
-            throw new IOException("getsockopt(" + descriptor + ", " + option + ") failed", unexpected);
+            throw new IOException("getsockopt(" + descriptor + ", SO_TYPE) failed", unexpected);
         }
         if (result == 0) {
             return value.get(ValueLayout.JAVA_INT, 0);
@@ -292,7 +291,7 @@ public final class Posix {
         if (scratch.errno() == ENOTSOCK) {
             return null;
         }
-        throw new IOException("getsockopt(" + descriptor + ", " + option + ") failed: errno " + scratch.errno());
+        throw new IOException("getsockopt(" + descriptor + ", SO_TYPE) failed: errno " + scratch.errno());
     }
 
     /** A second number for the same open file: the lowest free one at or above {@code lowest}, close-on-exec. */
