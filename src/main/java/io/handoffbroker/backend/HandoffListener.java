@@ -3,6 +3,7 @@ package io.handoffbroker.backend;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.HandoffToken;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.WireProtocol;
@@ -240,7 +241,7 @@ final class HandoffListener implements AutoCloseable {
                     Frame frame;
                     try {
                         frame = FrameIO.read(new UntilDeadline(in, incoming.deadlineNanos(), offerLimit),
-                                WireProtocol.MAX_HANDOFF_BODY);
+                                FrameLimit.HANDOFF);
                     } catch (IOException e) {
                         log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
                         return;

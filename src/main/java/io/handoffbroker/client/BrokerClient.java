@@ -5,6 +5,7 @@ import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
@@ -211,7 +212,7 @@ public final class BrokerClient {
     private static Frame exchange(AFUNIXSocket socket, Frame request, Duration replyTimeout) throws IOException {
         DeadlineInputStream reply = DeadlineInputStream.over(socket, replyTimeout); // bounds the write too
         FrameIO.write(socket.getOutputStream(), request);
-        return FrameIO.read(reply, WireProtocol.MAX_FRAME_BODY);
+        return FrameIO.read(reply, FrameLimit.ANY);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.handoffbroker.client;
 
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.HandoffToken;
 import io.handoffbroker.wire.WireException;
@@ -33,7 +34,7 @@ final class HandoffRelay {
         long connectionId = negotiated.getConnectionId();
         HandoffToken token = HandoffToken.of(negotiated.getHandlePassedToken());
         try {
-            Frame frame = FrameIO.read(DeadlineInputStream.over(socket, wait), WireProtocol.MAX_HANDOFF_BODY);
+            Frame frame = FrameIO.read(DeadlineInputStream.over(socket, wait), FrameLimit.HANDOFF);
             Envelope.validate(frame, FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF);
             HandoffAck ack = Envelope.payload(frame, HandoffAck.parser(), "HandoffAck");
             if (frame.getRequestId() != connectionId || ack.getCorrelationId() != connectionId) {

@@ -49,7 +49,7 @@ public final class FrameDecoder {
     /** Body bytes a decoder may always buffer, outside any budget: a usual Hello fits in them. */
     public static final int FREE_BODY_BYTES = 1024;
 
-    private final int maxBodyLength;
+    private final FrameLimit limit;
     private final BodyBudget budget;
     private final ByteBuffer header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
     private @Nullable ByteBuffer body;
@@ -58,8 +58,8 @@ public final class FrameDecoder {
     private boolean waitingForBudget;
     private long bytesRead;
 
-    private FrameDecoder(int maxBodyLength, BodyBudget budget) {
-        this.maxBodyLength = maxBodyLength;
+    private FrameDecoder(FrameLimit limit, BodyBudget budget) {
+        this.limit = limit;
         this.budget = budget;
     }
 
@@ -70,17 +70,17 @@ public final class FrameDecoder {
 
     /** A decoder for the first frame of a client connection, capped at 64 KiB, growing within {@code budget}. */
     public static FrameDecoder forHello(BodyBudget budget) {
-        return new FrameDecoder(WireProtocol.MAX_HELLO_BODY, budget);
+        return new FrameDecoder(FrameLimit.HELLO, budget);
     }
 
     /** A decoder for any later frame, capped at 16 MiB. */
     public static FrameDecoder forStream() {
-        return new FrameDecoder(WireProtocol.MAX_FRAME_BODY, BodyBudget.UNLIMITED);
+        return new FrameDecoder(FrameLimit.ANY, BodyBudget.UNLIMITED);
     }
 
     /** A decoder for the ACKs on a control connection, capped at {@link WireProtocol#MAX_HANDOFF_BODY}. */
     public static FrameDecoder forHandoff() {
-        return new FrameDecoder(WireProtocol.MAX_HANDOFF_BODY, BodyBudget.UNLIMITED);
+        return new FrameDecoder(FrameLimit.HANDOFF, BodyBudget.UNLIMITED);
     }
 
     /**
@@ -108,7 +108,7 @@ public final class FrameDecoder {
             if (header.hasRemaining()) {
                 return null;
             }
-            bodyLength = checkedLength(header.getInt(1), maxBodyLength);
+            bodyLength = checkedLength(header.getInt(1), limit);
             bodyBuffer = ByteBuffer.allocate(firstCapacity(bodyLength));
             body = bodyBuffer;
         }
@@ -216,7 +216,7 @@ public final class FrameDecoder {
     }
 
     private boolean isHello() {
-        return maxBodyLength == WireProtocol.MAX_HELLO_BODY;
+        return limit.isInitialHello();
     }
 
     private int received() {
@@ -245,10 +245,10 @@ public final class FrameDecoder {
         return (int) Math.min(bodyLength, 2L * capacity);
     }
 
-    static int checkedLength(int lengthField, int maxBodyLength) throws FrameTooLongException {
+    static int checkedLength(int lengthField, FrameLimit limit) throws FrameTooLongException {
         long length = Integer.toUnsignedLong(lengthField);
-        if (length > maxBodyLength) {
-            throw new FrameTooLongException(length, maxBodyLength);
+        if (length > limit.maxBody()) {
+            throw new FrameTooLongException(length, limit);
         }
         return (int) length;
     }

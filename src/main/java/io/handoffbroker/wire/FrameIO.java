@@ -51,12 +51,11 @@ public final class FrameIO {
     /**
      * Reads exactly one frame, blocking until it is complete.
      *
-     * @param maxBodyLength {@link WireProtocol#MAX_FRAME_BODY}, {@link WireProtocol#MAX_HELLO_BODY} or
-     *     {@link WireProtocol#MAX_HANDOFF_BODY}
+     * @param limit what is read: a client's first frame, a handoff message, or any other frame
      * @throws EOFException when the stream ends before the first byte of a frame
      * @throws WireException for every framing violation, see {@link FrameDecoder}
      */
-    public static Frame read(InputStream in, int maxBodyLength) throws IOException {
+    public static Frame read(InputStream in, FrameLimit limit) throws IOException {
         ByteBuffer header = ByteBuffer.allocate(WireProtocol.HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
         // One read takes whatever of the header has arrived (usually all of it, in one system
         // call); the framing byte is judged as soon as it is there, before waiting for more.
@@ -68,9 +67,9 @@ public final class FrameIO {
             throw new EOFException("stream ended before a frame began");
         }
         FrameDecoder.checkFramingByte(header);
-        boolean hello = maxBodyLength == WireProtocol.MAX_HELLO_BODY;
+        boolean hello = limit.isInitialHello();
         readFully(in, hello, header.array(), first, WireProtocol.HEADER_LENGTH - first, first, -1);
-        int length = FrameDecoder.checkedLength(header.getInt(1), maxBodyLength);
+        int length = FrameDecoder.checkedLength(header.getInt(1), limit);
         long expected = WireProtocol.HEADER_LENGTH + (long) length;
         // Grown as the bytes arrive, as the decoder's: a peer that announces 16 MiB and stalls
         // costs what it sent.

@@ -9,19 +9,19 @@ import io.handoffbroker.wire.proto.ErrorCode;
 public final class FrameTooLongException extends WireException {
 
     private final long announcedLength;
-    private final int limit;
+    private final FrameLimit limit;
 
-    public FrameTooLongException(long announcedLength, int limit) {
+    public FrameTooLongException(long announcedLength, FrameLimit limit) {
         super(ErrorCode.ERROR_PEER_REJECTED, reasonFor(limit));
         this.announcedLength = announcedLength;
         this.limit = limit;
     }
 
-    private static String reasonFor(int limit) {
-        if (limit == WireProtocol.MAX_HELLO_BODY) {
+    private static String reasonFor(FrameLimit limit) {
+        if (limit.isInitialHello()) {
             return "initial Hello frame exceeds 64 KiB";
         }
-        return "frame body exceeds " + limit + " bytes";
+        return "frame body exceeds " + limit.maxBody() + " bytes";
     }
 
     /** The body length the header claimed. */
@@ -29,13 +29,13 @@ public final class FrameTooLongException extends WireException {
         return announcedLength;
     }
 
-    /** The limit it exceeded. */
+    /** The limit it exceeded, in bytes. */
     public int limit() {
-        return limit;
+        return limit.maxBody();
     }
 
     /** True when this was a client's first frame, which the broker answers before closing. */
     public boolean isInitialHello() {
-        return limit == WireProtocol.MAX_HELLO_BODY;
+        return limit.isInitialHello();
     }
 }

@@ -24,8 +24,7 @@ public final class WireProtocol {
      * ids, a service name or a detail, and perhaps trace context (a W3C tracestate is at most
      * 32 entries, about 16 KiB); this broker and its SDKs send well under a kilobyte. At 16 MiB,
      * every peer's control connection could make the reader set that much aside, and a handful
-     * of them exhaust a small heap. It must differ from {@link #MAX_HELLO_BODY}: a limit of that
-     * value is what marks a reader of a client's first frame.
+     * of them exhaust a small heap.
      */
     public static final int MAX_HANDOFF_BODY = 32 * 1024;
 

@@ -3,6 +3,7 @@ package io.handoffbroker.backend;
 import com.google.protobuf.ByteString;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
@@ -46,7 +47,7 @@ final class RawOffers {
         control.setOutboundFileDescriptors(passed);
         out.write(token);
         FrameIO.write(out, offer);
-        return FrameIO.read(control.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+        return FrameIO.read(control.getInputStream(), FrameLimit.ANY);
     }
 
     /** A well-formed offer of {@code passed} for {@code token}; returns the backend's ACK. */

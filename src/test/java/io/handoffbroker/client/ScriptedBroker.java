@@ -2,6 +2,7 @@ package io.handoffbroker.client;
 
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
@@ -35,7 +36,7 @@ final class ScriptedBroker implements AutoCloseable {
         this.served = CompletableFuture.runAsync(() -> {
             try (AFUNIXSocket accepted = listener.accept()) {
                 connection = accepted;
-                Frame hello = FrameIO.read(accepted.getInputStream(), WireProtocol.MAX_HELLO_BODY);
+                Frame hello = FrameIO.read(accepted.getInputStream(), FrameLimit.HELLO);
                 script.play(hello, accepted.getOutputStream());
                 accepted.getInputStream().read(); // until the client closes
             } catch (IOException gone) {

@@ -4,6 +4,7 @@ import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
@@ -228,7 +229,7 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
                     }
                     done += n;
                 }
-                Frame frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
+                Frame frame = FrameIO.read(in, FrameLimit.ANY);
                 HandoffOffer offer = HandoffOffer.parseFrom(frame.getPayload());
                 Exchange exchange = new Exchange(control, token, new CopyOnWriteArrayList<>(received), frame, offer);
                 received.clear();

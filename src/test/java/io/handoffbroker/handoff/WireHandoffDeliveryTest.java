@@ -6,6 +6,7 @@ import io.handoffbroker.handoff.DeliveryOutcome.Status;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.HandoffToken;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
@@ -93,7 +94,7 @@ class WireHandoffDeliveryTest {
             assertThat(n).isPositive();
             done += n;
         }
-        Frame frame = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
+        Frame frame = FrameIO.read(in, FrameLimit.ANY);
         return new Offer(bytes, frame, HandoffOffer.parseFrom(frame.getPayload()));
     }
 

@@ -2,6 +2,7 @@ package io.handoffbroker.server;
 
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
@@ -51,7 +52,7 @@ final class ForeignUidClient {
             if (received.bytes().length == 0) {
                 return received.closed() ? "closed" : "no-answer";
             }
-            Frame frame = FrameIO.read(new ByteArrayInputStream(received.bytes()), WireProtocol.MAX_FRAME_BODY);
+            Frame frame = FrameIO.read(new ByteArrayInputStream(received.bytes()), FrameLimit.ANY);
             HelloReply reply = HelloReply.parseFrom(frame.getPayload());
             return reply.hasNegotiated() ? "negotiated" : "refused:" + reply.getRefused().getCode();
         } catch (IOException | RuntimeException e) {

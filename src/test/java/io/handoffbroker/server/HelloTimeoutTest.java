@@ -9,7 +9,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.wire.FrameIO;
-import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.Refused;
@@ -82,7 +82,7 @@ class HelloTimeoutTest {
     }
 
     private static Refused refusalIn(byte[] received) throws IOException {
-        Frame reply = FrameIO.read(new ByteArrayInputStream(received), WireProtocol.MAX_FRAME_BODY);
+        Frame reply = FrameIO.read(new ByteArrayInputStream(received), FrameLimit.ANY);
         return assertRefused(reply, ErrorCode.ERROR_PEER_REJECTED);
     }
 

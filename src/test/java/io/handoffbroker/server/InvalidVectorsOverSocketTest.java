@@ -11,7 +11,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.wire.FrameIO;
-import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.Refused;
@@ -150,7 +150,7 @@ class InvalidVectorsOverSocketTest {
     /** The request_id the reply must echo: the vector's, if its bytes decode to a frame at all, else 0. */
     private static long echoedRequestId(byte[] bytes) {
         try {
-            return FrameIO.read(new ByteArrayInputStream(bytes), WireProtocol.MAX_HELLO_BODY).getRequestId();
+            return FrameIO.read(new ByteArrayInputStream(bytes), FrameLimit.HELLO).getRequestId();
         } catch (IOException undecodable) {
             return 0;
         }
@@ -176,7 +176,7 @@ class InvalidVectorsOverSocketTest {
             }
             assertThat(received.closed()).as("the broker closed the connection after its reply").isTrue();
             ByteArrayInputStream in = new ByteArrayInputStream(received.bytes());
-            Frame reply = FrameIO.read(in, WireProtocol.MAX_FRAME_BODY);
+            Frame reply = FrameIO.read(in, FrameLimit.ANY);
             assertThat(in.available()).as("bytes after the one reply frame").isZero();
 
             Refused refused = assertRefused(reply, vector.code());

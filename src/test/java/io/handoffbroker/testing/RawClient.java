@@ -2,6 +2,7 @@ package io.handoffbroker.testing;
 
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
+import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
@@ -67,7 +68,7 @@ public final class RawClient implements AutoCloseable {
     }
 
     public Frame readFrame() throws IOException {
-        return FrameIO.read(socket.getInputStream(), WireProtocol.MAX_FRAME_BODY);
+        return FrameIO.read(socket.getInputStream(), FrameLimit.ANY);
     }
 
     public HelloReply readReply() throws IOException {

@@ -89,7 +89,7 @@ class EnvelopeTest {
     void anUnknownKindNumberSurvivesTheWireAndStillFails() throws Exception {
         Frame kind7 = validHelloFrame().setKindValue(7).build();
         Frame decoded = FrameIO.read(new java.io.ByteArrayInputStream(FrameIO.encode(kind7)),
-                WireProtocol.MAX_HELLO_BODY);
+                FrameLimit.HELLO);
         assertThat(decoded.getKindValue()).isEqualTo(7);
         failure(decoded, FrameKind.FRAME_KIND_REQUEST, 0);
     }

@@ -55,7 +55,7 @@ class FrameIOTest {
         byte[] wire = FrameIO.encode(frame);
         assertThat(wire).hasSize(5 + WireProtocol.MAX_FRAME_BODY);
         assertThat(Arrays.copyOfRange(wire, 0, 5)).containsExactly(1, 0, 0, 0, 1);
-        assertThat(FrameIO.read(new ByteArrayInputStream(wire), WireProtocol.MAX_FRAME_BODY)).isEqualTo(frame);
+        assertThat(FrameIO.read(new ByteArrayInputStream(wire), FrameLimit.ANY)).isEqualTo(frame);
     }
 
     @Test
@@ -82,30 +82,30 @@ class FrameIOTest {
         byte[] first = FrameIO.encode(FRAME);
         ChunkedStream in = new ChunkedStream(concat(first, FrameIO.encode(second)), 3);
 
-        assertThat(FrameIO.read(in, WireProtocol.MAX_FRAME_BODY)).isEqualTo(FRAME);
+        assertThat(FrameIO.read(in, FrameLimit.ANY)).isEqualTo(FRAME);
         assertThat(in.position).as("never reads past the end of a frame").isEqualTo(first.length);
-        assertThat(FrameIO.read(in, WireProtocol.MAX_FRAME_BODY)).isEqualTo(second);
-        assertThat(catchThrowable(() -> FrameIO.read(in, WireProtocol.MAX_FRAME_BODY)))
+        assertThat(FrameIO.read(in, FrameLimit.ANY)).isEqualTo(second);
+        assertThat(catchThrowable(() -> FrameIO.read(in, FrameLimit.ANY)))
                 .isExactlyInstanceOf(EOFException.class);
     }
 
     @Test
     void readOneByteAtATimeWorks() throws IOException {
         ChunkedStream in = new ChunkedStream(FrameIO.encode(FRAME), 1);
-        assertThat(FrameIO.read(in, WireProtocol.MAX_HELLO_BODY)).isEqualTo(FRAME);
+        assertThat(FrameIO.read(in, FrameLimit.HELLO)).isEqualTo(FRAME);
         assertThat(in.calls).isGreaterThan(FrameIO.encode(FRAME).length - 1);
     }
 
     @Test
     void endOfStreamBeforeTheFirstByteIsAPlainEof() {
-        Throwable thrown = catchThrowable(() -> FrameIO.read(InputStream.nullInputStream(), WireProtocol.MAX_HELLO_BODY));
+        Throwable thrown = catchThrowable(() -> FrameIO.read(InputStream.nullInputStream(), FrameLimit.HELLO));
         assertThat(thrown).isExactlyInstanceOf(EOFException.class).isNotInstanceOf(WireException.class);
     }
 
     @Test
     void endOfStreamMidHeaderIsAnIncompleteFrame() {
         IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
-                () -> FrameIO.read(new ByteArrayInputStream(new byte[] {1, 9}), WireProtocol.MAX_HELLO_BODY));
+                () -> FrameIO.read(new ByteArrayInputStream(new byte[] {1, 9}), FrameLimit.HELLO));
         assertThat(e.reason()).isEqualTo("incomplete Hello frame");
         assertThat(e.received()).isEqualTo(2);
         assertThat(e.expected()).isEqualTo(-1L);
@@ -115,7 +115,7 @@ class FrameIOTest {
     void endOfStreamMidBodyIsAnIncompleteFrame() {
         byte[] wire = FrameIO.encode(FRAME);
         IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
-                () -> FrameIO.read(new ChunkedStream(Arrays.copyOf(wire, 100), 7), WireProtocol.MAX_FRAME_BODY));
+                () -> FrameIO.read(new ChunkedStream(Arrays.copyOf(wire, 100), 7), FrameLimit.ANY));
         assertThat(e.received()).isEqualTo(100);
         assertThat(e.expected()).isEqualTo(wire.length);
     }
@@ -126,7 +126,7 @@ class FrameIOTest {
         IOException reset = new IOException("Connection reset by peer");
         ChunkedStream in = new ChunkedStream(Arrays.copyOf(wire, 20), 20).thenFail(reset);
         IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
-                () -> FrameIO.read(in, WireProtocol.MAX_FRAME_BODY));
+                () -> FrameIO.read(in, FrameLimit.ANY));
         assertThat(e.getCause()).isSameAs(reset);
         assertThat(e.received()).isEqualTo(20);
         assertThat(e.expected()).isEqualTo(wire.length);
@@ -145,7 +145,7 @@ class FrameIOTest {
                 }
             };
             Throwable thrown = assertTimeoutPreemptively(Duration.ofSeconds(10),
-                    () -> catchThrowable(() -> FrameIO.read(stalling, WireProtocol.MAX_FRAME_BODY)));
+                    () -> catchThrowable(() -> FrameIO.read(stalling, FrameLimit.ANY)));
             assertThat(thrown).as("after %d bytes", after).isExactlyInstanceOf(IOException.class)
                     .hasMessageContaining("returned no bytes");
         }
@@ -156,7 +156,7 @@ class FrameIOTest {
         byte[] wire = FrameIO.encode(FRAME);
         SocketTimeoutException timeout = new SocketTimeoutException("Read timed out");
         ChunkedStream in = new ChunkedStream(Arrays.copyOf(wire, 20), 20).thenFail(timeout);
-        assertThat(catchThrowable(() -> FrameIO.read(in, WireProtocol.MAX_FRAME_BODY))).isSameAs(timeout);
+        assertThat(catchThrowable(() -> FrameIO.read(in, FrameLimit.ANY))).isSameAs(timeout);
     }
 
     @Test
@@ -164,7 +164,7 @@ class FrameIOTest {
         // The peer has sent only the first byte so far: one read, and the verdict.
         ChunkedStream in = new ChunkedStream(HexFormat.of().parseHex("0017000000"), 1);
         UnsupportedFramingException e = catchThrowableOfType(UnsupportedFramingException.class,
-                () -> FrameIO.read(in, WireProtocol.MAX_HELLO_BODY));
+                () -> FrameIO.read(in, FrameLimit.HELLO));
         assertThat(e.framingByte()).isZero();
         assertThat(in.position).isEqualTo(1);
     }
@@ -173,7 +173,7 @@ class FrameIOTest {
     void aWholeHeaderThatHasArrivedIsTakenInOneRead() throws IOException {
         byte[] wire = FrameIO.encode(FRAME);
         CountingStream in = new CountingStream(wire);
-        assertThat(FrameIO.read(in, WireProtocol.MAX_HELLO_BODY)).isEqualTo(FRAME);
+        assertThat(FrameIO.read(in, FrameLimit.HELLO)).isEqualTo(FRAME);
         assertThat(in.reads).as("header, then body").isEqualTo(2);
     }
 
@@ -184,7 +184,7 @@ class FrameIOTest {
         byte[] wire = Arrays.copyOf(RawClient.header(WireProtocol.MAX_FRAME_BODY), WireProtocol.HEADER_LENGTH + 3_000);
         CountingStream in = new CountingStream(wire);
         IncompleteFrameException e = catchThrowableOfType(IncompleteFrameException.class,
-                () -> FrameIO.read(in, WireProtocol.MAX_FRAME_BODY));
+                () -> FrameIO.read(in, FrameLimit.ANY));
         assertThat(e.received()).isEqualTo(WireProtocol.HEADER_LENGTH + 3_000);
         assertThat(e.expected()).isEqualTo(WireProtocol.HEADER_LENGTH + (long) WireProtocol.MAX_FRAME_BODY);
         assertThat(in.largestAsk).isLessThanOrEqualTo(2 * 3_000);
@@ -217,11 +217,11 @@ class FrameIOTest {
     void theLimitIsTheCallersHelloLimitOrStreamLimit() throws IOException {
         Frame atHelloLimit = FrameDecoderTest.frameWithBodyOf(WireProtocol.MAX_HELLO_BODY);
         Frame overHelloLimit = FrameDecoderTest.frameWithBodyOf(WireProtocol.MAX_HELLO_BODY + 1);
-        assertThat(FrameIO.read(new ByteArrayInputStream(FrameIO.encode(atHelloLimit)), WireProtocol.MAX_HELLO_BODY))
+        assertThat(FrameIO.read(new ByteArrayInputStream(FrameIO.encode(atHelloLimit)), FrameLimit.HELLO))
                 .isEqualTo(atHelloLimit);
         assertThat(catchThrowable(() -> FrameIO.read(new ByteArrayInputStream(FrameIO.encode(overHelloLimit)),
-                WireProtocol.MAX_HELLO_BODY))).isInstanceOf(FrameTooLongException.class);
-        assertThat(FrameIO.read(new ByteArrayInputStream(FrameIO.encode(overHelloLimit)), WireProtocol.MAX_FRAME_BODY))
+                FrameLimit.HELLO))).isInstanceOf(FrameTooLongException.class);
+        assertThat(FrameIO.read(new ByteArrayInputStream(FrameIO.encode(overHelloLimit)), FrameLimit.ANY))
                 .isEqualTo(overHelloLimit);
     }
 

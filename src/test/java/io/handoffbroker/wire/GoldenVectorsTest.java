@@ -51,7 +51,7 @@ class GoldenVectorsTest {
 
     static {
         INVALID.put("empty_frame", v -> {
-            Frame frame = readWithStream(v, WireProtocol.MAX_HELLO_BODY);
+            Frame frame = readWithStream(v, FrameLimit.HELLO);
             assertThat(frame).isEqualTo(Frame.getDefaultInstance());
             assertThat(readWithDecoder(v, FrameDecoder.forHello())).isEqualTo(Frame.getDefaultInstance());
             EnvelopeException e = catchThrowableOfType(EnvelopeException.class,
@@ -62,7 +62,7 @@ class GoldenVectorsTest {
         INVALID.put("bad_framing_byte", v -> {
             for (UnsupportedFramingException e : List.of(
                     catchThrowableOfType(UnsupportedFramingException.class,
-                            () -> readWithStream(v, WireProtocol.MAX_HELLO_BODY)),
+                            () -> readWithStream(v, FrameLimit.HELLO)),
                     catchThrowableOfType(UnsupportedFramingException.class,
                             () -> readWithDecoder(v, FrameDecoder.forHello())))) {
                 assertThat(e.errorCode()).isEqualTo(ErrorCode.ERROR_VERSION_UNSUPPORTED);
@@ -75,7 +75,7 @@ class GoldenVectorsTest {
                     catchThrowableOfType(FrameTooLongException.class,
                             () -> readWithDecoder(v, FrameDecoder.forHello())),
                     catchThrowableOfType(FrameTooLongException.class,
-                            () -> readWithStream(v, WireProtocol.MAX_HELLO_BODY)))) {
+                            () -> readWithStream(v, FrameLimit.HELLO)))) {
                 assertThat(e.isInitialHello()).isTrue();
                 assertThat(e.errorCode()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
                 assertThat(e.reason()).isEqualTo("initial Hello frame exceeds 64 KiB");
@@ -91,7 +91,7 @@ class GoldenVectorsTest {
                     catchThrowableOfType(FrameTooLongException.class,
                             () -> readWithDecoder(v, FrameDecoder.forStream())),
                     catchThrowableOfType(FrameTooLongException.class,
-                            () -> readWithStream(v, WireProtocol.MAX_FRAME_BODY)))) {
+                            () -> readWithStream(v, FrameLimit.ANY)))) {
                 assertThat(e.isInitialHello()).isFalse();
                 assertThat(e.errorCode()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
                 assertThat(e.announcedLength()).isEqualTo(16L * 1024 * 1024 + 1);
@@ -103,7 +103,7 @@ class GoldenVectorsTest {
                     catchThrowableOfType(IncompleteFrameException.class,
                             () -> readWithDecoder(v, FrameDecoder.forHello())),
                     catchThrowableOfType(IncompleteFrameException.class,
-                            () -> readWithStream(v, WireProtocol.MAX_HELLO_BODY)))) {
+                            () -> readWithStream(v, FrameLimit.HELLO)))) {
                 assertThat(e.errorCode()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
                 assertThat(e.reason()).isEqualTo("incomplete Hello frame");
                 assertThat(e.received()).isEqualTo(8);
@@ -115,7 +115,7 @@ class GoldenVectorsTest {
                     catchThrowableOfType(MalformedFrameException.class,
                             () -> readWithDecoder(v, FrameDecoder.forHello())),
                     catchThrowableOfType(MalformedFrameException.class,
-                            () -> readWithStream(v, WireProtocol.MAX_HELLO_BODY)))) {
+                            () -> readWithStream(v, FrameLimit.HELLO)))) {
                 assertThat(e.errorCode()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
                 assertThat(e.reason()).isEqualTo("malformed broker Frame");
                 assertThat(e).hasCauseInstanceOf(InvalidProtocolBufferException.class);
@@ -180,7 +180,7 @@ class GoldenVectorsTest {
     @ParameterizedTest
     @MethodSource("validVectors")
     void everyValidVectorDecodesToItsFieldsWithTheBlockingReader(Vector v) throws Exception {
-        Frame frame = readWithStream(v, WireProtocol.MAX_FRAME_BODY);
+        Frame frame = readWithStream(v, FrameLimit.ANY);
         assertEnvelopeMatches(v, frame);
         assertPayloadMatches(v, frame.getPayload());
     }
@@ -207,7 +207,7 @@ class GoldenVectorsTest {
     @ParameterizedTest
     @MethodSource("validVectors")
     void everyValidVectorPassesEnvelopeValidationForItsOwnKindAndProtocol(Vector v) throws Exception {
-        Frame frame = readWithStream(v, WireProtocol.MAX_FRAME_BODY);
+        Frame frame = readWithStream(v, FrameLimit.ANY);
         FrameKind kind = FrameKind.valueOf(v.frame().required("kind").asString());
         int protocol = v.frame().required("payload_protocol").asInt();
         assertThatCode(() -> Envelope.validate(frame, kind, protocol)).doesNotThrowAnyException();
@@ -268,10 +268,10 @@ class GoldenVectorsTest {
     void theGoldenTokenIsAValidHandoffTokenAndMatchesTheTokensInTheVectors() throws Exception {
         HandoffToken token = HandoffToken.of(HexFormat.of().parseHex(FILE.tokenHex()));
         Vector offer = FILE.named("handoff_offer");
-        HandoffOffer decoded = HandoffOffer.parseFrom(readWithStream(offer, WireProtocol.MAX_FRAME_BODY).getPayload());
+        HandoffOffer decoded = HandoffOffer.parseFrom(readWithStream(offer, FrameLimit.ANY).getPayload());
         assertThat(token.matches(decoded.getToken())).isTrue();
         Vector negotiated = FILE.named("negotiated_handoff");
-        HelloReply reply = HelloReply.parseFrom(readWithStream(negotiated, WireProtocol.MAX_FRAME_BODY).getPayload());
+        HelloReply reply = HelloReply.parseFrom(readWithStream(negotiated, FrameLimit.ANY).getPayload());
         assertThat(token.matches(reply.getNegotiated().getHandlePassedToken())).isTrue();
     }
 
@@ -313,13 +313,13 @@ class GoldenVectorsTest {
     }
 
     private static Frame decodeBothWays(Vector v) throws IOException {
-        Frame viaStream = readWithStream(v, WireProtocol.MAX_HELLO_BODY);
+        Frame viaStream = readWithStream(v, FrameLimit.HELLO);
         Frame viaChannel = readWithDecoder(v, FrameDecoder.forHello());
         assertThat(viaChannel).isEqualTo(viaStream);
         return viaStream;
     }
 
-    static Frame readWithStream(Vector v, int limit) throws IOException {
+    static Frame readWithStream(Vector v, FrameLimit limit) throws IOException {
         var in = new ByteArrayInputStream(v.framed());
         Frame frame = FrameIO.read(in, limit);
         assertThat(in.available()).as("bytes left after the frame").isZero();

@@ -22,17 +22,17 @@ class OversizedHeaderTest {
     /** Far below either limit: what a refused header may cost at most (exception, reason, small buffers). */
     private static final long ALLOCATION_BUDGET = 16 * 1024;
 
-    record Case(String label, int limit, long announced) {
+    record Case(String label, FrameLimit limit, long announced) {
     }
 
     static Stream<Arguments> oversized() {
         return Stream.of(
                 Arguments.argumentSet("first frame of 64 KiB + 1 against the Hello limit",
-                        new Case("hello", WireProtocol.MAX_HELLO_BODY, WireProtocol.MAX_HELLO_BODY + 1L)),
+                        new Case("hello", FrameLimit.HELLO, WireProtocol.MAX_HELLO_BODY + 1L)),
                 Arguments.argumentSet("16 MiB + 1 against the stream limit",
-                        new Case("stream", WireProtocol.MAX_FRAME_BODY, WireProtocol.MAX_FRAME_BODY + 1L)),
+                        new Case("stream", FrameLimit.ANY, WireProtocol.MAX_FRAME_BODY + 1L)),
                 Arguments.argumentSet("4 GiB - 1 (length field all ones, unsigned) against the stream limit",
-                        new Case("max", WireProtocol.MAX_FRAME_BODY, 0xFFFF_FFFFL)));
+                        new Case("max", FrameLimit.ANY, 0xFFFF_FFFFL)));
     }
 
     @ParameterizedTest
@@ -59,7 +59,7 @@ class OversizedHeaderTest {
     private static long decodeOnChannel(Case c) {
         ScriptedChannel channel = new ScriptedChannel().bytes(RawClient.header(c.announced()))
                 .tripwire("the body of an oversized frame must never be read");
-        FrameDecoder decoder = c.limit() == WireProtocol.MAX_HELLO_BODY
+        FrameDecoder decoder = c.limit().isInitialHello()
                 ? FrameDecoder.forHello() : FrameDecoder.forStream();
         long before = allocatedSoFar();
         Throwable thrown = null;
@@ -92,8 +92,8 @@ class OversizedHeaderTest {
 
     private static void check(Case c, FrameTooLongException e) {
         assertThat(e.announcedLength()).isEqualTo(c.announced());
-        assertThat(e.limit()).isEqualTo(c.limit());
-        assertThat(e.isInitialHello()).isEqualTo(c.limit() == WireProtocol.MAX_HELLO_BODY);
+        assertThat(e.limit()).isEqualTo(c.limit().maxBody());
+        assertThat(e.isInitialHello()).isEqualTo(c.limit().isInitialHello());
         if (e.isInitialHello()) {
             assertThat(e.reason()).isEqualTo("initial Hello frame exceeds 64 KiB");
         }

@@ -29,7 +29,7 @@ class RefusalsTest {
         assertThat(framing.getReason()).isEqualTo("unsupported framing version");
         assertThat(framing.getRetryAfterMs()).isZero();
 
-        Refused tooLong = Refusals.of(new FrameTooLongException(65_537, WireProtocol.MAX_HELLO_BODY));
+        Refused tooLong = Refusals.of(new FrameTooLongException(65_537, FrameLimit.HELLO));
         assertThat(tooLong.getCode()).isEqualTo(ErrorCode.ERROR_PEER_REJECTED);
         assertThat(tooLong.getReason()).isEqualTo("initial Hello frame exceeds 64 KiB");
 
