@@ -11,7 +11,10 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.List;
 
-/** The state gauges: open connections, reachable backends, uptime, pool, pending tokens and queued deliveries. */
+/**
+ * The state gauges: open connections, the memory of Hellos being received, reachable backends,
+ * uptime, pool, pending tokens and queued deliveries.
+ */
 public final class BrokerGauges {
 
     private BrokerGauges() {
@@ -22,6 +25,10 @@ public final class BrokerGauges {
         String p = BrokerMetrics.PREFIX;
         Gauge.builder(p + "connections_open", server, BrokerServer::openConnections)
                 .description("Client connections open").register(registry);
+        Gauge.builder(p + "hello_memory_bytes", server, BrokerServer::helloMemoryTaken)
+                .description("Memory held by Hellos being received, beyond the first kilobyte of each; at most "
+                        + "16 MiB together, and a Hello that finds no room waits unread")
+                .baseUnit("bytes").register(registry);
         Gauge.builder(p + "uptime_seconds", () -> ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0)
                 .description("Seconds since the broker started").register(registry);
         Gauge.builder(p + "handoff_tokens_pending", orchestrator, o -> o.pending().size())

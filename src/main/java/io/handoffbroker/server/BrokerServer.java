@@ -192,7 +192,10 @@ public final class BrokerServer implements AutoCloseable {
         return settings.socketPath();
     }
 
-    /** Memory taken by Hellos being received, beyond the first kilobyte of each; 0 when not listening. */
+    /**
+     * Memory taken by Hellos being received, beyond the first kilobyte of each; 0 when not listening.
+     * Any thread: the gauge of the same name reads it.
+     */
     public long helloMemoryTaken() {
         EventLoop l = loop;
         return l == null ? 0 : l.helloMemoryTaken();

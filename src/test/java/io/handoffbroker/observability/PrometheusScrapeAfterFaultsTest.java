@@ -1,6 +1,7 @@
 package io.handoffbroker.observability;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoffbroker.backend.BackendServer;
 import io.handoffbroker.demo.EchoHandler;
@@ -10,6 +11,7 @@ import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.testing.RecordingHandoffEvents;
+import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.ErrorCode;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.DoublePredicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -98,6 +101,14 @@ class PrometheusScrapeAfterFaultsTest {
             assertEquals(0.0, samples.get(P + "handoff_deliveries_queued"));
             assertEquals(0.0, samples.get(P + "connections_open"));
             assertEquals(1.0, samples.get(P + "active_backends", "service", s));
+            assertEquals(0.0, samples.get(P + "hello_memory_bytes"));
+            // A Hello announced at 64 KiB and stalled after 30 KiB holds what it sent beyond its first
+            // kilobyte, and gives it back when its client goes.
+            try (RawClient stalled = RawClient.connect(broker.socket())) {
+                stalled.send(RawClient.header(WireProtocol.MAX_HELLO_BODY)).send(new byte[30 * 1024]);
+                awaitGauge(broker, "hello_memory_bytes", bytes -> bytes >= 29 * 1024);
+            }
+            awaitGauge(broker, "hello_memory_bytes", bytes -> bytes == 0);
             // What the scripted backend kept, it lets go: then the process is back where it started.
             backend.releaseHeldDescriptors();
             OpenDescriptors.awaitAtMost(started, Duration.ofSeconds(5));
@@ -113,6 +124,19 @@ class PrometheusScrapeAfterFaultsTest {
     private static Map.Entry<String, Double> sample(String name, String k1, String v1, String k2, String v2,
             String k3, String v3, double value) {
         return Map.entry(PrometheusSamples.key(P + name, k1, v1, k2, v2, k3, v3), value);
+    }
+
+    private static void awaitGauge(RunningBroker broker, String name, DoublePredicate expected) {
+        double[] last = {Double.NaN};
+        boolean reached = RecordingHandoffEvents.awaitTrue(() -> {
+            try {
+                last[0] = PrometheusSamples.parse(broker.scrape()).get(P + name);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            return expected.test(last[0]);
+        }, Duration.ofSeconds(5));
+        assertTrue(reached, name + " stayed at " + last[0]);
     }
 
     /**
