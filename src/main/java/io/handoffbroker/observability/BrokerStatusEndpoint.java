@@ -48,6 +48,7 @@ public final class BrokerStatusEndpoint {
         doc.put("draining", server.isDraining());
         doc.put("event_loop_waits_on", server.waitingOn());
         doc.put("connections", Map.of("open", server.openConnections(), "accepted", server.connectionsAccepted()));
+        doc.put("hello_memory_bytes", server.helloMemoryTaken());
         doc.put("handoff_tokens_pending", orchestrator.pending().size());
         doc.put("handoff_deliveries_queued", orchestrator.queuedDeliveries());
         List<Map<String, Object>> backends = new ArrayList<>();

@@ -87,6 +87,8 @@ class BrokerApplicationTest {
             assertThat(status.at("/event_loop_waits_on").asString()).isIn("epoll", "selector");
             assertThat(status.at("/handoff_deliveries_queued").isIntegralNumber()).isTrue();
             assertThat(status.at("/handoff_deliveries_queued").asInt()).isZero();
+            assertThat(status.at("/hello_memory_bytes").isIntegralNumber()).isTrue();
+            assertThat(status.at("/hello_memory_bytes").asLong()).isZero();
         }
         assertThat(Files.exists(socket)).as("socket file removed on shutdown").isFalse();
     }

@@ -46,8 +46,9 @@ class PrometheusScrapeAfterFaultsTest {
         List<String> args = new ArrayList<>(FaultScenario.brokerArgs(pipe, endpoint));
         // Seven Hellos per peer: the unknown service and the six handoffs; the eighth is rate-limited.
         // (The malformed frame is refused before negotiation and does not count.)
+        // A Hello timeout far beyond the test, so the stalled Hello below stays until its client goes.
         args.addAll(List.of("--broker.demo.enabled=false", "--broker.rate-limit.hellos-per-peer=7",
-                "--broker.rate-limit.window=1h"));
+                "--broker.rate-limit.window=1h", "--broker.hello-timeout=1m"));
         try (ScriptedHandoffBackend backend = new ScriptedHandoffBackend(endpoint).start();
                 BackendServer _ = new BackendServer(pipe, new EchoHandler(), 64).start();
                 RunningBroker broker = RunningBroker.start(dir.resolve("s").resolve("broker.sock"),
@@ -102,8 +103,8 @@ class PrometheusScrapeAfterFaultsTest {
             assertEquals(0.0, samples.get(P + "connections_open"));
             assertEquals(1.0, samples.get(P + "active_backends", "service", s));
             assertEquals(0.0, samples.get(P + "hello_memory_bytes"));
-            // A Hello announced at 64 KiB and stalled after 30 KiB holds what it sent beyond its first
-            // kilobyte, and gives it back when its client goes.
+            // A Hello announced at 64 KiB and stalled after 30 KiB holds its buffer (grown to 32 KiB)
+            // beyond the first kilobyte, and gives it back when its client goes.
             try (RawClient stalled = RawClient.connect(broker.socket())) {
                 stalled.send(RawClient.header(WireProtocol.MAX_HELLO_BODY)).send(new byte[30 * 1024]);
                 awaitGauge(broker, "hello_memory_bytes", bytes -> bytes >= 29 * 1024);
