@@ -5,6 +5,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.server.BackendProber;
 import io.handoffbroker.server.BrokerServer;
+import io.handoffbroker.server.ServerSettings;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.lang.management.ManagementFactory;
@@ -27,7 +28,8 @@ public final class BrokerGauges {
                 .description("Client connections open").register(registry);
         Gauge.builder(p + "hello_memory_bytes", server, BrokerServer::helloMemoryTaken)
                 .description("Memory held by Hellos being received, beyond the first kilobyte of each; at most "
-                        + "16 MiB together, and a Hello that finds no room waits unread")
+                        + (ServerSettings.DEFAULT_HELLO_MEMORY >> 20) + " MiB together, and a Hello that finds no "
+                        + "room waits unread")
                 .baseUnit("bytes").register(registry);
         Gauge.builder(p + "uptime_seconds", () -> ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0)
                 .description("Seconds since the broker started").register(registry);
