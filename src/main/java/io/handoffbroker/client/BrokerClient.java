@@ -15,7 +15,6 @@ import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -193,7 +192,7 @@ public final class BrokerClient {
         if (!shown.equals(backendPipe)) {
             throw new IOException("the broker named a backend_pipe that is not a socket path: \"" + shown + "\"");
         }
-        if (backendPipe.getBytes(StandardCharsets.UTF_8).length > SocketFile.MAX_PATH_BYTES) {
+        if (SocketFile.addressBytes(backendPipe) > SocketFile.MAX_PATH_BYTES) {
             throw new IOException("the broker named a backend_pipe longer than a socket address holds: \""
                     + shown + "\"");
         }

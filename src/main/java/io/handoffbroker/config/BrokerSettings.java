@@ -8,7 +8,6 @@ import io.handoffbroker.unix.DefaultSocketPath;
 import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.SemVer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,7 +42,7 @@ public final class BrokerSettings {
      * without a word, and binds or connects to another path than the one configured.
      */
     static Path addressable(Path path, String key) {
-        int bytes = path.toString().getBytes(StandardCharsets.UTF_8).length;
+        int bytes = SocketFile.addressBytes(path.toString());
         if (bytes > SocketFile.MAX_PATH_BYTES) {
             throw new IllegalStateException(key + ": " + path + " is " + bytes + " bytes long; a Unix socket path "
                     + "may have at most " + SocketFile.MAX_PATH_BYTES + " (choose a shorter directory)");

@@ -11,6 +11,11 @@ public final class ProcessUser {
 
     /** The uid this JVM runs as. */
     public static long uid() {
-        return new com.sun.security.auth.module.UnixSystem().getUid();
+        return Uid.VALUE;
+    }
+
+    // Asked once, when first needed: it cannot change, and asking reads the user database.
+    private static final class Uid {
+        static final long VALUE = new com.sun.security.auth.module.UnixSystem().getUid();
     }
 }

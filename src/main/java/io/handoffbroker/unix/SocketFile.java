@@ -1,6 +1,7 @@
 package io.handoffbroker.unix;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -32,6 +33,11 @@ public final class SocketFile {
     public static final int MAX_PATH_BYTES = 107;
 
     private SocketFile() {
+    }
+
+    /** What {@code path} takes of a socket address, its UTF-8 bytes: at most {@link #MAX_PATH_BYTES} fit. */
+    public static int addressBytes(String path) {
+        return path.getBytes(StandardCharsets.UTF_8).length;
     }
 
     /** Creates the parent directory {@code 0700} if missing; refuses one others can write to. */
