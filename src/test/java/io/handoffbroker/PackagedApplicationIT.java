@@ -158,7 +158,11 @@ class PackagedApplicationIT {
         // The demo client as the Dockerfile's comment runs it with docker exec, in the image's WORKDIR.
         List<String> demo = new ArrayList<>(dockerfile.execDemo());
         demo.set(0, java());
-        demo.set(demo.indexOf("--socket") + 1, socket.toString());
+        int socketOption = demo.indexOf("--socket");
+        if (socketOption < 0) {
+            throw new IllegalStateException("the Dockerfile's demo command names no --socket: " + demo);
+        }
+        demo.set(socketOption + 1, socket.toString());
         assertThat(run(app, demo)).contains("route=handed-off");
 
         assertJvmOptionsApplied(get("127.0.0.1", port, "/actuator/prometheus").body(), log);

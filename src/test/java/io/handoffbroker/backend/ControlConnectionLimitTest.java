@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
+import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.ProcessUser;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,9 +38,10 @@ class ControlConnectionLimitTest {
                 TokenReader.OFFER_LIMIT);
         List<AFUNIXSocket> controls = new ArrayList<>();
         // junixsocket's socketpair leaves two descriptors behind: those come before the baseline.
-        List<AFUNIXSocketPair<AFUNIXSocketChannel>> passed = List.of(AFUNIXSocketPair.open(), AFUNIXSocketPair.open(),
-                AFUNIXSocketPair.open());
-        try {
+        try (listener; AFUNIXSocketPair<AFUNIXSocketChannel> first = AFUNIXSocketPair.open();
+                AFUNIXSocketPair<AFUNIXSocketChannel> second = AFUNIXSocketPair.open();
+                AFUNIXSocketPair<AFUNIXSocketChannel> third = AFUNIXSocketPair.open()) {
+            List<AFUNIXSocketPair<AFUNIXSocketChannel>> passed = List.of(first, second, third);
             listener.start();
             OpenDescriptors.Snapshot baseline = OpenDescriptors.snapshot();
             controls.add(RawOffers.connect(endpoint));
@@ -64,14 +66,7 @@ class ControlConnectionLimitTest {
             }
             OpenDescriptors.awaitAtMost(baseline, WAIT);
         } finally {
-            for (AFUNIXSocket control : controls) {
-                control.close();
-            }
-            for (AFUNIXSocketPair<AFUNIXSocketChannel> pair : passed) {
-                pair.getSocket1().close();
-                pair.getSocket2().close();
-            }
-            listener.close();
+            controls.forEach(Descriptors::closeQuietly);
         }
     }
 

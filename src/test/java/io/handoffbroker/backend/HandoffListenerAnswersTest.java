@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.handoffbroker.testing.OpenDescriptors;
+import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.wire.FrameIO;
@@ -21,10 +22,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -146,12 +149,8 @@ class HandoffListenerAnswersTest {
             out.write(RawOffers.token(13));
             // The header and a little of the body in one write (the backend may close as soon as it
             // has read the header, and a second write would then fail); the rest never comes.
-            byte[] start = new byte[WireProtocol.HEADER_LENGTH + 100];
-            start[0] = WireProtocol.FRAMING_VERSION;
-            int announced = WireProtocol.MAX_HANDOFF_BODY + 1;
-            for (int i = 0; i < 4; i++) {
-                start[1 + i] = (byte) (announced >>> (8 * i)); // little-endian
-            }
+            byte[] start = Arrays.copyOf(RawClient.header(WireProtocol.MAX_HANDOFF_BODY + 1),
+                    WireProtocol.HEADER_LENGTH + 100);
             long sent = System.nanoTime();
             out.write(start);
             int first;
@@ -170,19 +169,17 @@ class HandoffListenerAnswersTest {
 
     @Test
     void aControlConnectionFromAUserNotAllowedIsClosedBeforeItCanOffer() throws Exception {
-        Path handoff = dir.resolve("handoff.sock");
         long someoneElse = ProcessUser.uid() + 4242;
-        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff),
-                (StreamHandler) (in, out) -> in.transferTo(out), 4).acceptHandoffsFrom(Set.of(someoneElse)).start();
-                AFUNIXSocket control = RawOffers.connect(handoff); Pair client = Pair.open()) {
-            assertThatThrownBy(() -> RawOffers.ack(control, client.passed(), RawOffers.token(10), 50))
+        StreamHandler echo = (in, out) -> in.transferTo(out);
+        try (Backend backend = Backend.start(dir.resolve("other"), echo, Set.of(someoneElse));
+                Pair client = Pair.open()) {
+            assertThatThrownBy(() -> RawOffers.ack(backend.control, client.passed(), RawOffers.token(10), 50))
                     .as("closed without an answer").isInstanceOf(IOException.class);
             assertThat(client.clientSeesTheEnd()).as("nothing was adopted").isTrue();
         }
-        try (BackendServer server = new BackendServer(dir.resolve("pipe2.sock"), Optional.of(dir.resolve("h2.sock")),
-                (StreamHandler) (in, out) -> in.transferTo(out), 4).acceptHandoffsFrom(Set.of(ProcessUser.uid()))
-                .start(); AFUNIXSocket control = RawOffers.connect(dir.resolve("h2.sock")); Pair client = Pair.open()) {
-            assertThat(RawOffers.ack(control, client.passed(), RawOffers.token(11), 51).getAccepted())
+        try (Backend backend = Backend.start(dir.resolve("ours"), echo, Set.of(ProcessUser.uid()));
+                Pair client = Pair.open()) {
+            assertThat(RawOffers.ack(backend.control, client.passed(), RawOffers.token(11), 51).getAccepted())
                     .as("the same offer from an allowed user").isTrue();
         }
     }
@@ -229,8 +226,14 @@ class HandoffListenerAnswersTest {
     private record Backend(BackendServer server, AFUNIXSocket control) implements AutoCloseable {
 
         static Backend start(Path dir, StreamHandler handler) throws Exception {
+            return start(dir, handler, null);
+        }
+
+        /** @param brokerUids whom the handoff endpoint takes control connections from; null: the default */
+        static Backend start(Path dir, StreamHandler handler, @Nullable Set<Long> brokerUids) throws Exception {
             Path handoff = dir.resolve("handoff.sock");
-            BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), handler, 4)
+            BackendServer configured = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), handler, 4);
+            BackendServer server = (brokerUids == null ? configured : configured.acceptHandoffsFrom(brokerUids))
                     .start();
             try {
                 return new Backend(server, RawOffers.connect(handoff));

@@ -6,13 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.google.protobuf.ByteString;
 import io.handoffbroker.testing.FrozenListener;
-import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
-import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
-import io.handoffbroker.wire.proto.FrameKind;
-import io.handoffbroker.wire.proto.HandoffAck;
-import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
@@ -20,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -143,15 +139,11 @@ class BrokerClientBoundsTest {
 
     /** A Negotiated with a token, answering {@code hello}. */
     private static Frame negotiatedWithToken(Path backendPipe, Frame hello) {
-        return ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
-                .setBackendPipe(backendPipe.toString()).setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
-                .setHandlePassedToken(ByteString.copyFrom(TOKEN)).setConnectionId(CONNECTION_ID));
+        return ScriptedBroker.handoffNegotiated(hello.getRequestId(), backendPipe.toString(), TOKEN, CONNECTION_ID);
     }
 
     private static Frame acceptedRelay() {
-        return Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, CONNECTION_ID,
-                HandoffAck.newBuilder().setToken(ByteString.copyFrom(TOKEN)).setAccepted(true)
-                        .setCorrelationId(CONNECTION_ID).build());
+        return ScriptedBroker.relay(TOKEN, CONNECTION_ID, UnaryOperator.identity());
     }
 
     private static void pause(Duration pause) {

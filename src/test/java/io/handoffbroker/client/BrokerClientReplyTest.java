@@ -3,14 +3,11 @@ package io.handoffbroker.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.google.protobuf.ByteString;
-import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
-import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
 import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
@@ -175,12 +172,9 @@ class BrokerClientReplyTest {
         byte[] token = new byte[16];
         long connectionId = 7;
         return (hello, out) -> {
-            out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(), Negotiated.newBuilder()
-                    .setBackendPipe(backendPipe).setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING)
-                    .setHandlePassedToken(ByteString.copyFrom(token)).setConnectionId(connectionId))));
-            out.write(FrameIO.encode(Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF,
-                    connectionId, relay.apply(HandoffAck.newBuilder().setToken(ByteString.copyFrom(token))
-                            .setAccepted(true).setCorrelationId(connectionId)).build())));
+            out.write(FrameIO.encode(ScriptedBroker.handoffNegotiated(hello.getRequestId(), backendPipe, token,
+                    connectionId)));
+            out.write(FrameIO.encode(ScriptedBroker.relay(token, connectionId, relay)));
         };
     }
 

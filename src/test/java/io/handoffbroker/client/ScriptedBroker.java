@@ -1,17 +1,20 @@
 package io.handoffbroker.client;
 
+import com.google.protobuf.ByteString;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.FrameLimit;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
 import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -61,6 +64,20 @@ final class ScriptedBroker implements AutoCloseable {
     /** A Negotiated answering the Hello with {@code requestId}. */
     static Frame negotiated(long requestId, Negotiated.Builder negotiated) {
         return reply(requestId, HelloReply.newBuilder().setNegotiated(negotiated));
+    }
+
+    /** A Negotiated answering the Hello with {@code requestId} that announces a handoff with {@code token}. */
+    static Frame handoffNegotiated(long requestId, String backendPipe, byte[] token, long connectionId) {
+        return negotiated(requestId, Negotiated.newBuilder().setBackendPipe(backendPipe)
+                .setServerCapabilities(WireProtocol.CAP_HANDLE_PASSING).setHandlePassedToken(ByteString.copyFrom(token))
+                .setConnectionId(connectionId));
+    }
+
+    /** The relay of that handoff: an accepting ACK, as {@code change} alters it. */
+    static Frame relay(byte[] token, long connectionId, UnaryOperator<HandoffAck.Builder> change) {
+        return Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, connectionId,
+                change.apply(HandoffAck.newBuilder().setToken(ByteString.copyFrom(token)).setAccepted(true)
+                        .setCorrelationId(connectionId)).build());
     }
 
     @Override

@@ -248,6 +248,52 @@ class ReadinessTest {
 
     @Test
     void aMoveThatFindsNoDescriptorForANewInstanceKeepsEveryKeyAndIsTriedAgainWhenThereIsOne() throws Exception {
+        withARegistrationLeftBehind((readiness, liveKey, liveOurs, livePeer) -> {
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
+                selectUntil(readiness, () -> readiness.failedMovesInARow() >= 1);
+                poke(livePeer);
+                assertThat(select(readiness, SHORT_WAIT)).as("the old instance still serves")
+                        .containsExactly(liveKey);
+                liveOurs.read(ByteBuffer.allocate(1));
+            }
+            selectUntilMoved(readiness);
+            poke(livePeer);
+            assertThat(select(readiness, SHORT_WAIT)).as("the live key moved along").containsExactly(liveKey);
+            assertThat(liveKey.isValid()).isTrue();
+        });
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void aMoveThatKeepsFailingIsLoggedOnceThenAtTheFirstSecondAndFourthFailureAndWhenItSucceeds(
+            CapturedOutput output) throws Exception {
+        withARegistrationLeftBehind((readiness, liveKey, liveOurs, livePeer) -> {
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
+                selectUntil(readiness, () -> readiness.failedMovesInARow() == 4);
+            }
+            selectUntilMoved(readiness);
+        });
+        String log = output.getOut();
+        assertThat(Pattern.compile("moving \\d+ live keys").matcher(log).results().count())
+                .as("what is wrong, said once: %s", log).isEqualTo(1);
+        assertThat(Pattern.compile("failed try (\\d+) in a row").matcher(log).results()
+                .map(m -> Integer.parseInt(m.group(1))).toList()).as("the 1st, 2nd, 4th... failure")
+                .containsExactly(1, 2, 4);
+        assertThat(log).contains("moved the live keys to a new epoll instance after 4 failed tries");
+    }
+
+    /** A move test's body, given an epoll readiness with one live key watched and a registration no key owns. */
+    private interface MoveScenario {
+        void run(EpollReadiness readiness, Readiness.Key liveKey, AFUNIXSocketChannel liveOurs,
+                AFUNIXSocketChannel livePeer) throws Exception;
+    }
+
+    /**
+     * Runs {@code scenario} on a new epoll readiness watching a live connection, with a
+     * registration left behind that no key owns (so the readiness will try to move), and with
+     * what a wait needs loaded; closes all of it after.
+     */
+    private static void withARegistrationLeftBehind(MoveScenario scenario) throws Exception {
         AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
         AFUNIXSocketPair<AFUNIXSocketChannel> live = AFUNIXSocketPair.open();
         try (EpollReadiness readiness = new EpollReadiness(Epoll.open(), MOVE_RETRY);
@@ -257,51 +303,11 @@ class ReadinessTest {
             int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
             try {
                 loadWhatAWaitNeeds(readiness);
-                try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
-                    selectUntil(readiness, () -> readiness.failedMovesInARow() >= 1);
-                    poke(livePeer);
-                    assertThat(select(readiness, SHORT_WAIT)).as("the old instance still serves")
-                            .containsExactly(liveKey);
-                    liveOurs.read(ByteBuffer.allocate(1));
-                }
-                selectUntilMoved(readiness);
-                poke(livePeer);
-                assertThat(select(readiness, SHORT_WAIT)).as("the live key moved along").containsExactly(liveKey);
-                assertThat(liveKey.isValid()).isTrue();
+                scenario.run(readiness, liveKey, liveOurs, livePeer);
             } finally {
                 Posix.close(elsewhere);
             }
         }
-    }
-
-    @Test
-    @ExtendWith(OutputCaptureExtension.class)
-    void aMoveThatKeepsFailingIsLoggedOnceThenAtTheFirstSecondAndFourthFailureAndWhenItSucceeds(
-            CapturedOutput output) throws Exception {
-        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-        AFUNIXSocketPair<AFUNIXSocketChannel> live = AFUNIXSocketPair.open();
-        try (EpollReadiness readiness = new EpollReadiness(Epoll.open(), MOVE_RETRY);
-                AFUNIXSocketChannel peer = pair.getSocket2();
-                AFUNIXSocketChannel liveOurs = live.getSocket1(); AFUNIXSocketChannel livePeer = live.getSocket2()) {
-            watch(readiness, liveOurs, "live");
-            int elsewhere = leaveARegistrationBehind(readiness, pair.getSocket1(), peer);
-            try {
-                loadWhatAWaitNeeds(readiness);
-                try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
-                    selectUntil(readiness, () -> readiness.failedMovesInARow() == 4);
-                }
-                selectUntilMoved(readiness);
-            } finally {
-                Posix.close(elsewhere);
-            }
-        }
-        String log = output.getOut();
-        assertThat(Pattern.compile("moving \\d+ live keys").matcher(log).results().count())
-                .as("what is wrong, said once: %s", log).isEqualTo(1);
-        assertThat(Pattern.compile("failed try (\\d+) in a row").matcher(log).results()
-                .map(m -> Integer.parseInt(m.group(1))).toList()).as("the 1st, 2nd, 4th... failure")
-                .containsExactly(1, 2, 4);
-        assertThat(log).contains("moved the live keys to a new epoll instance after 4 failed tries");
     }
 
     /**
