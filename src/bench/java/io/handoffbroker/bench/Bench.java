@@ -799,7 +799,7 @@ public final class Bench {
         numbers.put("other_cpus_used", Report.round(other / window));
         numbers.put("machine_idle_cpus", Report.round((total - busy) / window));
         return String.format(Locale.ROOT, "CPU per Hello: broker %.0f µs, client %.0f µs; CPUs busy: broker %.2f, "
-                        + "client %.2f, everything else %.2f, idle %.2f", brokerCpu * perHello, clientCpu * perHello,
+                        + "client %.2f, everything else %.2f, idle or stolen %.2f", brokerCpu * perHello, clientCpu * perHello,
                 brokerCpu / window, clientCpu / window, other / window, (total - busy) / window);
     }
 

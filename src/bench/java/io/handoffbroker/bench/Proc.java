@@ -101,10 +101,11 @@ final class Proc {
     /**
      * The machine's time its CPUs did not run anything so far, in clock ticks over all CPUs
      * (idle, iowait, and steal: time the hypervisor gave to another machine), and its number of
-     * online CPUs: {not running, cpus}; null when {@code /proc/stat} cannot be read. Idle time
-     * is kept exactly (from the moments a CPU goes idle and wakes); the busy counters are
-     * sampled at each clock tick, and a virtual CPU that halts and wakes thousands of times a
-     * second misses ticks: under the throughput phase they summed to about 1.8 CPUs of the 2.
+     * online CPUs: {not running, cpus}; null when {@code /proc/stat} cannot be read. A tickless
+     * kernel (the usual one) keeps idle time exactly, from the moments a CPU goes idle and wakes;
+     * the busy counters are sampled at each clock tick, and a virtual CPU that halts and wakes
+     * thousands of times a second misses ticks: under the throughput phase they summed to about
+     * 1.8 CPUs of the 2.
      * So the busy time is taken as what the CPUs had minus the time they did not run.
      */
     static long @Nullable [] machineNotRunning() {
@@ -203,11 +204,15 @@ final class Proc {
             double notRunning = machine != null && machineNow != null
                     ? (machineNow[0] - machine[0]) / TICKS_PER_SECOND : Double.NaN;
             results.put(prefix + ".cpu.window_s", windowSeconds)
-                    .put(prefix + ".cpu.broker_s", (cpuTicks(brokerPid) - brokerTicks) / TICKS_PER_SECOND)
-                    .put(prefix + ".cpu.client_s",
-                            (cpuTicks(ProcessHandle.current().pid()) - selfTicks) / TICKS_PER_SECOND)
+                    .put(prefix + ".cpu.broker_s", secondsBetween(brokerTicks, cpuTicks(brokerPid)))
+                    .put(prefix + ".cpu.client_s", secondsBetween(selfTicks, cpuTicks(ProcessHandle.current().pid())))
                     .put(prefix + ".cpu.machine_busy_s", total - notRunning)
                     .put(prefix + ".cpu.machine_total_s", total);
+        }
+
+        // NaN when either reading failed (-1), as for the machine.
+        private static double secondsBetween(long startTicks, long endTicks) {
+            return startTicks < 0 || endTicks < 0 ? Double.NaN : (endTicks - startTicks) / TICKS_PER_SECOND;
         }
     }
 }
