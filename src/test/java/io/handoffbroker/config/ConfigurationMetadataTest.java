@@ -56,6 +56,12 @@ class ConfigurationMetadataTest {
                 names.add(name);
                 assertThat(property.path("description").asString("")).as("description of %s", name).isNotBlank();
             }
+            if (name.equals("broker.services")) {
+                // The processor lists no keys inside a list's elements; the element type is what
+                // editors complete broker.services[].* from.
+                assertThat(property.path("type").asString("")).as("type of broker.services")
+                        .isEqualTo("java.util.List<" + BrokerProperties.Service.class.getName() + ">");
+            }
         }
         assertThat(names).contains("broker.socket-path", "broker.hello-timeout", "broker.handoff.ack-deadline",
                 "broker.services", "broker.peer.policy", "broker.demo.enabled");
