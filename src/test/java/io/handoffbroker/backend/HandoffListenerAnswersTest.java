@@ -3,6 +3,8 @@ package io.handoffbroker.backend;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.handoffbroker.backend.RawOffers.Backend;
+import io.handoffbroker.backend.RawOffers.Pair;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.unix.Descriptors;
@@ -12,7 +14,6 @@ import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.HandoffAck;
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -23,11 +24,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,7 +34,6 @@ import org.newsclub.net.unix.AFUNIXDatagramChannel;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketPair;
 
 /**
@@ -54,7 +52,7 @@ class HandoffListenerAnswersTest {
             Frame offer = RawOffers.offerFrame(RawOffers.token(1), 41).toBuilder()
                     .setTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
                     .setTracestate("vendor=1").build();
-            Frame ack = RawOffers.offer(backend.control, client.passed(), RawOffers.token(1), offer);
+            Frame ack = RawOffers.offer(backend.control(), client.passed(), RawOffers.token(1), offer);
             assertThat(ack.getKind()).isEqualTo(FrameKind.FRAME_KIND_RESPONSE);
             assertThat(ack.getRequestId()).isEqualTo(41);
             assertThat(ack.getTraceparent()).isEqualTo(offer.getTraceparent());
@@ -70,12 +68,12 @@ class HandoffListenerAnswersTest {
             Frame wrongKind = RawOffers.offerFrame(RawOffers.token(2), 42).toBuilder()
                     .setKind(FrameKind.FRAME_KIND_EVENT).build();
             HandoffAck refused = HandoffAck.parseFrom(
-                    RawOffers.offer(backend.control, first.passed(), RawOffers.token(2), wrongKind).getPayload());
+                    RawOffers.offer(backend.control(), first.passed(), RawOffers.token(2), wrongKind).getPayload());
             assertThat(refused.getAccepted()).isFalse();
             assertThat(refused.getCorrelationId()).isEqualTo(42);
             assertThat(refused.getErrorDetail()).startsWith("invalid offer:");
             assertThat(first.clientSeesTheEnd()).as("the refused descriptor was closed, not adopted").isTrue();
-            HandoffAck accepted = RawOffers.ack(backend.control, second.passed(), RawOffers.token(3), 43);
+            HandoffAck accepted = RawOffers.ack(backend.control(), second.passed(), RawOffers.token(3), 43);
             assertThat(accepted.getAccepted()).as("the control connection goes on").isTrue();
         }
     }
@@ -85,12 +83,12 @@ class HandoffListenerAnswersTest {
         Path file = Files.writeString(dir.resolve("victim.txt"), "original\n");
         try (Backend backend = Backend.start(dir, (in, out) -> in.transferTo(out));
                 RandomAccessFile open = new RandomAccessFile(file.toFile(), "rw"); Pair client = Pair.open()) {
-            HandoffAck refused = RawOffers.ack(backend.control, open.getFD(), RawOffers.token(6), 46);
+            HandoffAck refused = RawOffers.ack(backend.control(), open.getFD(), RawOffers.token(6), 46);
             assertThat(refused.getAccepted()).isFalse();
             assertThat(refused.getErrorDetail()).isEqualTo("the descriptor is not a client connection: not a socket");
             assertThat(OpenDescriptors.snapshot().targets().values()).as("the backend's copy was closed; ours is left")
                     .containsOnlyOnce(file.toString());
-            assertThat(RawOffers.ack(backend.control, client.passed(), RawOffers.token(7), 47).getAccepted())
+            assertThat(RawOffers.ack(backend.control(), client.passed(), RawOffers.token(7), 47).getAccepted())
                     .as("the control connection goes on").isTrue();
         }
         assertThat(Files.readString(file)).as("nothing was served on it").isEqualTo("original\n");
@@ -102,12 +100,13 @@ class HandoffListenerAnswersTest {
                 AFUNIXSocketPair<AFUNIXDatagramChannel> datagrams = AFUNIXSocketPair.openDatagram();
                 AFUNIXServerSocket listening = AFUNIXServerSocket.bindOn(
                         AFUNIXSocketAddress.of(dir.resolve("listening.sock")))) {
-            HandoffAck datagram = RawOffers.ack(backend.control, datagrams.getSocket2().getFileDescriptor(),
+            HandoffAck datagram = RawOffers.ack(backend.control(), datagrams.getSocket2().getFileDescriptor(),
                     RawOffers.token(8), 48);
             assertThat(datagram.getAccepted()).isFalse();
             assertThat(datagram.getErrorDetail())
                     .isEqualTo("the descriptor is not a client connection: not a stream socket (type 2)");
-            HandoffAck listener = RawOffers.ack(backend.control, listening.getFileDescriptor(), RawOffers.token(9), 49);
+            HandoffAck listener = RawOffers.ack(backend.control(), listening.getFileDescriptor(), RawOffers.token(9),
+                    49);
             assertThat(listener.getAccepted()).isFalse();
             assertThat(listener.getErrorDetail()).isEqualTo(
                     "the descriptor is not a client connection: not connected (a listening socket, or one never connected)");
@@ -144,8 +143,8 @@ class HandoffListenerAnswersTest {
     @Test
     void anOfferLongerThanAnyOfferNeedsClosesTheConnectionAndItsDescriptorAtTheHeader() throws Exception {
         try (Backend backend = Backend.start(dir, (in, out) -> in.transferTo(out)); Pair client = Pair.open()) {
-            backend.control.setOutboundFileDescriptors(client.passed());
-            OutputStream out = backend.control.getOutputStream();
+            backend.control().setOutboundFileDescriptors(client.passed());
+            OutputStream out = backend.control().getOutputStream();
             out.write(RawOffers.token(13));
             // The header and a little of the body in one write (the backend may close as soon as it
             // has read the header, and a second write would then fail); the rest never comes.
@@ -155,7 +154,7 @@ class HandoffListenerAnswersTest {
             out.write(start);
             int first;
             try {
-                first = backend.control.getInputStream().read();
+                first = backend.control().getInputStream().read();
             } catch (SocketException reset) {
                 first = -1; // closed with our bytes unread: the kernel says so with a reset
             }
@@ -173,13 +172,13 @@ class HandoffListenerAnswersTest {
         StreamHandler echo = (in, out) -> in.transferTo(out);
         try (Backend backend = Backend.start(dir.resolve("other"), echo, Set.of(someoneElse));
                 Pair client = Pair.open()) {
-            assertThatThrownBy(() -> RawOffers.ack(backend.control, client.passed(), RawOffers.token(10), 50))
+            assertThatThrownBy(() -> RawOffers.ack(backend.control(), client.passed(), RawOffers.token(10), 50))
                     .as("closed without an answer").isInstanceOf(IOException.class);
             assertThat(client.clientSeesTheEnd()).as("nothing was adopted").isTrue();
         }
         try (Backend backend = Backend.start(dir.resolve("ours"), echo, Set.of(ProcessUser.uid()));
                 Pair client = Pair.open()) {
-            assertThat(RawOffers.ack(backend.control, client.passed(), RawOffers.token(11), 51).getAccepted())
+            assertThat(RawOffers.ack(backend.control(), client.passed(), RawOffers.token(11), 51).getAccepted())
                     .as("the same offer from an allowed user").isTrue();
         }
     }
@@ -195,10 +194,10 @@ class HandoffListenerAnswersTest {
             out.flush();
         };
         try (Backend backend = Backend.start(dir, readThenReply); Pair client = Pair.open()) {
-            RawOffers.ack(backend.control, client.passed(), RawOffers.token(4), 44);
+            RawOffers.ack(backend.control(), client.passed(), RawOffers.token(4), 44);
             Descriptors.closeWithoutShutdown(client.theirs()); // as the broker lets go: the backend's copy is the last
-            client.ours.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
-            assertThat(new String(client.ours.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+            client.ours().getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(client.ours().getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
                     .isEqualTo("re:ping");
         }
     }
@@ -213,70 +212,12 @@ class HandoffListenerAnswersTest {
             readAfterClosingOutput.complete(new String(in.readNBytes(4), StandardCharsets.US_ASCII));
         };
         try (Backend backend = Backend.start(dir, sayByeThenListen); Pair client = Pair.open()) {
-            RawOffers.ack(backend.control, client.passed(), RawOffers.token(5), 45);
-            assertThat(new String(client.ours.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+            RawOffers.ack(backend.control(), client.passed(), RawOffers.token(5), 45);
+            assertThat(new String(client.ours().getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
                     .as("the reply, then the end").isEqualTo("bye!");
             // Sent after the end was seen: a connection shut down both ways would refuse it (broken pipe).
-            client.ours.getOutputStream().write("more".getBytes(StandardCharsets.US_ASCII));
+            client.ours().getOutputStream().write("more".getBytes(StandardCharsets.US_ASCII));
             assertThat(readAfterClosingOutput.get(5, TimeUnit.SECONDS)).isEqualTo("more");
-        }
-    }
-
-    /** A backend server with a handoff endpoint, and a control connection to it. */
-    private record Backend(BackendServer server, AFUNIXSocket control) implements AutoCloseable {
-
-        static Backend start(Path dir, StreamHandler handler) throws Exception {
-            return start(dir, handler, null);
-        }
-
-        /** @param brokerUids whom the handoff endpoint takes control connections from; null: the default */
-        static Backend start(Path dir, StreamHandler handler, @Nullable Set<Long> brokerUids) throws Exception {
-            Path handoff = dir.resolve("handoff.sock");
-            BackendServer configured = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff), handler, 4);
-            BackendServer server = (brokerUids == null ? configured : configured.acceptHandoffsFrom(brokerUids))
-                    .start();
-            try {
-                return new Backend(server, RawOffers.connect(handoff));
-            } catch (Exception e) {
-                server.close();
-                throw e;
-            }
-        }
-
-        @Override
-        public void close() throws Exception {
-            control.close();
-            server.close();
-        }
-    }
-
-    /**
-     * A connection to hand off: the test keeps {@code ours}, as the client would, and passes the
-     * other end, whose copy here is closed right after, as the broker does with its own.
-     */
-    private record Pair(AFUNIXSocket ours, AFUNIXSocketChannel theirs) implements AutoCloseable {
-
-        static Pair open() throws Exception {
-            AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-            AFUNIXSocket ours = (AFUNIXSocket) pair.getSocket1().socket();
-            ours.setSoTimeout(5_000);
-            return new Pair(ours, pair.getSocket2());
-        }
-
-        FileDescriptor passed() throws Exception {
-            return theirs.getFileDescriptor();
-        }
-
-        /** True when reading here finds the end: no other copy of the passed end is left open. */
-        boolean clientSeesTheEnd() throws Exception {
-            Descriptors.closeWithoutShutdown(theirs); // a shutdown would end it whoever else holds it
-            return ours.getInputStream().read() == -1;
-        }
-
-        @Override
-        public void close() throws Exception {
-            ours.close();
-            theirs.close();
         }
     }
 }
