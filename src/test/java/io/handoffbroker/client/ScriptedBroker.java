@@ -31,21 +31,24 @@ final class ScriptedBroker implements AutoCloseable {
     private final AFUNIXServerSocket listener;
     private final Path path;
     private final CompletableFuture<Void> served;
+    private final CompletableFuture<Integer> firstByteAfterScript = new CompletableFuture<>();
     private volatile @Nullable AFUNIXSocket connection;
 
     private ScriptedBroker(AFUNIXServerSocket listener, Path path, Script script) {
         this.listener = listener;
         this.path = path;
+        // A thread of its own, not the common pool: it blocks in accept and read, and tests may run
+        // several brokers side by side, more than the pool has threads.
         this.served = CompletableFuture.runAsync(() -> {
             try (AFUNIXSocket accepted = listener.accept()) {
                 connection = accepted;
                 Frame hello = FrameIO.read(accepted.getInputStream(), FrameLimit.HELLO);
                 script.play(hello, accepted.getOutputStream());
-                accepted.getInputStream().read(); // until the client closes
+                firstByteAfterScript.complete(accepted.getInputStream().read()); // until the client closes
             } catch (IOException gone) {
                 // The client gave up or the test ended: what the script was for.
             }
-        });
+        }, command -> Thread.ofPlatform().daemon().name("scripted-broker").start(command));
     }
 
     static ScriptedBroker start(Path path, Script script) throws IOException {
@@ -54,6 +57,14 @@ final class ScriptedBroker implements AutoCloseable {
 
     Path path() {
         return path;
+    }
+
+    /**
+     * The first byte the client sent after the script's reply, or -1 when it closed instead: on a
+     * handed-off connection, what a backend would read.
+     */
+    CompletableFuture<Integer> firstByteAfterScript() {
+        return firstByteAfterScript;
     }
 
     /** A broker's reply to the Hello with {@code requestId}. */
