@@ -166,7 +166,18 @@ public final class BrokerClient {
     }
 
     AFUNIXSocket reconnect(Negotiated negotiated) throws IOException {
-        return BoundedConnect.connect(backendAddress(negotiated.getBackendPipe()), replyTimeout);
+        String backendPipe = negotiated.getBackendPipe();
+        AFUNIXSocketAddress address = backendAddress(backendPipe);
+        try {
+            return BoundedConnect.connect(address, replyTimeout);
+        } catch (SocketTimeoutException backlogFull) {
+            throw backlogFull; // names the path already
+        } catch (IOException e) {
+            // The system's words ("No such file or directory") do not say which connect failed, and the
+            // caller never saw this path: it came from the broker. socketPath found it printable.
+            throw new IOException("no connection to the backend_pipe the broker named, \"" + backendPipe + "\": "
+                    + e.getMessage(), e);
+        }
     }
 
     // As for the broker's address: a service's backend_pipe rarely changes, and its address
@@ -188,6 +199,9 @@ public final class BrokerClient {
      * as it came: the path goes into messages and {@link ServiceConnection#toString}.
      */
     private static Path socketPath(String backendPipe) throws IOException {
+        if (backendPipe.isEmpty()) {
+            throw new IOException("the broker named no backend_pipe");
+        }
         String shown = PeerText.printable(backendPipe, PeerText.REASON_MAX_CHARS);
         if (!shown.equals(backendPipe)) {
             throw new IOException("the broker named a backend_pipe that is not a socket path: \"" + shown + "\"");

@@ -101,6 +101,26 @@ class BrokerClientReplyTest {
     }
 
     @Test
+    void aBackendPipeNothingListensAtFailsTheConnectNamingIt() throws Exception {
+        // The caller never saw this path: the system's "No such file or directory" alone reads as
+        // if the broker were gone.
+        Path gone = dir.resolve("gone.sock");
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
+                (hello, out) -> out.write(FrameIO.encode(negotiated(hello.getRequestId(), gone))))) {
+            assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
+                    .isInstanceOf(IOException.class)
+                    .hasMessageStartingWith("no connection to the backend_pipe the broker named, \"" + gone + "\": ");
+        }
+        try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker2.sock"),
+                (hello, out) -> out.write(FrameIO.encode(ScriptedBroker.negotiated(hello.getRequestId(),
+                        Negotiated.newBuilder().setBackendPipe("")))))) {
+            assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
+                    .isInstanceOf(IOException.class)
+                    .hasMessage("the broker named no backend_pipe");
+        }
+    }
+
+    @Test
     void aBrokersTextIsShownWithoutItsControlCharactersAndBounded() throws Exception {
         Refused refused = Refused.newBuilder().setCode(ErrorCode.ERROR_INTERNAL)
                 .setReason("nope \u001b[31mred\nforged line").build();
