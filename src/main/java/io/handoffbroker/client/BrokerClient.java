@@ -230,7 +230,8 @@ public final class BrokerClient {
 
     /**
      * The Negotiated of a reply frame, or the refusal as an exception. A Negotiated must
-     * echo the Hello frame's request_id: one answering another request is not acted on.
+     * echo the Hello frame's request_id and name protocol 1, the only one the Hello offers:
+     * one answering another request, or for another protocol, is not acted on.
      * A refusal is reported whatever its request_id (a broker that could not read the
      * Hello, an oversized one say, has none to echo).
      */
@@ -243,7 +244,13 @@ public final class BrokerClient {
                     throw new IOException("broker's Negotiated answers request_id " + reply.getRequestId()
                             + ", not this Hello's " + requestId);
                 }
-                yield helloReply.getNegotiated();
+                Negotiated negotiated = helloReply.getNegotiated();
+                if (negotiated.getNegotiatedProtocol() != WireProtocol.PROTOCOL_VERSION) {
+                    // The Hello offered 1..1; what follows in another protocol could not be read as this one.
+                    throw new IOException("broker negotiated protocol " + negotiated.getNegotiatedProtocol()
+                            + "; this client speaks " + WireProtocol.PROTOCOL_VERSION + " only");
+                }
+                yield negotiated;
             }
             case REFUSED -> throw new BrokerRefusedException(helloReply.getRefused());
             case RESULT_NOT_SET -> throw new IOException("broker reply carries neither Negotiated nor Refused");

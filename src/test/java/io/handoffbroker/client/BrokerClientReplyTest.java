@@ -25,7 +25,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * The client acts on a Negotiated only when it answers its own Hello (replies echo
- * the Hello frame's request_id), and reports a refusal whatever its request_id: a
+ * the Hello frame's request_id) for the one protocol it offers, and reports a refusal whatever its request_id: a
  * broker that could not read the Hello has none to echo. Against a scripted broker
  * on a real socket, with a real backend_pipe listener that sees whether the client reconnects.
  */
@@ -63,6 +63,27 @@ class BrokerClientReplyTest {
             backend.setSoTimeout(300);
             assertThatThrownBy(() -> backend.accept().close()).as("no reconnect to the backend_pipe it named")
                     .isInstanceOf(SocketTimeoutException.class);
+        }
+    }
+
+    @Test
+    void aNegotiatedForAnotherProtocolThanTheOneOfferedFailsTheConnectAndIsNotFollowed() throws Exception {
+        Path backendPipe = dir.resolve("backend.sock");
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(backendPipe))) {
+            backend.setSoTimeout(300);
+            for (int protocol : new int[] {0, 2}) {
+                Negotiated.Builder negotiated = Negotiated.newBuilder().setNegotiatedProtocol(protocol)
+                        .setBackendPipe(backendPipe.toString()).setConnectionId(1);
+                try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker-" + protocol + ".sock"),
+                        (hello, out) -> out.write(FrameIO.encode(ScriptedBroker.reply(hello.getRequestId(),
+                                HelloReply.newBuilder().setNegotiated(negotiated)))))) {
+                    assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
+                            .isInstanceOf(IOException.class).isNotInstanceOf(BrokerRefusedException.class)
+                            .hasMessage("broker negotiated protocol " + protocol + "; this client speaks 1 only");
+                }
+                assertThatThrownBy(() -> backend.accept().close()).as("no reconnect to the backend_pipe it named")
+                        .isInstanceOf(SocketTimeoutException.class);
+            }
         }
     }
 

@@ -307,9 +307,9 @@ class MutatedReplyTest {
      * What {@code reply} calls for: its bytes read with the project's decoder as the client's
      * socket gives them, and judged by the protocol's rules for a reply and a relay, and the SDK's
      * docs where the protocol leaves a choice: a Refused is reported whatever its request_id. A
-     * Negotiated is judged by what the SDK documents it acts on (the echoed request_id, capability
-     * bit 0 with a 16-byte token, backend_pipe): it documents no check of negotiated_protocol or
-     * connection_id, so a Negotiated whose damage is there is still followed.
+     * Negotiated is judged by what the SDK documents it acts on (the echoed request_id, protocol 1,
+     * capability bit 0 with a 16-byte token, backend_pipe): it documents no check of connection_id
+     * beyond the relay's match, so a Negotiated whose damage is there alone is still followed.
      */
     private static Expected expectedFrom(Reply reply, boolean heldOpen, String backendPipe) {
         AsReceived in = new AsReceived(reply.bytes(), heldOpen);
@@ -334,6 +334,9 @@ class MutatedReplyTest {
             return new Fails(IOException.class, "request_id " + frame.getRequestId());
         }
         Negotiated negotiated = helloReply.getNegotiated();
+        if (negotiated.getNegotiatedProtocol() != WireProtocol.PROTOCOL_VERSION) {
+            return new Fails(IOException.class, "negotiated protocol " + negotiated.getNegotiatedProtocol());
+        }
         String why = "";
         if ((negotiated.getServerCapabilities() & WireProtocol.CAP_HANDLE_PASSING) != 0
                 && negotiated.getHandlePassedToken().size() == HandoffToken.LENGTH) {

@@ -72,9 +72,10 @@ final class ScriptedBroker implements AutoCloseable {
         return Envelope.frame(FrameKind.FRAME_KIND_RESPONSE, WireProtocol.PAYLOAD_CONTROL, requestId, reply.build());
     }
 
-    /** A Negotiated answering the Hello with {@code requestId}. */
+    /** A Negotiated for protocol 1 answering the Hello with {@code requestId}. */
     static Frame negotiated(long requestId, Negotiated.Builder negotiated) {
-        return reply(requestId, HelloReply.newBuilder().setNegotiated(negotiated));
+        return reply(requestId, HelloReply.newBuilder()
+                .setNegotiated(negotiated.setNegotiatedProtocol(WireProtocol.PROTOCOL_VERSION)));
     }
 
     /** A Negotiated answering the Hello with {@code requestId} that announces a handoff with {@code token}. */
