@@ -1,5 +1,8 @@
 package io.handoffbroker.backend;
 
+import static io.handoffbroker.testing.ByteMutations.concat;
+import static io.handoffbroker.testing.ByteMutations.flipBits;
+import static io.handoffbroker.testing.ByteMutations.overwriteBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -487,33 +490,6 @@ class MutatedOfferTest {
     /** Writes {@code announced} into the frame's length field. */
     private static void announce(byte[] frame, long announced) {
         ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN).putInt(1, (int) announced);
-    }
-
-    private static List<String> flipBits(byte[] bytes, int count, Random random) {
-        List<String> flipped = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            int at = random.nextInt(bytes.length);
-            int bit = random.nextInt(8);
-            bytes[at] ^= (byte) (1 << bit);
-            flipped.add("bit " + bit + " of byte " + at + " flipped");
-        }
-        return flipped;
-    }
-
-    private static List<String> overwriteBytes(byte[] bytes, int count, Random random) {
-        List<String> written = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            int at = random.nextInt(bytes.length);
-            bytes[at] = (byte) random.nextInt(256);
-            written.add("byte " + at + " set to " + (bytes[at] & 0xFF));
-        }
-        return written;
-    }
-
-    private static byte[] concat(byte[]... parts) {
-        ByteBuffer all = ByteBuffer.allocate(Arrays.stream(parts).mapToInt(part -> part.length).sum());
-        Arrays.stream(parts).forEach(all::put);
-        return all.array();
     }
 
     private static String hex(Random random, int bytes) {

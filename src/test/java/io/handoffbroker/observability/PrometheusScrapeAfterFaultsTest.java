@@ -9,6 +9,7 @@ import io.handoffbroker.handoff.FallbackReason;
 import io.handoffbroker.handoff.ScriptedHandoffBackend;
 import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.OpenDescriptors;
+import io.handoffbroker.testing.PrometheusSamples;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.WireProtocol;

@@ -2,6 +2,7 @@ package io.handoffbroker.observability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.handoffbroker.testing.PrometheusSamples;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -13,6 +13,7 @@ import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.handoff.ScriptedHandoffBackend;
 import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.testing.PrometheusSamples;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.HandoffToken;
 import java.nio.charset.StandardCharsets;

@@ -5,6 +5,8 @@ import static io.handoffbroker.server.ListenerTestSupport.assertNegotiated;
 import static io.handoffbroker.server.ListenerTestSupport.assertNoEcho;
 import static io.handoffbroker.server.ListenerTestSupport.assertRefused;
 import static io.handoffbroker.server.ListenerTestSupport.tracedHelloFrame;
+import static io.handoffbroker.testing.ByteMutations.concat;
+import static io.handoffbroker.testing.ByteMutations.hex;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -14,6 +16,7 @@ import io.handoffbroker.handoff.AckResult;
 import io.handoffbroker.handoff.PoolSettings;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
+import io.handoffbroker.testing.CaseFailures;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RawClient;
@@ -40,14 +43,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.SortedMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -153,26 +153,19 @@ class MutatedHelloTest {
     }
 
     private void runAll(List<Case> cases, long seed) throws InterruptedException {
-        // By case index, so that the first failure reported is the same however the cases ran.
-        SortedMap<Integer, AssertionError> failures = new ConcurrentSkipListMap<>();
+        CaseFailures failures = new CaseFailures();
         try (ExecutorService clients = Executors.newFixedThreadPool(IN_FLIGHT)) {
             for (Case c : cases) {
                 clients.execute(() -> {
                     try {
                         expectAnswered(c, seed);
                     } catch (AssertionError failure) {
-                        failures.put(c.index(), failure);
+                        failures.add(c.index(), failure);
                     }
                 });
             }
         }
-        if (!failures.isEmpty()) {
-            AssertionError first = failures.get(failures.firstKey());
-            AssertionError all = new AssertionError(failures.size() + " of " + cases.size() + " cases failed (cases "
-                    + failures.keySet() + "); first: " + first.getMessage(), first);
-            failures.values().stream().skip(1).forEach(all::addSuppressed);
-            throw all;
-        }
+        failures.throwIfAny(cases.size());
     }
 
     /** Sends the case's bytes and checks the broker's whole answer against what the docs give for them. */
@@ -359,12 +352,6 @@ class MutatedHelloTest {
                 .isTrue();
     }
 
-    private static String hex(byte[] bytes) {
-        int shown = Math.min(bytes.length, 160);
-        return bytes.length + " bytes " + HexFormat.of().formatHex(bytes, 0, shown)
-                + (shown < bytes.length ? "..." : "");
-    }
-
     // ---- the cases ----
 
     /** The valid Hellos mutated: both routes, and one as long as the fields allow. */
@@ -492,12 +479,6 @@ class MutatedHelloTest {
         /** Half the time within the header and the first fields, where a change matters most. */
         private static int position(Random random, int bound) {
             return random.nextBoolean() ? random.nextInt(Math.min(bound, 48)) : random.nextInt(bound);
-        }
-
-        private static byte[] concat(byte[] a, byte[] b) {
-            byte[] out = Arrays.copyOf(a, a.length + b.length);
-            System.arraycopy(b, 0, out, a.length, b.length);
-            return out;
         }
 
         String describe(long seed) {

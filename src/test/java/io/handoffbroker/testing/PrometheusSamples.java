@@ -1,4 +1,4 @@
-package io.handoffbroker.observability;
+package io.handoffbroker.testing;
 
 import java.util.Map;
 import java.util.Set;
@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
  * {@code name{label="value",...}} with the labels sorted by name, so a key is the
  * same whatever order the exporter wrote them in.
  */
-final class PrometheusSamples {
+public final class PrometheusSamples {
 
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})?\\s+(\\S+)(?:\\s+\\d+)?$");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\",?");
@@ -23,7 +23,7 @@ final class PrometheusSamples {
         this.samples = samples;
     }
 
-    static PrometheusSamples parse(String text) {
+    public static PrometheusSamples parse(String text) {
         Map<String, Double> samples = new TreeMap<>();
         for (String line : text.split("\n")) {
             if (line.isBlank() || line.startsWith("#")) {
@@ -54,7 +54,7 @@ final class PrometheusSamples {
     }
 
     /** The names of the series in the scrape, without their labels. */
-    Set<String> names() {
+    public Set<String> names() {
         Set<String> names = new TreeSet<>();
         for (String sampleKey : samples.keySet()) {
             int brace = sampleKey.indexOf('{');
@@ -64,7 +64,7 @@ final class PrometheusSamples {
     }
 
     /** {@code name{a="x",b="y"}} from a name and label pairs in any order. */
-    static String key(String name, String... labelPairs) {
+    public static String key(String name, String... labelPairs) {
         Map<String, String> labels = new TreeMap<>();
         for (int i = 0; i < labelPairs.length; i += 2) {
             labels.put(labelPairs[i], labelPairs[i + 1]);
@@ -83,7 +83,7 @@ final class PrometheusSamples {
     }
 
     /** The value of the sample; fails when the scrape does not have it. */
-    double get(String name, String... labelPairs) {
+    public double get(String name, String... labelPairs) {
         String key = key(name, labelPairs);
         Double value = samples.get(key);
         if (value == null) {
@@ -93,14 +93,14 @@ final class PrometheusSamples {
     }
 
     /** The sum over every sample of the name, whatever its labels. */
-    double sum(String name) {
+    public double sum(String name) {
         return samples.entrySet().stream()
                 .filter(e -> e.getKey().equals(name) || e.getKey().startsWith(name + "{"))
                 .mapToDouble(Map.Entry::getValue).sum();
     }
 
     /** Every sample whose name is one of {@code names} and whose value is not zero. */
-    Map<String, Double> nonZero(String... names) {
+    public Map<String, Double> nonZero(String... names) {
         Map<String, Double> out = new TreeMap<>();
         samples.forEach((key, value) -> {
             String name = key.contains("{") ? key.substring(0, key.indexOf('{')) : key;
