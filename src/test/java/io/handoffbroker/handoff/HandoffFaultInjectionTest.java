@@ -501,15 +501,6 @@ class HandoffFaultInjectionTest {
     }
 
     private void assertNextHandoffSucceeds() throws Exception {
-        int before = broker.events().handedOff();
-        try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
-            assertThat(connection.route()).as("next handoff: %s; events %s", connection.fallbackReason(),
-                    broker.events()).isEqualTo(Route.HANDED_OFF);
-            assertThat(HandoffFixture.echo(connection.socket(), "handed off")).isEqualTo("handed off");
-            RecordingHandoffEvents.Event done = broker.events().awaitEvent(connection.connectionId(),
-                    "handed_off", MARGIN);
-            assertThat(done).isNotNull();
-        }
-        assertThat(broker.events().handedOff()).isEqualTo(before + 1);
+        broker.assertHandsOff("handed off", MARGIN);
     }
 }

@@ -1,6 +1,10 @@
 package io.handoffbroker.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.handoffbroker.client.BrokerClient;
+import io.handoffbroker.client.Route;
+import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.handoff.AckResult;
 import io.handoffbroker.handoff.HandoffEndpointProbe;
 import io.handoffbroker.handoff.HandoffEvents;
@@ -248,7 +252,23 @@ public final class HandoffFixture implements AutoCloseable {
         }
     }
 
-    // ---- descriptors ----
+    /**
+     * One handoff that must succeed end to end: the client, waiting up to {@code wait} for its
+     * relay, keeps its connection, the backend echoes {@code message} on it, and the broker reports
+     * it handed off (just after the relay, so the client may be done first). Nothing else may be
+     * handed off meanwhile.
+     */
+    public void assertHandsOff(String message, Duration wait) throws IOException {
+        int before = events.handedOff();
+        try (ServiceConnection connection = client(wait).connect(SERVICE, VERSION)) {
+            assertThat(connection.route()).as("%s: %s; events %s", message, connection.fallbackReason(), events)
+                    .isEqualTo(Route.HANDED_OFF);
+            assertThat(echo(connection.socket(), message)).isEqualTo(message);
+            assertThat(events.awaitEvent(connection.connectionId(), "handed_off", wait))
+                    .as("%s: reported handed off; events %s", message, events).isNotNull();
+        }
+        assertThat(events.handedOff()).as("%s: handoffs reported", message).isEqualTo(before + 1);
+    }
 
     // ---- echo ----
 
