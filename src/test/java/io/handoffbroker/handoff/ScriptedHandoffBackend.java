@@ -30,6 +30,7 @@ import java.util.function.UnaryOperator;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.ConnectionResetSocketException;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
@@ -120,6 +121,7 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
     private final Queue<Behaviour> script = new ConcurrentLinkedQueue<>();
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
     private final Set<AFUNIXSocket> adopted = ConcurrentHashMap.newKeySet();
+    private final Set<AFUNIXSocket> endedByBroker = ConcurrentHashMap.newKeySet();
     private final List<FileDescriptor> held = new CopyOnWriteArrayList<>();
     private final List<Exchange> exchanges = new CopyOnWriteArrayList<>();
     private final AtomicInteger controlsAccepted = new AtomicInteger();
@@ -170,6 +172,11 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
 
     int openControlConnections() {
         return controls.size();
+    }
+
+    /** True once the broker closed the control connection: this end saw its end of stream, or a reset. */
+    boolean endedByBroker(AFUNIXSocket control) {
+        return endedByBroker.contains(control);
     }
 
     int adoptedConnections() {
@@ -225,6 +232,7 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
                         }
                     }
                     if (n < 0) {
+                        endedByBroker.add(control);
                         return;
                     }
                     done += n;
@@ -246,8 +254,15 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
                     return;
                 }
             }
+        } catch (ConnectionResetSocketException reset) {
+            // The broker closed the control connection with bytes of ours unread (junixsocket then
+            // reports this end closed too).
+            endedByBroker.add(control);
         } catch (IOException e) {
-            // the broker closed the control connection, or we did: nothing more to serve
+            // The broker closed the control connection, or we did: nothing more to serve.
+            if (!control.isClosed()) {
+                endedByBroker.add(control);
+            }
         } finally {
             closeAll(received);
             controls.remove(control);
