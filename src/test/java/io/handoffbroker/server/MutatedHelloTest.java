@@ -81,13 +81,13 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>All cases come from one seed, generated in order on one thread, so a case is the same
  * bytes however the cases are scheduled. Every failure names its seed and case; to replay
- * one: {@code -Dhandoffbroker.mutatedHello.seed=S -Dhandoffbroker.mutatedHello.case=I}.
+ * one: {@code -Dhandoffbroker.mutated-hello.seed=S -Dhandoffbroker.mutated-hello.case=I}.
  */
 class MutatedHelloTest {
 
     private static final long DEFAULT_SEED = 0x5EED_4E11_0L;
-    private static final String SEED_PROPERTY = "handoffbroker.mutatedHello.seed";
-    private static final String CASE_PROPERTY = "handoffbroker.mutatedHello.case";
+    private static final String SEED_PROPERTY = "handoffbroker.mutated-hello.seed";
+    private static final String CASE_PROPERTY = "handoffbroker.mutated-hello.case";
     private static final int CASES = 300;
     // Cases in flight at once: the stalled ones each wait out the Hello timeout.
     private static final int IN_FLIGHT = 8;
