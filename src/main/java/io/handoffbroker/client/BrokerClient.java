@@ -14,6 +14,7 @@ import io.handoffbroker.wire.proto.Hello;
 import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -29,7 +30,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * <p>{@link #connect(String, String)}: Hello over a fresh connection, then, on
  * {@code Negotiated}, a new connection to {@code backend_pipe} (the reconnect route),
  * unless the broker hands this very connection to the backend. A {@code Negotiated}
- * is followed only when it echoes the Hello frame's request_id.
+ * is followed only when it echoes the Hello frame's request_id and names protocol 1.
  *
  * <p>Bounds: the connect to the broker and the Hello's reply each take at most
  * {@code replyTimeout} (a broker that does not answer in time fails the call with
@@ -172,11 +173,14 @@ public final class BrokerClient {
             return BoundedConnect.connect(address, replyTimeout);
         } catch (SocketTimeoutException backlogFull) {
             throw backlogFull; // names the path already
-        } catch (IOException e) {
+        } catch (SocketException e) {
             // The system's words ("No such file or directory") do not say which connect failed, and the
-            // caller never saw this path: it came from the broker. socketPath found it printable.
-            throw new IOException("no connection to the backend_pipe the broker named, \"" + backendPipe + "\": "
-                    + e.getMessage(), e);
+            // caller never saw this path: it came from the broker. socketPath found it printable. Still a
+            // SocketException, for callers that retry on one.
+            SocketException named = new SocketException("no connection to the backend_pipe the broker named, \""
+                    + backendPipe + "\": " + e.getMessage());
+            named.initCause(e);
+            throw named;
         }
     }
 

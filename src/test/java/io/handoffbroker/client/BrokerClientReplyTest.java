@@ -13,6 +13,7 @@ import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import io.handoffbroker.wire.proto.Refused;
 import java.io.IOException;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -129,7 +130,7 @@ class BrokerClientReplyTest {
         try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker.sock"),
                 (hello, out) -> out.write(FrameIO.encode(negotiated(hello.getRequestId(), gone))))) {
             assertThatThrownBy(() -> client(broker).connect("echo", "1.0.0").close())
-                    .isInstanceOf(IOException.class)
+                    .isInstanceOf(SocketException.class)
                     .hasMessageStartingWith("no connection to the backend_pipe the broker named, \"" + gone + "\": ");
         }
         try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve("broker2.sock"),
