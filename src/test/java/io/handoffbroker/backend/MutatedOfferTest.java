@@ -101,7 +101,7 @@ class MutatedOfferTest {
             // Before the baseline: it has the backend take on its control connection, and loads and
             // starts what the cases need.
             run.step("a valid offer before the cases", () -> run.validOfferIsServed(backend.control(), 1));
-            OpenDescriptors.Snapshot baseline = OpenDescriptors.snapshot();
+            OpenDescriptors.Snapshot baseline = OpenDescriptors.stable(Duration.ofMillis(150), Duration.ofSeconds(3));
             Random random = new Random(seed);
             for (int i = 0; i < cases; i++) {
                 run.next(i, random);

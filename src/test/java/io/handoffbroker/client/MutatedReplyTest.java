@@ -48,6 +48,7 @@ import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -73,8 +74,12 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * descriptors than before them: no failure path leaks one.
  *
  * <p>The seed is {@code -Dhandoffbroker.mutated-reply.seed=<long>}. A failure names it, the case
- * index, the mutation and the bytes sent; the same seed plays the same mutations again.
+ * index, the mutation and the bytes sent. The same seed plays the same mutations again, but not
+ * the same bytes: the reply carries the Hello's request_id and a temporary directory, which differ
+ * from run to run, so the bytes in the failure are what to replay by hand.
  */
+// A broker or client that stops answering fails the run instead of hanging the build.
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class MutatedReplyTest {
 
     private static final long SEED = Long.getLong("handoffbroker.mutated-reply.seed", 20_250_917L);
@@ -82,7 +87,7 @@ class MutatedReplyTest {
 
     // Short, so that the cases that wait out a held connection cost little; long enough that a reply
     // written at once is read in time on a busy machine (the relay comes in the same write).
-    private static final Duration REPLY_TIMEOUT = Duration.ofSeconds(1);
+    private static final Duration REPLY_TIMEOUT = Duration.ofSeconds(3);
     private static final Duration RELAY_WAIT = Duration.ofMillis(500);
     // The connect, the reply, the relay and the reconnect each have their bound; the margin is for
     // a slow machine. A call still running after it is a hang.

@@ -44,9 +44,12 @@ final class ScriptedBroker implements AutoCloseable {
                 connection = accepted;
                 Frame hello = FrameIO.read(accepted.getInputStream(), FrameLimit.HELLO);
                 script.play(hello, accepted.getOutputStream());
-                firstByteAfterScript.complete(accepted.getInputStream().read()); // until the client closes
+                // The client's first byte after the reply, or -1 when it closes.
+                firstByteAfterScript.complete(accepted.getInputStream().read());
             } catch (IOException gone) {
-                // The client gave up or the test ended: what the script was for.
+                // The client gave up or the test ended: what the script was for. A test waiting
+                // for the client's next byte learns why there is none.
+                firstByteAfterScript.completeExceptionally(gone);
             }
         }, command -> Thread.ofPlatform().daemon().name("scripted-broker").start(command));
     }

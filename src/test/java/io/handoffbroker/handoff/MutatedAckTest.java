@@ -105,7 +105,8 @@ import org.newsclub.net.unix.AFUNIXSocket;
  *
  * <p>The seed is {@value #SEED_PROPERTY}, the number of cases {@value #CASES_PROPERTY} (a long run
  * needs JUnit's time-outs off: {@code junit.jupiter.execution.timeout.mode=disabled}); one case alone
- * is played with {@value #CASE_PROPERTY}. Every failure names the seed and the case.
+ * is played with {@value #CASE_PROPERTY}. Every failure names the seed and the case. The seed fixes
+ * the damage, not every byte: the ACK carries the broker's connection id and a fresh token.
  */
 @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class MutatedAckTest {
@@ -119,7 +120,7 @@ class MutatedAckTest {
     // An ACK sent at once meets it with room to spare on a loaded machine; the cases that wait it
     // out do so side by side.
     private static final Duration ACK_DEADLINE = Duration.ofMillis(1500);
-    private static final Duration GRACE = Duration.ofSeconds(1);
+    private static final Duration GRACE = Duration.ofMillis(2500);
     // Slack for a loaded 2-CPU machine on top of every protocol bound: it bounds a hang, it
     // measures no speed.
     private static final Duration MARGIN = Duration.ofSeconds(4);
@@ -449,12 +450,8 @@ class MutatedAckTest {
         } catch (IOException e) {
             throw new AssertionError("no refused relay after the Negotiated: " + hex(rest), e);
         }
-        String detail = refusal.detail();
-        if (detail.isEmpty()) {
-            detail = HandoffAck.parseFrom(relay.getPayload()).getErrorDetail();
-            assertThat(detail).as("the broker's own detail").isNotBlank()
-                    .isEqualTo(PeerText.printable(detail, PeerText.REASON_MAX_CHARS));
-        }
+        // handoff.md: the backend's words, or the broker's when it gave none.
+        String detail = refusal.detail().isEmpty() ? "backend refused the handoff" : refusal.detail();
         assertThat(relay).as("the refused relay").isEqualTo(relay(id, token, false, detail));
         assertThat(in.available()).as("bytes after the refused relay: %s", hex(rest)).isZero();
     }

@@ -1,6 +1,5 @@
 package io.handoffbroker.testing;
 
-import java.util.SortedMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
@@ -9,10 +8,14 @@ import java.util.concurrent.ConcurrentSkipListMap;
  */
 public final class CaseFailures {
 
-    private final SortedMap<Integer, AssertionError> failures = new ConcurrentSkipListMap<>();
+    private final ConcurrentSkipListMap<Integer, AssertionError> failures = new ConcurrentSkipListMap<>();
 
+    /** Records a case's failure; a second one of the same case is kept in its first. */
     public void add(int index, AssertionError failure) {
-        failures.put(index, failure);
+        failures.merge(index, failure, (first, second) -> {
+            first.addSuppressed(second);
+            return first;
+        });
     }
 
     /**
