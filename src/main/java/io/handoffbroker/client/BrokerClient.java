@@ -171,12 +171,11 @@ public final class BrokerClient {
         AFUNIXSocketAddress address = backendAddress(backendPipe);
         try {
             return BoundedConnect.connect(address, replyTimeout);
-        } catch (SocketTimeoutException backlogFull) {
-            throw backlogFull; // names the path already
         } catch (SocketException e) {
             // The system's words ("No such file or directory") do not say which connect failed, and the
             // caller never saw this path: it came from the broker. socketPath found it printable. Still a
-            // SocketException, for callers that retry on one.
+            // SocketException, for callers that retry on one. (A backlog that stays full is a
+            // SocketTimeoutException, no SocketException, and names the path already.)
             SocketException named = new SocketException("no connection to the backend_pipe the broker named, \""
                     + backendPipe + "\": " + e.getMessage());
             named.initCause(e);
