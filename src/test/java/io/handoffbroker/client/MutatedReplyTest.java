@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
+import io.handoffbroker.testing.CaseFailures;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.wire.Envelope;
@@ -35,7 +36,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
@@ -118,10 +118,15 @@ class MutatedReplyTest {
                 running.add(cases.submit(() -> run(c, calls)));
             }
             List<Result> results = new ArrayList<>();
-            for (Future<Result> result : running) {
-                results.add(result.get(CALL_BOUND.toMillis() + 4L * CHECK_WAIT_MILLIS, MILLISECONDS));
+            CaseFailures failures = new CaseFailures();
+            for (int i = 0; i < CASES; i++) {
+                Result result = running.get(i).get(CALL_BOUND.toMillis() + 4L * CHECK_WAIT_MILLIS, MILLISECONDS);
+                results.add(result);
+                if (result.broken() != null) {
+                    failures.add(i, result.broken());
+                }
             }
-            failIfAnyBroken(results);
+            failures.throwIfAny(CASES);
             // A mistake in this test's reading of the bytes could make every case call for a failure.
             Map<String, Long> calledFor = results.stream()
                     .collect(Collectors.groupingBy(Result::calledFor, TreeMap::new, Collectors.counting()));
@@ -150,16 +155,6 @@ class MutatedReplyTest {
             Reply reply = sent.get();
             return new Result("", new AssertionError(c + (reply == null ? ", nothing sent" : ", sent " + reply)
                     + ": " + e, e));
-        }
-    }
-
-    private static void failIfAnyBroken(List<Result> results) {
-        List<AssertionError> broken = results.stream().map(Result::broken).filter(Objects::nonNull).toList();
-        if (!broken.isEmpty()) {
-            AssertionError failed = new AssertionError("seed " + SEED + ": " + broken.size() + " of " + CASES
-                    + " cases failed:\n" + broken.stream().map(Throwable::getMessage).collect(Collectors.joining("\n")));
-            broken.forEach(failed::addSuppressed); // each with the stack trace of what the call threw
-            throw failed;
         }
     }
 
