@@ -66,7 +66,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * <p>What the bytes call for is decided by reading them with the project's own decoder and
  * applying the protocol's rules for a reply and a relay, never by guessing from the mutation. The
  * promise, for every case: the call ends within the SDK's waits plus a margin; a valid reply gives
- * a connection that really carries bytes (to {@code backend_pipe}, or the handed-off one); a
+ * a connection that really carries bytes (to {@code backend_pipe}, or the handed-off one), and a
+ * reconnect after a handoff was announced gives the fallback reason that names its relay's fault; a
  * refusal is a {@link BrokerRefusedException} carrying exactly that refusal; anything else is an
  * {@link IOException} that is not a refusal, of the decoder's own kind when the decoder found the
  * fault, saying what was wrong, and nothing is dialled. Never an unchecked exception, never a
@@ -337,7 +338,7 @@ class MutatedReplyTest {
         if (negotiated.getNegotiatedProtocol() != WireProtocol.PROTOCOL_VERSION) {
             return new Fails(IOException.class, "negotiated protocol " + negotiated.getNegotiatedProtocol());
         }
-        String why = "";
+        String why = "broker did not offer a handoff"; // the client always advertises the capability
         if ((negotiated.getServerCapabilities() & WireProtocol.CAP_HANDLE_PASSING) != 0
                 && negotiated.getHandlePassedToken().size() == HandoffToken.LENGTH) {
             why = relayVerdict(in, negotiated);
@@ -358,19 +359,23 @@ class MutatedReplyTest {
             Frame frame = FrameIO.read(in, FrameLimit.HANDOFF);
             Envelope.validate(frame, FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF);
             HandoffAck ack = Envelope.payload(frame, HandoffAck.parser(), "HandoffAck");
-            if (frame.getRequestId() != connectionId || ack.getCorrelationId() != connectionId
-                    || !ack.getToken().equals(negotiated.getHandlePassedToken())) {
-                return "relay";
+            if (frame.getRequestId() != connectionId || ack.getCorrelationId() != connectionId) {
+                return "relay for another connection";
+            }
+            if (!ack.getToken().equals(negotiated.getHandlePassedToken())) {
+                return "relay echoes another token";
             }
             if (!ack.getAccepted()) {
-                return ack.getErrorDetail().isEmpty() ? "refused"
+                return ack.getErrorDetail().isEmpty() ? "backend refused the handoff"
                         : PeerText.printable(ack.getErrorDetail(), PeerText.REASON_MAX_CHARS);
             }
             return "";
+        } catch (SocketTimeoutException silence) {
+            return "no relay within " + RELAY_WAIT.toMillis() + " ms";
         } catch (WireException e) {
-            return e.getMessage();
-        } catch (IOException silenceOrEnd) {
-            return "relay";
+            return "invalid relay: " + e.getMessage();
+        } catch (IOException end) {
+            return "relay not received: " + end.getMessage();
         }
     }
 
