@@ -139,8 +139,11 @@ class MutatedReplyTest {
                 throw new AssertionError("seed " + SEED + ", after all cases: " + leak.getMessage(), leak);
             }
         } finally {
+            // After a failure cases may still run: wait for them, so that none outlives the test with its sockets.
             cases.shutdownNow();
             calls.shutdownNow();
+            cases.awaitTermination(CALL_BOUND.toMillis(), MILLISECONDS);
+            calls.awaitTermination(CALL_BOUND.toMillis(), MILLISECONDS);
         }
     }
 

@@ -227,7 +227,13 @@ class MutatedAckTest {
         Script script = c.script(id, token);
         // Taken from the backend, which would hold it: the case reads from it and closes it.
         FileDescriptor passed = exchange.descriptors.isEmpty() ? null : exchange.descriptors.removeFirst();
-        assignment(id).complete(new Assigned(c, script, expected(script, id, token), exchange, passed));
+        if (!assignment(id).complete(new Assigned(c, script, expected(script, id, token), exchange, passed))) {
+            // Its client gave up waiting (and failed the run): nobody else would close the descriptor.
+            if (passed != null) {
+                Descriptors.closeReceivedQuietly(passed);
+            }
+            return;
+        }
         if (script.passesBack() && passed != null) {
             // The client's connection handed back with the ACK: the broker must not keep it, or the
             // connection would not end when the backend lets go.
@@ -373,6 +379,7 @@ class MutatedAckTest {
         try {
             return assignment(connectionId).get(ACK_DEADLINE.plus(MARGIN).toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
+            assignment(connectionId).cancel(false); // an offer that comes after all closes its own descriptor
             throw new AssertionError("no offer for connection " + connectionId + " reached the backend within "
                     + ACK_DEADLINE.plus(MARGIN).toMillis() + " ms", e);
         }
