@@ -64,7 +64,9 @@ COPY config/container.yml /app/config/application.yml
 VOLUME /run/handoff-broker
 EXPOSE 8080
 
-USER broker
+# Numeric, so that a runtime enforcing runAsNonRoot can tell it is not root without
+# reading /etc/passwd (Kubernetes refuses a user name there unless runAsUser is set).
+USER 10001:10001
 
 # The JRE image has no HTTP client to rely on; bash's /dev/tcp is enough for a
 # liveness request. Adjust the port if server.port is changed.
