@@ -44,18 +44,28 @@ public final class BrokerLifecycle implements SmartLifecycle {
 
     @Override
     public void start() {
+        String socket = "broker.socket-path " + server.socketPath();
         try {
             server.checkSocketPath();
-            if (demo != null) {
+        } catch (IOException e) {
+            throw BrokerStartupException.starting(socket, e);
+        }
+        if (demo != null) {
+            try {
                 demo.start();
+            } catch (IOException e) {
+                throw BrokerStartupException.starting("the built-in demo (broker.demo.directory "
+                        + demo.directory() + ")", e);
             }
-            prober.start();
-            orchestrator.pool().prepareAll();
-            // A loop that failed serves nobody, and only a restart brings it back: say so to the liveness probe.
-            server.onLoopFailure(() -> AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN));
+        }
+        prober.start();
+        orchestrator.pool().prepareAll();
+        // A loop that failed serves nobody, and only a restart brings it back: say so to the liveness probe.
+        server.onLoopFailure(() -> AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN));
+        try {
             server.start();
         } catch (IOException e) {
-            throw new IllegalStateException("handoff-broker could not start: " + e.getMessage(), e);
+            throw BrokerStartupException.starting(socket, e);
         }
         running = true;
     }

@@ -44,7 +44,7 @@ public final class BrokerSettings {
     static Path addressable(Path path, String key) {
         int bytes = SocketFile.addressBytes(path.toString());
         if (bytes > SocketFile.MAX_PATH_BYTES) {
-            throw new IllegalStateException(key + ": " + path + " is " + bytes + " bytes long; a Unix socket path "
+            throw BrokerStartupException.setting(key + ": " + path + " is " + bytes + " bytes long; a Unix socket path "
                     + "may have at most " + SocketFile.MAX_PATH_BYTES + " (choose a shorter directory)");
         }
         return path;
@@ -105,7 +105,7 @@ public final class BrokerSettings {
             ServiceBackend backend = toBackend(services.get(i), key);
             String previous = keyOf.putIfAbsent(backend.label(), key);
             if (previous != null) {
-                throw new IllegalStateException(key + ": service " + backend.label() + " is already configured by "
+                throw BrokerStartupException.setting(key + ": service " + backend.label() + " is already configured by "
                         + previous + "; each name and version may appear once");
             }
             backends.add(backend);
@@ -113,7 +113,7 @@ public final class BrokerSettings {
         refuseEntriesTheirPolicyBlocks(backends, keyOf);
         if (backends.isEmpty()) {
             // It would start, report itself healthy, and refuse every Hello SERVICE_UNKNOWN.
-            throw new IllegalStateException("no service to broker: broker.services is empty and the built-in demo "
+            throw BrokerStartupException.setting("no service to broker: broker.services is empty and the built-in demo "
                     + "is off (broker.demo.enabled=false); configure at least one service under broker.services");
         }
         return new ServiceCatalog(backends);
@@ -138,7 +138,7 @@ public final class BrokerSettings {
                     blocked = "not in allowed-versions " + rule.allowedVersions();
                 }
                 if (blocked != null) {
-                    throw new IllegalStateException(keyOf.get(entry.label()) + ": " + entry.label()
+                    throw BrokerStartupException.setting(keyOf.get(entry.label()) + ": " + entry.label()
                             + " could never be negotiated: its version is " + blocked + " of "
                             + keyOf.get(rule.label()) + " (the version policy of all entries of a service applies "
                             + "to every Hello for it)");
@@ -164,7 +164,7 @@ public final class BrokerSettings {
 
     private static <T> T require(T value, String key) {
         if (value == null) {
-            throw new IllegalStateException(key + " is required");
+            throw BrokerStartupException.setting(key + " is required");
         }
         return value;
     }

@@ -5,6 +5,8 @@ import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Objects;
 
 /**
  * The demo echo backend, run in-process so the broker works with no configuration
@@ -18,6 +20,11 @@ public final class DemoEchoService implements AutoCloseable {
     public DemoEchoService(ServiceBackend backend) {
         this.backend = backend;
         this.server = new BackendServer(backend.backendEndpoint(), backend.handoffEndpoint(), new EchoHandler(), 1024);
+    }
+
+    /** Where its sockets live. */
+    public Path directory() {
+        return Objects.requireNonNull(backend.backendEndpoint().getParent());
     }
 
     public void start() throws IOException {

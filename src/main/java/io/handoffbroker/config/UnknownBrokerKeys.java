@@ -51,7 +51,7 @@ final class UnknownBrokerKeys implements BeanFactoryPostProcessor, EnvironmentAw
                     Bindable.of(BrokerProperties.class), new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
         } catch (BindException e) {
             if (e.getCause() instanceof UnboundConfigurationPropertiesException unknown) {
-                throw new IllegalStateException("unknown configuration key(s), misspelt perhaps: "
+                throw BrokerStartupException.setting("unknown configuration key(s), misspelt perhaps: "
                         + unknown.getUnboundProperties().stream()
                                 .map(p -> p.getName() + (p.getOrigin() != null ? " (" + p.getOrigin() + ")" : ""))
                                 .sorted().collect(Collectors.joining(", ")), e);
