@@ -3,7 +3,9 @@
  * {@code application.yml} (refusing keys it does not know from files and the command
  * line), builds the plain-Java broker from it, and ties the listener, the backend
  * prober and the demo service into the application's lifecycle (start before
- * traffic, drain on SIGTERM, liveness broken when the event loop fails).
+ * traffic, drain on SIGTERM, liveness broken when the event loop fails). A start it
+ * refuses is a {@code BrokerStartupException} naming the key, reported by its failure
+ * analyzer as Spring Boot's "APPLICATION FAILED TO START" block.
  *
  * <p>It owns no protocol logic and no descriptor. The service catalog, the backend
  * prober and the router are replaceable by a user bean ({@code @ConditionalOnMissingBean});
