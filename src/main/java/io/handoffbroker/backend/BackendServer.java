@@ -3,6 +3,7 @@ package io.handoffbroker.backend;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.ProcessUser;
+import io.handoffbroker.unix.SocketFile;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.SocketException;
@@ -49,6 +50,10 @@ import org.slf4j.LoggerFactory;
 public final class BackendServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(BackendServer.class);
+
+    /** The backend's own endpoint, as an error about its path names it. */
+    static final SocketFile.Party BACKEND_PIPE = new SocketFile.Party("backend",
+            "backend_pipe (the BackendServer's endpoint)");
 
     // How often an accept thread waiting for a slot checks whether the server closed.
     private static final Duration SLOT_POLL = Duration.ofMillis(100);
@@ -123,7 +128,7 @@ public final class BackendServer implements AutoCloseable {
         started = true;
         // The slot is taken after the accept, not before: a slot held while waiting in
         // accept() would be one the handoff route could never have.
-        listener = BoundListener.start(endpoint, "backend-accept", this::admit);
+        listener = BoundListener.start(endpoint, BACKEND_PIPE, "backend-accept", this::admit);
         if (handoffEndpoint.isPresent()) {
             HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot, brokerUids);
             try {

@@ -47,13 +47,16 @@ final class BoundListener implements AutoCloseable {
      * Binds and starts accepting. {@code onAccept} runs on the accept thread and
      * owns each connection it is given; it should return quickly (or give up when
      * {@link #isClosing()}), since the next accept waits for it.
+     *
+     * @param party what the path is, as the error for a live listener there names it
      */
-    static BoundListener start(Path path, String threadName, Consumer<AFUNIXSocket> onAccept) throws IOException {
+    static BoundListener start(Path path, SocketFile.Party party, String threadName, Consumer<AFUNIXSocket> onAccept)
+            throws IOException {
         Path parent = path.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        SocketFile.claim(path);
+        SocketFile.claim(path, party);
         // No deleteOnClose: junixsocket would unlink by path, a successor's file included.
         AFUNIXServerSocket socket = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path), false);
         BoundListener listener;

@@ -1,6 +1,7 @@
 package io.handoffbroker.backend;
 
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.FrameLimit;
@@ -85,6 +86,9 @@ final class HandoffListener implements AutoCloseable {
      * what keep others out.
      */
     static final int MAX_CONTROL_CONNECTIONS = 64;
+    /** The handoff endpoint, as an error about its path names it. */
+    static final SocketFile.Party HANDOFF_ENDPOINT = new SocketFile.Party("backend",
+            "handoff endpoint (the BackendServer's handoffEndpoint)");
     private static final long WARNING_INTERVAL_NANOS = Duration.ofSeconds(10).toNanos();
 
     private final Path endpoint;
@@ -113,7 +117,7 @@ final class HandoffListener implements AutoCloseable {
     }
 
     void start() throws IOException {
-        listener = BoundListener.start(endpoint, "backend-handoff-accept", control -> {
+        listener = BoundListener.start(endpoint, HANDOFF_ENDPOINT, "backend-handoff-accept", control -> {
             // Before anything else: whatever is handed over on an allowed connection is served, so
             // a process of another user must not get as far as an offer, nor hold a place.
             String stranger = notAllowed(control);

@@ -14,6 +14,9 @@ import java.util.Objects;
  */
 public final class DemoEchoService implements AutoCloseable {
 
+    /** The demo's sockets, as an error about their paths names them. */
+    static final SocketFile.Party DEMO = new SocketFile.Party("broker's demo backend", "broker.demo.directory");
+
     private final ServiceBackend backend;
     private final BackendServer server;
 
@@ -29,6 +32,12 @@ public final class DemoEchoService implements AutoCloseable {
 
     public void start() throws IOException {
         SocketFile.preparePrivateParent(backend.backendEndpoint());
+        // Checked here too, not only by the server's bind: its error would name a backend's
+        // backend_pipe, where the operator chooses broker.demo.directory.
+        SocketFile.checkClaimable(backend.backendEndpoint(), DEMO);
+        if (backend.handoffEndpoint().isPresent()) {
+            SocketFile.checkClaimable(backend.handoffEndpoint().get(), DEMO);
+        }
         server.start();
     }
 

@@ -66,7 +66,7 @@ public final class BrokerServer implements AutoCloseable {
      */
     public void checkSocketPath() throws IOException {
         SocketFile.preparePrivateParent(settings.socketPath());
-        SocketFile.checkClaimable(settings.socketPath());
+        SocketFile.checkClaimable(settings.socketPath(), SocketFile.Party.BROKER);
     }
 
     /** Binds the socket and starts accepting. Fails with the path and the reason when it cannot. */
@@ -76,7 +76,7 @@ public final class BrokerServer implements AutoCloseable {
         }
         Path path = settings.socketPath();
         SocketFile.preparePrivateParent(path);
-        SocketFile.claim(path);
+        SocketFile.claim(path, SocketFile.Party.BROKER);
         AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
         Readiness readiness = null;
         try {

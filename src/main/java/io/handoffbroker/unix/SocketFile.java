@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Objects;
 import java.util.Set;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
@@ -18,11 +19,26 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *
  * <p>Failure modes, each a start-up error with the path in the message: the parent
  * directory is group- or world-writable (anyone could replace our socket); a live
- * listener already answers at the path (two brokers must never share one); the
- * path is something other than a socket. A socket file nobody answers on is left
- * over from a dead process and is replaced.
+ * listener already answers at the path (two processes must never share one), named
+ * by the {@link Party} that binds there; the path is something other than a socket.
+ * A socket file nobody answers on is left over from a dead process and is replaced.
  */
 public final class SocketFile {
+
+    /**
+     * Who binds a socket path and the setting that chooses it, as an error about the path
+     * names them: "is another {@code name} running? Stop it or choose another {@code setting}".
+     */
+    public record Party(String name, String setting) {
+
+        /** The broker's own listener. */
+        public static final Party BROKER = new Party("broker", "broker.socket-path");
+
+        public Party {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(setting, "setting");
+        }
+    }
 
     private static final Set<PosixFilePermission> PRIVATE_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
@@ -79,9 +95,11 @@ public final class SocketFile {
     /**
      * Makes the path free to bind: nothing there, or a stale socket file that is
      * removed. Throws when a live listener answers there or the path is not a socket.
+     *
+     * @param party who binds the path, which the error for a live listener names
      */
-    public static void claim(Path socketPath) throws IOException {
-        if (checkClaimable(socketPath)) {
+    public static void claim(Path socketPath, Party party) throws IOException {
+        if (checkClaimable(socketPath, party)) {
             Files.deleteIfExists(socketPath);
         }
     }
@@ -90,9 +108,10 @@ public final class SocketFile {
      * Throws when {@link #claim} would: a live listener answers at the path, or the path
      * is not a socket. Changes nothing.
      *
+     * @param party who binds the path, which the error for a live listener names
      * @return true when a stale socket file is there, which {@code claim} would remove
      */
-    public static boolean checkClaimable(Path socketPath) throws IOException {
+    public static boolean checkClaimable(Path socketPath, Party party) throws IOException {
         if (!Files.exists(socketPath, LinkOption.NOFOLLOW_LINKS)) {
             return false;
         }
@@ -101,7 +120,7 @@ public final class SocketFile {
         }
         if (isAnswering(socketPath)) {
             throw new IOException("a live listener already answers at " + socketPath
-                    + "; is another broker running? Stop it or choose another broker.socket-path");
+                    + "; is another " + party.name() + " running? Stop it or choose another " + party.setting());
         }
         return true;
     }

@@ -11,6 +11,8 @@ import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.server.BrokerEvents;
 import io.handoffbroker.server.ClientConnection;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,6 +26,7 @@ import java.util.stream.Stream;
 import org.assertj.core.api.AbstractThrowableAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.springframework.boot.builder.SpringApplicationBuilder;
@@ -242,6 +245,25 @@ class BrokerApplicationTest {
                     "--broker.demo.directory=" + dir.resolve("d2")).close())
                     .hasStackTraceContaining("a live listener already answers at " + socket);
         }
+    }
+
+    @Test
+    void aLiveListenerInTheDemoDirectoryFailsStartupNamingTheDemoDirectorySetting() throws Exception {
+        Path demo = Files.createDirectories(dir.resolve("demo"));
+        Path taken = demo.resolve("echo-backend.sock");
+        try (AFUNIXServerSocket live = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(taken), false)) {
+            startupFailure("--broker.demo.directory=" + demo)
+                    .hasStackTraceContaining("a live listener already answers at " + taken
+                            + "; is another broker's demo backend running? Stop it or choose another "
+                            + "broker.demo.directory")
+                    .satisfies(e -> assertThat(stackTrace(e)).doesNotContain("backend_pipe"));
+        }
+    }
+
+    private static String stackTrace(Throwable e) {
+        StringWriter out = new StringWriter();
+        e.printStackTrace(new PrintWriter(out));
+        return out.toString();
     }
 
     @Test

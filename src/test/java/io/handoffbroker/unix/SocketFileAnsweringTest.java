@@ -21,7 +21,7 @@ class SocketFileAnsweringTest {
         try (FrozenListener frozen = FrozenListener.at(path)) {
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
                 assertThat(SocketFile.isAnswering(path)).isTrue();
-                assertThatThrownBy(() -> SocketFile.claim(path)).hasMessageContaining("a live listener already answers");
+                assertThatThrownBy(() -> SocketFile.claim(path, SocketFile.Party.BROKER)).hasMessageContaining("a live listener already answers");
             });
             assertThat(path).exists();
         }
