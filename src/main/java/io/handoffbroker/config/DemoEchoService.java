@@ -31,7 +31,7 @@ public final class DemoEchoService implements AutoCloseable {
     }
 
     public void start() throws IOException {
-        SocketFile.preparePrivateParent(backend.backendEndpoint());
+        SocketFile.preparePrivateParent(backend.backendEndpoint(), DEMO);
         // Checked here too, not only by the server's bind: its error would name a backend's
         // backend_pipe, where the operator chooses broker.demo.directory.
         SocketFile.checkClaimable(backend.backendEndpoint(), DEMO);

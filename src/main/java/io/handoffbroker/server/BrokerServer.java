@@ -65,7 +65,7 @@ public final class BrokerServer implements AutoCloseable {
      * broker never touches the first one's files.
      */
     public void checkSocketPath() throws IOException {
-        SocketFile.preparePrivateParent(settings.socketPath());
+        SocketFile.preparePrivateParent(settings.socketPath(), SocketFile.Party.BROKER);
         SocketFile.checkClaimable(settings.socketPath(), SocketFile.Party.BROKER);
     }
 
@@ -75,7 +75,7 @@ public final class BrokerServer implements AutoCloseable {
             throw new IllegalStateException("broker already started");
         }
         Path path = settings.socketPath();
-        SocketFile.preparePrivateParent(path);
+        SocketFile.preparePrivateParent(path, SocketFile.Party.BROKER);
         SocketFile.claim(path, SocketFile.Party.BROKER);
         AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
         Readiness readiness = null;

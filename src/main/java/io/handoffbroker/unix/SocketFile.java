@@ -18,7 +18,9 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * already at the path.
  *
  * <p>Failure modes, each a start-up error with the path in the message: the parent
- * directory is group- or world-writable (anyone could replace our socket); a live
+ * directory is owned by another user than this process's or root, or is group- or
+ * world-writable, or is a symbolic link another user owns (whoever can change the
+ * directory can replace our socket with theirs); a live
  * listener already answers at the path (two processes must never share one), named
  * by the {@link Party} that binds there; the path is something other than a socket.
  * A socket file nobody answers on is left over from a dead process and is replaced.
@@ -56,22 +58,70 @@ public final class SocketFile {
         return path.getBytes(StandardCharsets.UTF_8).length;
     }
 
-    /** Creates the parent directory {@code 0700} if missing; refuses one others can write to. */
-    public static void preparePrivateParent(Path socketPath) throws IOException {
+    /**
+     * Creates the parent directory {@code 0700} if missing; refuses one another user could
+     * change: owned by another user than this process's (or root), group- or world-writable,
+     * or a symbolic link owned by another user. Whoever can write the directory can rename
+     * the socket file and put their own in its place, and its clients then connect to them.
+     *
+     * @param party who binds in the directory, whose setting the errors name
+     */
+    public static void preparePrivateParent(Path socketPath, Party party) throws IOException {
+        preparePrivateParent(socketPath, party, ProcessUser.uid());
+    }
+
+    /** As {@link #preparePrivateParent(Path, Party)}, for a process running as {@code processUid}. */
+    static void preparePrivateParent(Path socketPath, Party party, long processUid) throws IOException {
         Path parent = socketPath.toAbsolutePath().getParent();
         if (parent == null) {
             throw new IOException("socket path " + socketPath + " has no parent directory");
         }
         createPrivately(parent);
+        String named = parent.toString();
+        if (Files.isSymbolicLink(parent)) {
+            // Its owner can point it at another directory whenever it likes, and the socket's
+            // clients with it, however safe the directory it points at now.
+            long linkOwner = ownerUid(parent, LinkOption.NOFOLLOW_LINKS);
+            if (!mayHold(linkOwner, processUid)) {
+                throw new IOException("socket directory " + parent + " is a symbolic link owned by uid " + linkOwner
+                        + ", not by this process's uid " + processUid + " (or root): uid " + linkOwner
+                        + " can point it at another directory, and the socket's clients with it; remove the link"
+                        + " or choose another " + party.setting());
+            }
+            named = parent + " (a link to " + parent.toRealPath() + ")";
+        }
         PosixFileAttributes attributes = Files.readAttributes(parent, PosixFileAttributes.class);
         if (!attributes.isDirectory()) {
-            throw new IOException("socket directory " + parent + " is not a directory");
+            throw new IOException("socket directory " + named + " is not a directory");
+        }
+        long owner = ownerUid(parent);
+        if (!mayHold(owner, processUid)) {
+            throw new IOException("socket directory " + named + " is owned by uid " + owner
+                    + ", not by this process's uid " + processUid + " (or root): uid " + owner
+                    + " can rename or replace the socket in it; remove the directory (it is created 0700 when"
+                    + " missing), make it uid " + processUid + "'s (chown), or choose another " + party.setting());
         }
         Set<PosixFilePermission> mode = attributes.permissions();
         if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
-            throw new IOException("socket directory " + parent + " is group- or world-writable ("
-                    + PosixFilePermissions.toString(mode) + "); make it 0700 or 0755 and owned by the broker's user");
+            throw new IOException("socket directory " + named + " is group- or world-writable ("
+                    + PosixFilePermissions.toString(mode) + "); make it 0700 or 0755, owned by this process's uid "
+                    + processUid + ", or choose another " + party.setting());
         }
+    }
+
+    /**
+     * A directory's owner whom a socket in it is safe from: this process's user, or root. Root's
+     * is accepted for any process: root can replace any file anyway, and in a root-owned directory
+     * that is not group- or world-writable (checked as well) nobody else can write. Such a
+     * directory is where an administrator prepares a place for a service, and refusing it would
+     * protect nothing.
+     */
+    private static boolean mayHold(long owner, long processUid) {
+        return owner == processUid || owner == ProcessUser.ROOT;
+    }
+
+    private static long ownerUid(Path path, LinkOption... options) throws IOException {
+        return ((Number) Files.getAttribute(path, "unix:uid", options)).longValue();
     }
 
     // Every directory this creates is 0700, ancestors included: a tree made for sockets is nobody else's.

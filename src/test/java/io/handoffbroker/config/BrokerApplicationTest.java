@@ -11,6 +11,7 @@ import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.server.BrokerEvents;
 import io.handoffbroker.server.ClientConnection;
+import io.handoffbroker.unix.ProcessUser;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
@@ -20,10 +21,12 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.assertj.core.api.AbstractThrowableAssert;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -258,6 +261,20 @@ class BrokerApplicationTest {
                             + "broker.demo.directory")
                     .satisfies(e -> assertThat(stackTrace(e)).doesNotContain("backend_pipe"));
         }
+    }
+
+    @Test
+    void aDemoDirectoryOwnedByAnotherUserFailsStartupNamingItsOwnerAndTheDemoDirectorySetting() throws Exception {
+        Assumptions.assumeTrue(ProcessUser.uid() == ProcessUser.ROOT,
+                "giving a directory to another uid needs root; this JVM runs as uid " + ProcessUser.uid());
+        Path demo = Files.createDirectories(dir.resolve("demo"));
+        Files.setPosixFilePermissions(demo, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setAttribute(demo, "unix:uid", 4242);
+
+        startupFailure("--broker.demo.directory=" + demo)
+                .hasStackTraceContaining("socket directory " + demo + " is owned by uid 4242")
+                .hasStackTraceContaining("choose another broker.demo.directory");
+        assertThat(demo.resolve("echo-backend.sock")).doesNotExist();
     }
 
     private static String stackTrace(Throwable e) {

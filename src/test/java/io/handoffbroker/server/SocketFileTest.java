@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.RawClient;
+import io.handoffbroker.unix.ProcessUser;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -19,6 +20,7 @@ import java.time.Instant;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -151,6 +153,26 @@ class SocketFileTest {
                 .hasMessageContaining("writable");
 
         assertThat(Files.exists(broker.socketPath(), LinkOption.NOFOLLOW_LINKS)).isFalse();
+    }
+
+    @Test
+    void aSocketDirectoryAnotherUserMadeFirstMakesStartFailAndNothingIsBoundInIt() throws Exception {
+        Assumptions.assumeTrue(ProcessUser.uid() == ProcessUser.ROOT,
+                "giving a directory to another uid needs root; this JVM runs as uid " + ProcessUser.uid());
+        // What another user can do in a shared temporary directory (1777) before a root broker starts:
+        // make the broker's directory, 0755, which is not group- or world-writable but theirs.
+        Path sharedTmp = Files.createDirectories(dir.resolve("tmp"));
+        Files.setAttribute(sharedTmp, "unix:mode", 01777);
+        broker = fixture(sharedTmp);
+        Path parent = privateSocketDirectory(broker);
+        Files.setPosixFilePermissions(parent, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setAttribute(parent, "unix:uid", 4242);
+
+        assertThatThrownBy(broker::start).isInstanceOf(IOException.class)
+                .hasMessageContaining("socket directory " + parent + " is owned by uid 4242, not by this process's uid 0")
+                .hasMessageContaining("choose another broker.socket-path");
+
+        assertThat(Files.exists(broker.socketPath(), LinkOption.NOFOLLOW_LINKS)).as("nothing bound there").isFalse();
     }
 
     @Test

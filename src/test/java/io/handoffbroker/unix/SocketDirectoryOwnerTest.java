@@ -1,0 +1,123 @@
+package io.handoffbroker.unix;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Whose directory a socket may be bound in: this process's user's or root's, never another
+ * user's, who could rename the socket and put their own in its place. Giving a directory to
+ * another user needs root, so the tests that do are skipped otherwise; the others ask the
+ * check for a process of another uid than this JVM's instead.
+ */
+class SocketDirectoryOwnerTest {
+
+    private static final long SOMEONE_ELSE = 4242;
+
+    @TempDir
+    Path dir;
+
+    private static Path privateDirectory(Path path) throws IOException {
+        Files.createDirectories(path);
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return path;
+    }
+
+    private static long owner(Path path) throws IOException {
+        return ((Number) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue();
+    }
+
+    private static void assumeRoot() {
+        Assumptions.assumeTrue(ProcessUser.uid() == ProcessUser.ROOT,
+                "giving a file to another uid needs root; this JVM runs as uid " + ProcessUser.uid());
+    }
+
+    @Test
+    void aDirectoryOwnedByAnotherUserIsRefusedNamingItsOwnerAndWhatToDo() throws Exception {
+        Path socketDir = privateDirectory(dir.resolve("handoff-broker-0"));
+        long process;
+        if (ProcessUser.uid() == ProcessUser.ROOT) {
+            Files.setAttribute(socketDir, "unix:uid", (int) SOMEONE_ELSE);
+            process = ProcessUser.uid();
+        } else {
+            process = ProcessUser.uid() + 1; // a process of another user than the directory's, not root
+        }
+        long directoryOwner = owner(socketDir);
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(socketDir.resolve("broker.sock"),
+                SocketFile.Party.BROKER, process))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("socket directory " + socketDir + " is owned by uid " + directoryOwner)
+                .hasMessageContaining("not by this process's uid " + process)
+                .hasMessageContaining("chown")
+                .hasMessageContaining("choose another broker.socket-path");
+    }
+
+    @Test
+    void aDirectoryOfThisProcesssUserIsAccepted() throws Exception {
+        Path socketDir = privateDirectory(dir.resolve("mine"));
+
+        assertThatCode(() -> SocketFile.preparePrivateParent(socketDir.resolve("broker.sock"),
+                SocketFile.Party.BROKER)).doesNotThrowAnyException();
+    }
+
+    @Test
+    void aRootOwnedDirectoryNobodyElseCanWriteIsAcceptedForAProcessOfAnyUser() throws Exception {
+        Path root = Path.of("/");
+        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(root);
+        Assumptions.assumeTrue(owner(root) == ProcessUser.ROOT && !mode.contains(PosixFilePermission.GROUP_WRITE)
+                && !mode.contains(PosixFilePermission.OTHERS_WRITE), "/ is not root's alone here");
+
+        assertThatCode(() -> SocketFile.preparePrivateParent(root.resolve("broker.sock"), SocketFile.Party.BROKER,
+                SOMEONE_ELSE)).doesNotThrowAnyException();
+    }
+
+    @Test
+    void aSymbolicLinkOfThisProcesssUserToItsOwnDirectoryIsAccepted() throws Exception {
+        Path target = privateDirectory(dir.resolve("real"));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+
+        assertThatCode(() -> SocketFile.preparePrivateParent(link.resolve("broker.sock"), SocketFile.Party.BROKER))
+                .doesNotThrowAnyException();
+    }
+
+    @Test
+    void aSymbolicLinkAnotherUserOwnsIsRefusedThoughItPointsAtThisProcesssDirectory() throws Exception {
+        assumeRoot();
+        Path target = privateDirectory(dir.resolve("real"));
+        Path link = Files.createSymbolicLink(dir.resolve("handoff-broker-0"), target);
+        Files.setAttribute(link, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+        assertThat(owner(target)).as("precondition: the directory pointed at is ours").isEqualTo(ProcessUser.uid());
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(link.resolve("broker.sock"),
+                SocketFile.Party.BROKER))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("socket directory " + link + " is a symbolic link owned by uid " + SOMEONE_ELSE)
+                .hasMessageContaining("choose another broker.socket-path");
+    }
+
+    @Test
+    void aSymbolicLinkOfThisProcesssUserToAnotherUsersDirectoryIsRefused() throws Exception {
+        assumeRoot();
+        Path target = privateDirectory(dir.resolve("theirs"));
+        Files.setAttribute(target, "unix:uid", (int) SOMEONE_ELSE);
+        Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(link.resolve("broker.sock"),
+                SocketFile.Party.BROKER))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("socket directory " + link + " (a link to " + target.toRealPath()
+                        + ") is owned by uid " + SOMEONE_ELSE);
+    }
+}
