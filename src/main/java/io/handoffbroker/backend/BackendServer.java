@@ -21,6 +21,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -46,6 +47,12 @@ import org.slf4j.LoggerFactory;
  * connections only from processes of the users {@link #acceptHandoffsFrom} names (by default this
  * process's user and root), and closes any other at once: whoever holds a control connection can
  * hand this backend connections of its own making, each taking a handler slot.
+ *
+ * <p>A server is started once and closed once: {@link #start()} on a started or closed server
+ * throws {@link IllegalStateException} before it touches a socket, and a start that fails closes
+ * the server, so a retry needs a new one. Once it is closed, an offer is refused ("backend
+ * closing"), and a connection that no handler thread takes (closing, or no thread to be had) is
+ * closed, counted and logged, never left open unserved.
  */
 public final class BackendServer implements AutoCloseable {
 
@@ -75,6 +82,9 @@ public final class BackendServer implements AutoCloseable {
     // Set.copyOf, not Set.of: run as root, the two are one user.
     private Set<Long> brokerUids = Set.copyOf(List.of(ProcessUser.uid(), ProcessUser.ROOT));
     private boolean started;
+    private boolean startFailed;
+    // Connections closed because no handler thread took them: the server was closing, or no thread could be started.
+    private final AtomicLong notDispatched = new AtomicLong();
 
     /**
      * @param endpoint the backend's own socket ({@code backend_pipe})
@@ -122,22 +132,36 @@ public final class BackendServer implements AutoCloseable {
 
     /**
      * Binds the endpoints (creating their directories, replacing stale socket files)
-     * and starts accepting.
+     * and starts accepting. A server starts once: a start that fails closes it (whatever it
+     * had bound is released), and so does {@link #close()}; to try again, make a new one.
+     *
+     * @throws IllegalStateException when the server was started before or closed, before
+     *     any socket is touched
      */
     public synchronized BackendServer start() throws IOException {
+        if (closed) {
+            throw new IllegalStateException("BackendServer for " + endpoint + " is closed"
+                    + (startFailed ? " (its start failed)" : "")
+                    + "; a closed server cannot be started again: create a new BackendServer");
+        }
+        if (started) {
+            throw new IllegalStateException("BackendServer for " + endpoint + " is already started");
+        }
         started = true;
-        // The slot is taken after the accept, not before: a slot held while waiting in
-        // accept() would be one the handoff route could never have.
-        listener = BoundListener.start(endpoint, BACKEND_PIPE, "backend-accept", this::admit);
-        if (handoffEndpoint.isPresent()) {
-            HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), this::reserveSlot, brokerUids);
-            try {
+        try {
+            // The slot is taken after the accept, not before: a slot held while waiting in
+            // accept() would be one the handoff route could never have.
+            listener = BoundListener.start(endpoint, BACKEND_PIPE, "backend-accept", this::admit);
+            if (handoffEndpoint.isPresent()) {
+                HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), new SlotsForHandoffs(),
+                        brokerUids);
                 handoffs.start();
-            } catch (IOException | RuntimeException e) {
-                close();
-                throw e;
+                handoffListener = handoffs;
             }
-            handoffListener = handoffs;
+        } catch (IOException | RuntimeException | Error e) {
+            startFailed = true;
+            close();
+            throw e;
         }
         return this;
     }
@@ -173,22 +197,33 @@ public final class BackendServer implements AutoCloseable {
         serveOnThread(connection);
     }
 
-    /** A handler slot for a connection about to be adopted, or null at capacity. */
-    private HandoffListener.Adopter.@Nullable Slot reserveSlot() {
-        if (!slots.tryAcquire()) {
-            return null;
-        }
-        return new HandoffListener.Adopter.Slot() {
-            @Override
-            public void serve(ReceivedDescriptor adopted) {
-                serveAdopted(adopted);
-            }
+    /** Handler slots for connections about to be adopted: none once the server is closed. */
+    private final class SlotsForHandoffs implements HandoffListener.Adopter {
 
-            @Override
-            public void release() {
-                slots.release();
+        @Override
+        public @Nullable Slot reserve() {
+            // Never an ACK that accepts what nobody will serve: a closed server's handler threads
+            // are shut down, and what they would not take would reach the client as an end.
+            if (closed || !slots.tryAcquire()) {
+                return null;
             }
-        };
+            return new Slot() {
+                @Override
+                public void serve(ReceivedDescriptor adopted) {
+                    serveAdopted(adopted);
+                }
+
+                @Override
+                public void release() {
+                    slots.release();
+                }
+            };
+        }
+
+        @Override
+        public String whyNoSlot() {
+            return closed ? "backend closing" : "backend at capacity";
+        }
     }
 
     /**
@@ -212,18 +247,29 @@ public final class BackendServer implements AutoCloseable {
                 }
             });
         } catch (RejectedExecutionException | OutOfMemoryError noThread) {
-            // Closing, or no thread to be had (the process's thread limit): the client, told its
-            // handoff was accepted, sees the end and connects again; the slot is not lost.
-            warnIfNoThread(noThread);
+            // Closed meanwhile, or no thread to be had (the process's thread limit): the client, told
+            // its handoff was accepted, sees the end and connects again; the slot is not lost.
+            notDispatched("handed-off", noThread);
             received.close();
             slots.release();
         }
     }
 
-    private void warnIfNoThread(Throwable failure) {
-        if (failure instanceof OutOfMemoryError) {
-            log.warn("backend {}: no thread to serve a connection ({}); closing it", endpoint, failure.toString());
+    /** A connection no handler thread took, which the caller closes: counted, and logged. */
+    private void notDispatched(String route, Throwable why) {
+        long count = notDispatched.incrementAndGet();
+        if (closed && why instanceof RejectedExecutionException) {
+            log.debug("backend {}: a {} connection came as the server closed; closing it ({} so far)", endpoint,
+                    route, count);
+        } else {
+            log.warn("backend {}: no handler thread for a {} connection ({}); closing it ({} so far)", endpoint,
+                    route, why.toString(), count);
         }
+    }
+
+    /** Connections closed unserved because no handler thread took them. */
+    long connectionsNotDispatched() {
+        return notDispatched.get();
     }
 
     private void serveSocket(FileDescriptorCast adopted) {
@@ -289,7 +335,7 @@ public final class BackendServer implements AutoCloseable {
             handlerThreads.execute(() -> serve(connection));
         } catch (RejectedExecutionException | OutOfMemoryError noThread) {
             // Left to propagate, the error would end the accept thread, and with it this endpoint.
-            warnIfNoThread(noThread);
+            notDispatched("reconnecting", noThread);
             finish(connection);
         }
     }
@@ -333,7 +379,10 @@ public final class BackendServer implements AutoCloseable {
         }
     }
 
-    /** Closes the listeners and every open connection; the handlers see their sockets shut down. */
+    /**
+     * Closes the listeners and every open connection; the handlers see their sockets shut down.
+     * The server cannot be started again. Closing again does nothing.
+     */
     @Override
     public synchronized void close() {
         closed = true;
@@ -343,11 +392,10 @@ public final class BackendServer implements AutoCloseable {
             handoffListener = null;
         }
         BoundListener bound = listener;
-        if (bound == null) {
-            return; // never bound: the socket file, if any, belongs to someone else
+        if (bound != null) { // never bound: the socket file, if any, belongs to someone else
+            bound.close();
+            listener = null;
         }
-        bound.close();
-        listener = null;
         // Shutting down (not just closing) wakes each handler blocked in a read; the handler's
         // thread then releases the descriptor.
         open.forEach(Descriptors::closeQuietly);

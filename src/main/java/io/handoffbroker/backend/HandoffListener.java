@@ -39,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * whose envelope is wrong (kind, payload type, encoding) around a readable offer, no
  * descriptor, more than one, a token of the wrong length, a token that differs from the
  * offer's, a replayed token, {@code request_id != correlation_id}, a descriptor that is not
- * a client's connection (a connected Unix domain stream socket), no free handler slot.
+ * a client's connection (a connected Unix domain stream socket), no free handler slot or a
+ * server that is closing (the {@link Adopter} says which).
  * Control connections are taken only from the users given (see
  * {@link BackendServer#acceptHandoffsFrom}); others are closed as soon as they are accepted.
  * An offer that cannot be read at all, or not within its time, has nothing to answer with (no
@@ -73,8 +74,13 @@ final class HandoffListener implements AutoCloseable {
             void release();
         }
 
-        /** Reserves a handler slot; null when none is free. */
+        /** Reserves a handler slot; null when none is free or the server cannot serve any more. */
         @Nullable Slot reserve();
+
+        /** Why {@link #reserve} gave no slot, as the refusal tells the broker. */
+        default String whyNoSlot() {
+            return "backend at capacity";
+        }
     }
 
     /**
@@ -290,7 +296,7 @@ final class HandoffListener implements AutoCloseable {
         if (refusal == null) {
             slot = adopter.reserve();
             if (slot == null) {
-                refusal = "backend at capacity";
+                refusal = adopter.whyNoSlot();
             }
         }
         ReceivedDescriptor adopted = null;

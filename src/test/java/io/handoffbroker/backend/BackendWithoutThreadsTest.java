@@ -44,6 +44,48 @@ class BackendWithoutThreadsTest {
         };
     }
 
+    /**
+     * Gives no thread the first time it is asked (a factory may return null), which the handler
+     * threads' executor reports as a rejection, as it does once it is shut down.
+     */
+    private static ThreadFactory noThreadOnce() {
+        AtomicInteger refusals = new AtomicInteger(1);
+        return task -> refusals.getAndDecrement() > 0 ? null : Thread.ofPlatform().daemon(true).unstarted(task);
+    }
+
+    @Test
+    void aReconnectingClientWhoseDispatchIsRejectedIsClosedCountedAndTheNextIsServed() throws Exception {
+        Path pipe = dir.resolve("pipe.sock");
+        try (BackendServer server = new BackendServer(pipe, Optional.empty(), new EchoHandler(), 1, noThreadOnce())
+                .start()) {
+            try (AFUNIXSocket first = RawOffers.connect(pipe)) {
+                assertThat(first.getInputStream().read()).as("closed, not left hanging").isEqualTo(-1);
+            }
+            assertThat(server.connectionsNotDispatched()).isEqualTo(1);
+            // One slot only: it was given back, or this client would wait for ever.
+            try (AFUNIXSocket second = RawOffers.connect(pipe)) {
+                assertThat(HandoffFixture.echo(second, "served")).isEqualTo("served");
+            }
+            assertThat(server.connectionsNotDispatched()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aHandedOffClientWhoseDispatchIsRejectedSeesTheEndIsCountedAndTheNextHandoffIsServed() throws Exception {
+        Path handoff = dir.resolve("handoff.sock");
+        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(handoff),
+                new EchoHandler(), 1, noThreadOnce()).start();
+                AFUNIXSocket control = RawOffers.connect(handoff)) {
+            try (AFUNIXSocket client = handOff(control, 1)) {
+                assertThat(client.getInputStream().read()).as("its descriptor was closed, not lost").isEqualTo(-1);
+            }
+            assertThat(server.connectionsNotDispatched()).isEqualTo(1);
+            try (AFUNIXSocket client = handOff(control, 2)) {
+                assertThat(HandoffFixture.echo(client, "served")).isEqualTo("served");
+            }
+        }
+    }
+
     @Test
     void aReconnectingClientWithNoThreadToServeItIsClosedAndTheNextIsServed() throws Exception {
         Path pipe = dir.resolve("pipe.sock");
