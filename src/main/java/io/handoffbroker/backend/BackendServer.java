@@ -62,6 +62,9 @@ public final class BackendServer implements AutoCloseable {
     static final SocketFile.Party BACKEND_PIPE = new SocketFile.Party("backend",
             "backend_pipe (the BackendServer's endpoint)");
 
+    /** The largest user id: uid_t is 32 bits, and (uid_t) -1 means no user. */
+    static final long MAX_UID = 0xFFFF_FFFEL;
+
     // How often an accept thread waiting for a slot checks whether the server closed.
     private static final Duration SLOT_POLL = Duration.ofMillis(100);
 
@@ -88,9 +91,13 @@ public final class BackendServer implements AutoCloseable {
 
     /**
      * @param endpoint the backend's own socket ({@code backend_pipe})
-     * @param handoffEndpoint the socket the broker hands connections to, if any
+     * @param handoffEndpoint the socket the broker hands connections to, if any; not {@code endpoint}
      * @param handler serves every connection, whichever route it came by
-     * @param maxConnections connections served at once, both routes together
+     * @param maxConnections connections served at once, both routes together: at least 1
+     * @throws NullPointerException when an argument is null, naming it
+     * @throws IllegalArgumentException when an argument is out of range, naming it: {@code maxConnections}
+     *     below 1, a path with no file name or longer than a socket address holds
+     *     ({@value SocketFile#MAX_PATH_BYTES} bytes), or the same path for both endpoints
      */
     public BackendServer(Path endpoint, Optional<Path> handoffEndpoint, ConnectionHandler handler,
             int maxConnections) {
@@ -101,11 +108,43 @@ public final class BackendServer implements AutoCloseable {
     // The handler threads' factory: a test stands in for a process that cannot start another thread.
     BackendServer(Path endpoint, Optional<Path> handoffEndpoint, ConnectionHandler handler, int maxConnections,
             ThreadFactory handlerThreadFactory) {
-        this.endpoint = Objects.requireNonNull(endpoint);
-        this.handoffEndpoint = Objects.requireNonNull(handoffEndpoint);
-        this.handler = Objects.requireNonNull(handler);
+        this.endpoint = socketPath(endpoint, "endpoint");
+        Objects.requireNonNull(handoffEndpoint, "handoffEndpoint (Optional.empty() for none)");
+        this.handoffEndpoint = handoffEndpoint.map(path -> socketPath(path, "handoffEndpoint"));
+        if (this.handoffEndpoint.isPresent() && sameFile(endpoint, this.handoffEndpoint.get())) {
+            throw new IllegalArgumentException("handoffEndpoint " + this.handoffEndpoint.get()
+                    + " is the endpoint itself: the two sockets need a path each");
+        }
+        this.handler = Objects.requireNonNull(handler, "handler");
+        if (maxConnections < 1) {
+            // A semaphore of 0 would hold the first client accepted for ever and refuse every handoff.
+            throw new IllegalArgumentException("maxConnections must be at least 1, was " + maxConnections);
+        }
         this.slots = new Semaphore(maxConnections);
-        this.handlerThreads = Executors.newCachedThreadPool(handlerThreadFactory);
+        this.handlerThreads = Executors.newCachedThreadPool(
+                Objects.requireNonNull(handlerThreadFactory, "handlerThreadFactory"));
+    }
+
+    /**
+     * A path a socket can be bound at. Given a longer one, junixsocket binds at the path cut short
+     * to 108 bytes, leaving a socket file there, and then fails with "sockname too long" or "No
+     * such file or directory".
+     */
+    private static Path socketPath(Path path, String argument) {
+        Objects.requireNonNull(path, argument);
+        if (path.getFileName() == null || path.toString().isEmpty()) {
+            throw new IllegalArgumentException(argument + " '" + path + "' names no socket file");
+        }
+        int bytes = SocketFile.addressBytes(path.toString());
+        if (bytes > SocketFile.MAX_PATH_BYTES) {
+            throw new IllegalArgumentException(argument + " " + path + " is " + bytes + " bytes long; a Unix socket "
+                    + "address holds at most " + SocketFile.MAX_PATH_BYTES + " (choose a shorter path)");
+        }
+        return path;
+    }
+
+    private static boolean sameFile(Path one, Path other) {
+        return one.toAbsolutePath().normalize().equals(other.toAbsolutePath().normalize());
     }
 
     /** A backend without a handoff endpoint: reconnecting clients only. */
@@ -117,14 +156,28 @@ public final class BackendServer implements AutoCloseable {
      * The users whose processes may open control connections to the handoff endpoint, in
      * place of the default (this process's user and root), for a broker that runs as
      * another user. Set before {@link #start}.
+     *
+     * @throws NullPointerException when {@code uids} is or holds null
+     * @throws IllegalArgumentException when {@code uids} is empty or holds a number no user has
+     *     (below 0, or above 4294967294)
+     * @throws IllegalStateException once the server was started or closed
      */
     public synchronized BackendServer acceptHandoffsFrom(Set<Long> uids) {
+        Objects.requireNonNull(uids, "uids");
         if (uids.isEmpty()) {
             throw new IllegalArgumentException(
                     "no user to accept handoffs from: leave the handoff endpoint out instead");
         }
-        if (started) {
-            throw new IllegalStateException("already started");
+        for (Long uid : uids) {
+            Objects.requireNonNull(uid, "uids holds null");
+            if (uid < 0 || uid > MAX_UID) {
+                throw new IllegalArgumentException("uids holds " + uid + ", which is no user id (0 to " + MAX_UID
+                        + ")");
+            }
+        }
+        if (started || closed) {
+            throw new IllegalStateException("already " + (started ? "started" : "closed")
+                    + ": name the users before start()");
         }
         brokerUids = Set.copyOf(uids);
         return this;

@@ -19,6 +19,7 @@ import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongConsumer;
@@ -115,10 +116,16 @@ final class HandoffListener implements AutoCloseable {
 
     /** @param offerLimit how long an offer may take from its token's first byte to its frame's last */
     HandoffListener(Path endpoint, Adopter adopter, Set<Long> brokerUids, int maxControls, Duration offerLimit) {
-        this.endpoint = endpoint;
-        this.adopter = adopter;
-        this.brokerUids = Set.copyOf(brokerUids);
+        this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+        this.adopter = Objects.requireNonNull(adopter, "adopter");
+        this.brokerUids = Set.copyOf(Objects.requireNonNull(brokerUids, "brokerUids"));
+        if (maxControls < 1) {
+            throw new IllegalArgumentException("maxControls must be at least 1, was " + maxControls);
+        }
         this.maxControls = maxControls;
+        if (offerLimit.isNegative() || offerLimit.isZero()) {
+            throw new IllegalArgumentException("offerLimit must be positive, was " + offerLimit);
+        }
         this.offerLimit = offerLimit;
     }
 
