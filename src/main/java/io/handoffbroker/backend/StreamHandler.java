@@ -14,8 +14,10 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * handler of this kind the {@link BackendServer} serves handed-off connections through
  * plain file streams on the descriptor (made blocking first) and never builds that
  * object; reconnecting clients still come through an accepted socket's streams. Same
- * contract as {@link ConnectionHandler}: blocking streams, the client speaks first, the
- * connection is closed when this returns or throws. On both routes closing {@code in}
+ * contract as {@link ConnectionHandler}: blocking streams, the client speaks first (the
+ * handler must not write before it has read the client's first bytes; a server-first
+ * protocol must not take handoffs, see there), the connection is closed when this returns
+ * or throws. On both routes closing {@code in}
  * shuts the connection down for reading only and closing {@code out} for writing only,
  * as a socket's streams do.
  */

@@ -6,6 +6,13 @@
  * {@link io.handoffbroker.backend.StreamHandler} gets handed-off connections as
  * file streams on their descriptor, without a junixsocket socket object.
  *
+ * <p>The client speaks first, and that is a rule for handlers: a handler must not write
+ * before it has read the client's first bytes, since on a handed-off connection the broker's
+ * relay must be the first frame the client reads, and bytes written first can overtake it
+ * (the client then falls back and reconnects, and the handler runs twice). A service whose
+ * protocol is server-first must not take handoffs: no handoff endpoint, or
+ * {@code handoff-enabled: false} for the service in the broker's configuration.
+ *
  * <p>Descriptor ownership: the server owns each accepted connection and closes it
  * when the handler returns or throws; the handler must not keep it. A handed-off
  * descriptor is the server's from the moment it is received, before the ACK, until
