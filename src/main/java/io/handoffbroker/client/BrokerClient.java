@@ -36,8 +36,11 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * {@code replyTimeout} (a broker that does not answer in time fails the call with
  * {@link SocketTimeoutException}); the handoff-ready relay at most {@code relayWait}
  * (then the client reconnects); the connect to {@code backend_pipe} at most
- * {@code replyTimeout}. Each wait ends within a millisecond of its bound, however
- * the peer spreads its bytes.
+ * {@code replyTimeout}, however the peer spreads its bytes. A bound is a lower bound: no
+ * wait ends before it. On a platform thread a wait ends when the kernel's timer fires, a
+ * few milliseconds after the bound (more on a loaded machine); on a virtual thread
+ * junixsocket polls the socket in rounds of one second, so a wait can end up to about a
+ * second late. Use platform threads where a bound must be kept closely.
  */
 public final class BrokerClient {
 

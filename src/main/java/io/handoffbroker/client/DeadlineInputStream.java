@@ -16,6 +16,8 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * the millisecond: the socket's timeout is lowered when less is left than it allows, which
  * costs a system call only in a wait that has already taken a millisecond or more. A wait
  * longer than a socket timeout can hold (about 24.8 days) is served in several timeouts.
+ * No read ends before the deadline; when after it a timed-out read returns is up to the
+ * kernel's timer, or on a virtual thread to junixsocket's one-second poll.
  */
 final class DeadlineInputStream extends FilterInputStream {
 

@@ -15,6 +15,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -110,6 +113,35 @@ class BrokerClientBoundsTest {
             assertThatThrownBy(() -> client.connect("echo", "1.0.0").close()).isInstanceOf(SocketTimeoutException.class)
                     .hasMessage("no complete frame within 2000 ms");
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(3000));
+        }
+    }
+
+    @Test
+    void aReplyWaitNeverEndsBeforeItsBoundOnAPlatformThreadOrAVirtualOne() throws Exception {
+        // A lower bound only, and a generous upper one: on a virtual thread junixsocket looks at the
+        // timeout once a second, and a loaded machine delays either kind of thread.
+        Duration bound = Duration.ofMillis(300);
+        for (Thread.Builder threads : List.of(Thread.ofPlatform(), Thread.ofVirtual())) {
+            String kind = threads instanceof Thread.Builder.OfVirtual ? "virtual" : "platform";
+            try (ScriptedBroker broker = ScriptedBroker.start(dir.resolve(kind + ".sock"), (hello, out) -> {
+                // never answers
+            })) {
+                BrokerClient client = new BrokerClient(broker.path(), bound);
+                CompletableFuture<Duration> waited = new CompletableFuture<>();
+                threads.start(() -> {
+                    long started = System.nanoTime();
+                    try {
+                        client.connect("echo", "1.0.0").close();
+                        waited.completeExceptionally(new AssertionError("a broker that never answers was followed"));
+                    } catch (SocketTimeoutException expected) {
+                        waited.complete(Duration.ofNanos(System.nanoTime() - started));
+                    } catch (Throwable other) {
+                        waited.completeExceptionally(other);
+                    }
+                });
+                assertThat(waited.get(30, TimeUnit.SECONDS)).as("on a %s thread", kind)
+                        .isGreaterThanOrEqualTo(bound).isLessThan(bound.plusSeconds(10));
+            }
         }
     }
 
