@@ -14,6 +14,7 @@ import io.handoffbroker.wire.proto.Hello;
 import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.file.InvalidPathException;
@@ -41,6 +42,16 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * few milliseconds after the bound (more on a loaded machine); on a virtual thread
  * junixsocket polls the socket in rounds of one second, so a wait can end up to about a
  * second late. Use platform threads where a bound must be kept closely.
+ *
+ * <p>Interrupts: the calling thread's interrupt flag is looked at when each wait ends (the
+ * connect to the broker or to {@code backend_pipe} failing, the reply, the relay) and before
+ * the connect to {@code backend_pipe}. Where it is set, the call closes whatever it opened and
+ * throws an {@link InterruptedIOException} (that class itself, not its subclass
+ * {@link SocketTimeoutException}) naming the step, and leaves the flag set. On a platform
+ * thread an interrupt does not end a blocking read: it is noticed when the reply or relay wait
+ * ends, at its bound. On a virtual thread junixsocket wakes the thread at once and closes the
+ * socket, so the call ends then. An interrupt during a connect whose listener's backlog is
+ * full ends it at once on either kind of thread.
  */
 public final class BrokerClient {
 
@@ -102,7 +113,7 @@ public final class BrokerClient {
      * connection this call closes ({@link #connect} is the call for that).
      */
     public Frame exchange(Hello hello) throws IOException {
-        AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout);
+        AFUNIXSocket socket = connectToBroker();
         Frame reply;
         try {
             reply = exchange(socket, helloFrame(hello), replyTimeout);
@@ -140,7 +151,7 @@ public final class BrokerClient {
      * @throws BrokerRefusedException when the broker refused the Hello
      */
     public ServiceConnection connect(String service, String version) throws IOException {
-        AFUNIXSocket socket = BoundedConnect.connect(brokerAddress(), replyTimeout);
+        AFUNIXSocket socket = connectToBroker();
         Negotiated negotiated;
         String fallback = "";
         try {
@@ -148,6 +159,11 @@ public final class BrokerClient {
             negotiated = negotiatedOrThrow(exchange(socket, hello, replyTimeout), hello.getRequestId());
             if (announcesHandoff(negotiated)) {
                 HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
+                if (Thread.currentThread().isInterrupted()) {
+                    // On a virtual thread junixsocket closed the socket and the verdict says so; on a
+                    // platform thread the wait ran its course. Either way the caller wants out.
+                    throw interrupted("while waiting for the handoff-ready relay", null);
+                }
                 if (verdict.accepted()) {
                     socket.setSoTimeout(0);
                     return new ServiceConnection(socket, Route.HANDED_OFF, negotiated, "");
@@ -161,7 +177,31 @@ public final class BrokerClient {
             throw e;
         }
         closeOurEnd(socket);
+        if (Thread.currentThread().isInterrupted()) {
+            throw interrupted("before connecting to the backend_pipe", null);
+        }
         return new ServiceConnection(reconnect(negotiated), Route.RECONNECTED, negotiated, fallback);
+    }
+
+    private AFUNIXSocket connectToBroker() throws IOException {
+        try {
+            return BoundedConnect.connect(brokerAddress(), replyTimeout);
+        } catch (IOException e) {
+            // An interrupted channel connect closes the channel and says ClosedByInterruptException.
+            throw Thread.currentThread().isInterrupted() ? interrupted("while connecting to the broker", e) : e;
+        }
+    }
+
+    /**
+     * The failure of a call whose thread was interrupted {@code when}, after {@code cause} if
+     * that ended the step. The interrupt flag stays set, for the caller to act on.
+     */
+    private static InterruptedIOException interrupted(String when, @Nullable IOException cause) {
+        InterruptedIOException interrupted = new InterruptedIOException("broker call interrupted " + when);
+        if (cause != null) {
+            interrupted.initCause(cause);
+        }
+        return interrupted;
     }
 
     static boolean announcesHandoff(Negotiated negotiated) {
@@ -174,7 +214,13 @@ public final class BrokerClient {
         AFUNIXSocketAddress address = backendAddress(backendPipe);
         try {
             return BoundedConnect.connect(address, replyTimeout);
-        } catch (SocketException e) {
+        } catch (IOException e) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted("while connecting to the backend_pipe", e);
+            }
+            if (!(e instanceof SocketException)) {
+                throw e;
+            }
             // The system's words ("No such file or directory") do not say which connect failed, and the
             // caller never saw this path: it came from the broker. socketPath found it printable. Still a
             // SocketException, for callers that retry on one. (A backlog that stays full is a
@@ -229,9 +275,20 @@ public final class BrokerClient {
     }
 
     private static Frame exchange(AFUNIXSocket socket, Frame request, Duration replyTimeout) throws IOException {
-        DeadlineInputStream reply = DeadlineInputStream.over(socket, replyTimeout); // bounds the write too
-        FrameIO.write(socket.getOutputStream(), request);
-        return FrameIO.read(reply, FrameLimit.ANY);
+        Frame reply;
+        try {
+            DeadlineInputStream in = DeadlineInputStream.over(socket, replyTimeout); // bounds the write too
+            FrameIO.write(socket.getOutputStream(), request);
+            reply = FrameIO.read(in, FrameLimit.ANY);
+        } catch (IOException e) {
+            // A platform thread's wait ran to its bound (a SocketTimeoutException); a virtual thread's
+            // was cut short by junixsocket, which closed the socket.
+            throw Thread.currentThread().isInterrupted() ? interrupted("while waiting for the broker's reply", e) : e;
+        }
+        if (Thread.currentThread().isInterrupted()) {
+            throw interrupted("while waiting for the broker's reply", null);
+        }
+        return reply;
     }
 
     /**
