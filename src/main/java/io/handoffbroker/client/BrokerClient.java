@@ -20,6 +20,7 @@ import java.net.SocketTimeoutException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -68,24 +69,39 @@ public final class BrokerClient {
     private final boolean handoff;
 
     /**
-     * @param replyTimeout the longest wait for the broker's reply to the Hello
+     * @param brokerSocket the broker's socket
+     * @param replyTimeout the longest wait for the broker's reply to the Hello, and for each connect
      * @param relayWait the longest wait for the handoff-ready relay once a handoff was announced
      * @param handoff whether to advertise CAP_HANDLE_PASSING
+     * @throws NullPointerException when an argument is null
+     * @throws IllegalArgumentException when a duration is zero or negative
      */
     public BrokerClient(Path brokerSocket, Duration replyTimeout, Duration relayWait, boolean handoff) {
-        this.brokerSocket = brokerSocket;
-        this.replyTimeout = replyTimeout;
-        this.relayWait = relayWait;
+        this.brokerSocket = Objects.requireNonNull(brokerSocket, "brokerSocket is null");
+        this.replyTimeout = positive(replyTimeout, "replyTimeout");
+        this.relayWait = positive(relayWait, "relayWait");
         this.handoff = handoff;
+    }
+
+    private static Duration positive(Duration wait, String name) {
+        if (wait == null) {
+            throw new NullPointerException(name + " is null");
+        }
+        if (!wait.isPositive()) {
+            throw new IllegalArgumentException(name + " must be positive, not " + wait);
+        }
+        return wait;
     }
 
     private volatile @Nullable AFUNIXSocketAddress brokerAddress;
     private volatile @Nullable KnownAddress lastBackend;
 
+    /** Advertises CAP_HANDLE_PASSING and waits {@link #DEFAULT_RELAY_WAIT} for the relay. */
     public BrokerClient(Path brokerSocket, Duration replyTimeout) {
         this(brokerSocket, replyTimeout, DEFAULT_RELAY_WAIT, true);
     }
 
+    /** As {@link #BrokerClient(Path, Duration)} with a reply timeout of 5 s. */
     public BrokerClient(Path brokerSocket) {
         this(brokerSocket, Duration.ofSeconds(5));
     }

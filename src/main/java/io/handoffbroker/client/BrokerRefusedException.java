@@ -6,14 +6,16 @@ import io.handoffbroker.wire.proto.Refused;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 
 /** The broker answered the Hello with {@code Refused}. */
 public final class BrokerRefusedException extends IOException {
 
     private final transient Refused refused;
 
+    /** @throws NullPointerException when {@code refused} is null */
     public BrokerRefusedException(Refused refused) {
-        super(refused.getCode().name() + ": " + reasonOf(refused)
+        super(Objects.requireNonNull(refused, "refused is null").getCode().name() + ": " + reasonOf(refused)
                 + (refused.getRetryAfterMs() > 0 ? " (retry after " + refused.getRetryAfterMs() + " ms)" : ""));
         this.refused = refused;
     }

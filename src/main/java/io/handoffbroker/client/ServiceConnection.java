@@ -5,6 +5,7 @@ import io.handoffbroker.wire.proto.Negotiated;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.Objects;
 import org.newsclub.net.unix.AFUNIXSocket;
 
 /**
@@ -16,6 +17,14 @@ import org.newsclub.net.unix.AFUNIXSocket;
  */
 public record ServiceConnection(AFUNIXSocket socket, Route route, Negotiated negotiated, String fallbackReason)
         implements AutoCloseable {
+
+    /** @throws NullPointerException when an argument is null */
+    public ServiceConnection {
+        Objects.requireNonNull(socket, "socket is null");
+        Objects.requireNonNull(route, "route is null");
+        Objects.requireNonNull(negotiated, "negotiated is null");
+        Objects.requireNonNull(fallbackReason, "fallbackReason is null");
+    }
 
     public InputStream in() throws IOException {
         return socket.getInputStream();
