@@ -5,43 +5,75 @@ import io.handoffbroker.client.BrokerRefusedException;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.unix.DefaultSocketPath;
 import io.handoffbroker.wire.PeerText;
+import io.handoffbroker.wire.proto.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
- * {@code demo-client [--socket PATH] [--service NAME] [--version X.Y.Z] [MESSAGE]}:
- * connects through the broker, sends MESSAGE, reads the echo, and prints the
- * route and the round-trip time. Exit status 0 on a correct echo, 2 when the
- * broker refused, 1 on any other failure.
+ * {@code demo-client [--socket PATH] [--service NAME] [--version X.Y.Z] [--] [MESSAGE]}:
+ * connects through the broker, sends MESSAGE, reads the echo, and prints the route and the
+ * round-trip time.
+ *
+ * <p>Output: lines of {@code key=value} fields separated by one space (the refusal line starts
+ * with the word {@code refused}). A value is written as it is unless it is empty or holds a
+ * space, a double quote or a backslash; then it is in double quotes, with {@code "} and
+ * {@code \} escaped by a backslash. The free-text values ({@code echo}, {@code reason},
+ * {@code fallback_reason}) are always quoted. What the broker or backend sent has its control
+ * characters shown as {@code ?}. A refusal's code is the protocol's name for it, such as
+ * {@code BACKEND_SPAWN_FAILED}.
+ *
+ * <p>Exit status: 0 on a correct echo, 1 on any other failure, 2 on a usage error (an unknown
+ * option, an option without its value, a second MESSAGE; the usage goes to standard error), 3
+ * when the broker refused.
  */
 public final class DemoClientCommand {
 
+    static final int EXIT_OK = 0;
+    static final int EXIT_FAILED = 1;
+    static final int EXIT_USAGE = 2;
+    static final int EXIT_REFUSED = 3;
+
+    static final String USAGE = "usage: demo-client [--socket PATH] [--service NAME] [--version X.Y.Z] [--] [MESSAGE]";
+
     private static final int ECHO_TIMEOUT_MS = 5_000;
+    private static final String ERROR_PREFIX = "ERROR_";
 
     private DemoClientCommand() {
     }
 
     public static int run(String... args) {
-        Path socket = DefaultSocketPath.resolve();
-        String service = "echo";
-        String version = "1.0.0";
-        String message = "hello through handoff-broker";
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--socket" -> socket = Path.of(args[++i]);
-                case "--service" -> service = args[++i];
-                case "--version" -> version = args[++i];
-                default -> message = args[i];
-            }
+        return run(System.out, System.err, args);
+    }
+
+    /** As {@link #run(String...)}, printing to {@code out} and {@code err}. */
+    static int run(PrintStream out, PrintStream err, String... args) {
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (UsageException e) {
+            err.println("demo-client: " + e.getMessage());
+            err.println(USAGE);
+            return EXIT_USAGE;
         }
-        BrokerClient client = new BrokerClient(socket, Duration.ofSeconds(5));
+        if (options == null) {
+            out.println(USAGE);
+            return EXIT_OK;
+        }
+        return connect(options, out);
+    }
+
+    private static int connect(Options options, PrintStream out) {
+        BrokerClient client = new BrokerClient(options.socket(), Duration.ofSeconds(5));
         long start = System.nanoTime();
-        try (ServiceConnection connection = client.connect(service, version)) {
+        try (ServiceConnection connection = client.connect(options.service(), options.version())) {
             long connected = System.nanoTime();
-            byte[] sent = message.getBytes(StandardCharsets.UTF_8);
+            byte[] sent = options.message().getBytes(StandardCharsets.UTF_8);
             connection.out().write(sent);
             connection.out().flush();
             // Bounded like every wait before it: a backend that took the connection may never answer.
@@ -49,25 +81,49 @@ public final class DemoClientCommand {
             byte[] echoed = readExactly(connection.in(), sent.length);
             long done = System.nanoTime();
             String reply = new String(echoed, StandardCharsets.UTF_8);
-            System.out.printf("route=%s%s service=%s@%s connection_id=%d backend_pipe=%s%n",
-                    connection.route().label(),
-                    connection.fallbackReason().isEmpty() ? "" : " fallback_reason=" + connection.fallbackReason(),
-                    service, version, connection.connectionId(),
-                    PeerText.printable(connection.negotiated().getBackendPipe(), PeerText.REASON_MAX_CHARS));
+            out.println("route=" + connection.route().label()
+                    + (connection.fallbackReason().isEmpty() ? ""
+                            : " fallback_reason=" + quoted(connection.fallbackReason()))
+                    + " service=" + value(PeerText.printable(options.service() + "@" + options.version(),
+                            PeerText.REASON_MAX_CHARS))
+                    + " connection_id=" + connection.connectionId()
+                    + " backend_pipe=" + value(PeerText.printable(connection.negotiated().getBackendPipe(),
+                            PeerText.REASON_MAX_CHARS)));
             // Whoever answered wrote these bytes (as many as were sent); a terminal must not take
             // them for commands.
-            System.out.printf("echo=\"%s\" connect_us=%d echo_rtt_us=%d total_us=%d%n",
-                    PeerText.printable(reply, Integer.MAX_VALUE),
-                    (connected - start) / 1000, (done - connected) / 1000, (done - start) / 1000);
-            return reply.equals(message) ? 0 : 1;
+            out.println("echo=" + quoted(PeerText.printable(reply, Integer.MAX_VALUE))
+                    + " connect_us=" + (connected - start) / 1000 + " echo_rtt_us=" + (done - connected) / 1000
+                    + " total_us=" + (done - start) / 1000);
+            return reply.equals(options.message()) ? EXIT_OK : EXIT_FAILED;
         } catch (BrokerRefusedException refused) {
-            System.out.println("refused code=" + refused.code().name() + " reason=\"" + refused.reason()
-                    + "\" retry_after_ms=" + refused.retryAfter().toMillis());
-            return 2;
+            out.println("refused code=" + codeName(refused) + " reason=" + quoted(refused.reason())
+                    + " retry_after_ms=" + refused.retryAfter().toMillis());
+            return EXIT_REFUSED;
         } catch (IOException e) {
-            System.out.println("failed: " + e + " (is the broker running at " + socket + "?)");
-            return 1;
+            out.println("failed: " + e + " (is the broker running at " + options.socket() + "?)");
+            return EXIT_FAILED;
         }
+    }
+
+    /** The protocol's name of the code ({@code BACKEND_SPAWN_FAILED}), or its number when unknown here. */
+    static String codeName(BrokerRefusedException refused) {
+        ErrorCode code = refused.code();
+        if (code == ErrorCode.UNRECOGNIZED) {
+            return Integer.toString(refused.refused().getCodeValue());
+        }
+        String name = code.name();
+        return name.startsWith(ERROR_PREFIX) ? name.substring(ERROR_PREFIX.length()) : name;
+    }
+
+    /** A value as the output writes it: as it is, or quoted when it would not read back as one value. */
+    static String value(String text) {
+        return text.isEmpty() || text.codePoints().anyMatch(c -> c == '"' || c == '\\' || Character.isWhitespace(c)
+                || Character.isSpaceChar(c)) ? quoted(text) : text;
+    }
+
+    /** {@code text} in double quotes, with {@code "} and {@code \} escaped by a backslash. */
+    static String quoted(String text) {
+        return '"' + text.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
     }
 
     private static byte[] readExactly(InputStream in, int length) throws IOException {
@@ -76,5 +132,62 @@ public final class DemoClientCommand {
             throw new IOException("backend closed after " + bytes.length + " of " + length + " echoed bytes");
         }
         return bytes;
+    }
+
+    private record Options(Path socket, String service, String version, String message) {
+
+        /** The options, or null when help was asked for. */
+        static @Nullable Options parse(String... args) throws UsageException {
+            Path socket = null;
+            String service = "echo";
+            String version = "1.0.0";
+            String message = null;
+            boolean optionsEnded = false;
+            for (int i = 0; i < args.length; i++) {
+                String arg = args[i];
+                if (!optionsEnded && arg.startsWith("-") && !arg.equals("-")) {
+                    switch (arg) {
+                        case "--socket" -> socket = path(valueOf(args, ++i, arg));
+                        case "--service" -> service = valueOf(args, ++i, arg);
+                        case "--version" -> version = valueOf(args, ++i, arg);
+                        case "--" -> optionsEnded = true;
+                        case "--help", "-h" -> {
+                            return null;
+                        }
+                        default -> throw new UsageException("unknown option " + PeerText.printable(arg,
+                                PeerText.REASON_MAX_CHARS));
+                    }
+                } else if (message == null) {
+                    message = arg;
+                } else {
+                    throw new UsageException("more than one MESSAGE (quote a message that has spaces)");
+                }
+            }
+            return new Options(socket != null ? socket : DefaultSocketPath.resolve(), service, version,
+                    message != null ? message : "hello through handoff-broker");
+        }
+
+        private static String valueOf(String[] args, int i, String option) throws UsageException {
+            if (i >= args.length) {
+                throw new UsageException(option + " needs a value");
+            }
+            return args[i];
+        }
+
+        private static Path path(String path) throws UsageException {
+            try {
+                return Path.of(path);
+            } catch (InvalidPathException e) {
+                throw new UsageException("--socket " + e.getMessage());
+            }
+        }
+    }
+
+    private static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message);
+        }
     }
 }
