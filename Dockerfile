@@ -19,7 +19,8 @@
 # (PackagedApplicationIT): it reads this file, extracts the packaged jar with the
 # command below, lays out /app with the runtime stage's copies, starts the entry point
 # with the image's configuration, runs the health check and the docker exec line
-# above, and stops it with SIGTERM. The base images and the broker user are not covered.
+# above, and stops it with SIGTERM; in a second start, it checks that the health check
+# fails once the socket file is removed. The base images and the broker user are not covered.
 
 # ---- build -------------------------------------------------------------------
 FROM eclipse-temurin:25-jdk AS build
@@ -69,7 +70,8 @@ EXPOSE 8080
 USER 10001:10001
 
 # The JRE image has no HTTP client to rely on; bash's /dev/tcp is enough for a
-# liveness request. Adjust the port if server.port is changed.
+# liveness request. Adjust the port if server.port is changed. It fails (no "UP") once
+# liveness is BROKEN: the event loop failed, or the socket file was removed or replaced.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080 && printf "GET /actuator/health/liveness HTTP/1.0\r\n\r\n" >&3 && grep -q "\"UP\"" <&3'
 

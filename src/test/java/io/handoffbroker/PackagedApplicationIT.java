@@ -98,6 +98,77 @@ class PackagedApplicationIT {
 
     @Test
     void theImageLayoutStartsFromTheDockerfileEntryPointAndPassesItsHealthCheck() throws Exception {
+        Image image = startImage();
+        assertThat(image.healthCheck()).as("the image's health check").isZero();
+
+        // The image's configuration serves the actuator on every interface of the container.
+        Optional<InetAddress> external = nonLoopbackAddress();
+        if (external.isPresent()) {
+            assertThat(get(external.get().getHostAddress(), image.port(), "/actuator/health/liveness").statusCode())
+                    .as("the actuator on %s", external.get()).isEqualTo(200);
+        } else {
+            System.out.println("no non-loopback address here: the actuator's address was not checked");
+        }
+
+        // The demo client as the Dockerfile's comment runs it with docker exec, in the image's WORKDIR.
+        List<String> demo = new ArrayList<>(image.dockerfile().execDemo());
+        demo.set(0, java());
+        int socketOption = demo.indexOf("--socket");
+        if (socketOption < 0) {
+            throw new IllegalStateException("the Dockerfile's demo command names no --socket: " + demo);
+        }
+        demo.set(socketOption + 1, image.socket().toString());
+        assertThat(run(image.app(), demo)).contains("route=handed-off");
+
+        assertJvmOptionsApplied(get("127.0.0.1", image.port(), "/actuator/prometheus").body(), image.log());
+        assertDrainsOnSigterm(image.broker(), image.log(), image.socket());
+    }
+
+    @Test
+    void theImageHealthCheckFailsOnceTheSocketFileIsRemoved() throws Exception {
+        Image image = startImage();
+        assertThat(image.healthCheck()).as("the image's health check").isZero();
+
+        Files.delete(image.socket()); // as a cleaner of temporary files would: no new client can connect
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        int status;
+        while ((status = image.healthCheck()) == 0 && System.nanoTime() - deadline < 0) {
+            Thread.sleep(200);
+        }
+        assertThat(status).as("the image's health check, which a restart policy acts on").isNotZero();
+        String printed = Files.readString(image.log());
+        assertThat(printed).containsOnlyOnce("no longer names this broker's listening socket");
+
+        // Stopped as a supervisor restarting it would: a clean drain, with nothing of its own to remove.
+        image.broker().destroy(); // SIGTERM
+        assertThat(image.broker().waitFor(STOP.toSeconds(), TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
+        printed = Files.readString(image.log());
+        assertThat(image.broker().exitValue()).as("exit status; log:%n%s", printed).isEqualTo(EXIT_AFTER_SIGTERM);
+        assertThat(printed).contains("broker stopped").doesNotContain(" ERROR ");
+    }
+
+    /** The image's runtime stage laid out from the Dockerfile, its entry point started and ready. */
+    private record Image(Dockerfile dockerfile, Path app, Path socket, Path log, Process broker, int port,
+            Path dir) {
+
+        /** Runs the Dockerfile's HEALTHCHECK command against this broker; its exit status. */
+        int healthCheck() throws Exception {
+            String command = dockerfile.healthCheck().replace("/127.0.0.1/" + dockerfile.exposedPort() + " ",
+                    "/127.0.0.1/" + port + " ");
+            Path checkLog = Files.createTempFile(dir, "healthcheck", ".log");
+            Process check = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true)
+                    .redirectOutput(checkLog.toFile()).start();
+            boolean ended = check.waitFor(dockerfile.healthCheckTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            if (!ended) {
+                destroyTree(check);
+            }
+            assertThat(ended).as("the health check ends within its timeout: %s", Files.readString(checkLog))
+                    .isTrue();
+            return check.exitValue();
+        }
+    }
+
+    private Image startImage() throws Exception {
         Dockerfile dockerfile = Dockerfile.read(basedir().resolve("Dockerfile"));
         Path layers = dir.resolve("layers");
         Path root = dir.resolve("image");
@@ -136,37 +207,8 @@ class PackagedApplicationIT {
         // else is the image's own configuration file, read from its working directory.
         Path log = dir.resolve("image.log");
         Process broker = start(app, log, Map.of("BROKER_SOCKET_PATH", socket.toString(), "SERVER_PORT", "0"), command);
-
         int port = awaitReady(broker, log);
-        String healthCheck = dockerfile.healthCheck().replace("/127.0.0.1/" + dockerfile.exposedPort() + " ",
-                "/127.0.0.1/" + port + " ");
-        Path checkLog = dir.resolve("healthcheck.log");
-        Process check = start(dir, checkLog, Map.of(), List.of("bash", "-c", healthCheck));
-        assertThat(check.waitFor(dockerfile.healthCheckTimeout().toMillis(), TimeUnit.MILLISECONDS))
-                .as("the health check ends within its timeout").isTrue();
-        assertThat(check.exitValue()).as("the image's health check: %s", Files.readString(checkLog)).isZero();
-
-        // The image's configuration serves the actuator on every interface of the container.
-        Optional<InetAddress> external = nonLoopbackAddress();
-        if (external.isPresent()) {
-            assertThat(get(external.get().getHostAddress(), port, "/actuator/health/liveness").statusCode())
-                    .as("the actuator on %s", external.get()).isEqualTo(200);
-        } else {
-            System.out.println("no non-loopback address here: the actuator's address was not checked");
-        }
-
-        // The demo client as the Dockerfile's comment runs it with docker exec, in the image's WORKDIR.
-        List<String> demo = new ArrayList<>(dockerfile.execDemo());
-        demo.set(0, java());
-        int socketOption = demo.indexOf("--socket");
-        if (socketOption < 0) {
-            throw new IllegalStateException("the Dockerfile's demo command names no --socket: " + demo);
-        }
-        demo.set(socketOption + 1, socket.toString());
-        assertThat(run(app, demo)).contains("route=handed-off");
-
-        assertJvmOptionsApplied(get("127.0.0.1", port, "/actuator/prometheus").body(), log);
-        assertDrainsOnSigterm(broker, log, socket);
+        return new Image(dockerfile, app, socket, log, broker, port, dir);
     }
 
     // ---- the Dockerfile, as far as its runtime stage goes ----
@@ -302,7 +344,9 @@ class PackagedApplicationIT {
         assertThat(broker.waitFor(STOP.toSeconds(), TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
         String printed = Files.readString(log);
         assertThat(broker.exitValue()).as("exit status; log:%n%s", printed).isEqualTo(EXIT_AFTER_SIGTERM);
-        assertThat(printed).contains("draining:").contains("broker stopped").doesNotContain(" ERROR ");
+        assertThat(printed).contains("draining:").contains("broker stopped").doesNotContain(" ERROR ")
+                .as("the drain removes the socket file itself: no loss of it")
+                .doesNotContain("no longer names this broker's listening socket");
         assertThat(socket).as("the socket file is removed").doesNotExist();
     }
 

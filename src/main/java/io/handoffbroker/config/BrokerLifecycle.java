@@ -3,6 +3,7 @@ package io.handoffbroker.config;
 import io.handoffbroker.handoff.HandoffOrchestrator;
 import io.handoffbroker.server.BackendProber;
 import io.handoffbroker.server.BrokerServer;
+import io.handoffbroker.server.SocketFileWatch;
 import java.io.IOException;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
@@ -13,9 +14,13 @@ import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.SmartLifecycle;
 
 /**
- * Starts the demo backend (if any), the backend prober and the listener, in that
- * order, once the context is ready; on shutdown flips readiness to
- * refusing-traffic and drains the listener within the grace period.
+ * Starts the demo backend (if any), the backend prober, the listener and the watch of its
+ * socket file, in that order, once the context is ready; on shutdown stops the watch, flips
+ * readiness to refusing-traffic and drains the listener within the grace period.
+ *
+ * <p>Liveness turns {@code BROKEN} when the event loop fails, and while the socket path does not
+ * name the listener's socket (removed or replaced): either way no new client can reach this
+ * broker until it is restarted.
  *
  * <p>Its phase is above the web server's, so it starts after the actuator is up
  * and stops (drains) while the actuator still answers.
@@ -30,6 +35,7 @@ public final class BrokerLifecycle implements SmartLifecycle {
     private final @Nullable DemoEchoService demo;
     private final Duration gracePeriod;
     private final ApplicationEventPublisher events;
+    private final SocketFileWatch socketFileWatch;
     private volatile boolean running;
 
     public BrokerLifecycle(BrokerServer server, BackendProber prober, HandoffOrchestrator orchestrator,
@@ -40,6 +46,10 @@ public final class BrokerLifecycle implements SmartLifecycle {
         this.demo = demo;
         this.gracePeriod = gracePeriod;
         this.events = events;
+        // Unreachable through its path, the listener serves nobody new: a restart binds the path again.
+        this.socketFileWatch = new SocketFileWatch(server, SocketFileWatch.INTERVAL,
+                () -> AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN),
+                () -> AvailabilityChangeEvent.publish(events, this, LivenessState.CORRECT));
     }
 
     @Override
@@ -64,6 +74,7 @@ public final class BrokerLifecycle implements SmartLifecycle {
         server.onLoopFailure(() -> AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN));
         try {
             server.start();
+            socketFileWatch.start();
         } catch (IOException e) {
             throw BrokerStartupException.starting(socket, e);
         }
@@ -72,6 +83,8 @@ public final class BrokerLifecycle implements SmartLifecycle {
 
     @Override
     public void stop() {
+        // First: the drain removes the socket file, which is no loss of it.
+        socketFileWatch.close();
         AvailabilityChangeEvent.publish(events, this, ReadinessState.REFUSING_TRAFFIC);
         server.drain(gracePeriod);
         orchestrator.close();

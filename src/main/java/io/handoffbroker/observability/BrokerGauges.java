@@ -13,8 +13,8 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The state gauges: open connections, the memory of Hellos being received, reachable backends,
- * uptime, pool, pending tokens and queued deliveries.
+ * The state gauges: whether clients can reach the listener, open connections, the memory of Hellos
+ * being received, reachable backends, uptime, pool, pending tokens and queued deliveries.
  */
 public final class BrokerGauges {
 
@@ -24,6 +24,12 @@ public final class BrokerGauges {
     public static void register(MeterRegistry registry, BrokerServer server, ServiceCatalog catalog,
             BackendProber prober, HandoffOrchestrator orchestrator) {
         String p = BrokerMetrics.PREFIX;
+        // Read when scraped: one stat of the socket path, nothing on the Hello path.
+        Gauge.builder(p + "listener_reachable", server, s -> s.isListening() && s.socketFileIsOurs() ? 1 : 0)
+                .description("1 while the listener is bound and its socket path names it, so new clients can "
+                        + "connect; 0 when the socket file was removed or replaced, the listener is closed "
+                        + "(draining, stopped) or its event loop failed")
+                .register(registry);
         Gauge.builder(p + "connections_open", server, BrokerServer::openConnections)
                 .description("Client connections open").register(registry);
         Gauge.builder(p + "hello_memory_bytes", server, BrokerServer::helloMemoryTaken)

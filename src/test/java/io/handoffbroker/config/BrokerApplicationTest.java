@@ -100,7 +100,7 @@ class BrokerApplicationTest {
     }
 
     @Test
-    void theBrokerIsNotReadyOnceItsSocketFileIsGoneWhileItStaysAlive() throws Exception {
+    void theBrokerIsNotReadyOnceItsSocketFileIsGone() throws Exception {
         Path socket = dir.resolve("b").resolve("broker.sock");
         try (ConfigurableApplicationContext context = start("--server.port=0", "--broker.socket-path=" + socket)) {
             int port = port(context);
@@ -111,8 +111,7 @@ class BrokerApplicationTest {
             assertThat(readiness.at("/status").asString()).isEqualTo("DOWN");
             assertThat(readiness.at("/components/broker/details/socketFilePresent").isBoolean()).isTrue();
             assertThat(readiness.at("/components/broker/details/socketFilePresent").asBoolean()).isFalse();
-            assertThat(JSON.readTree(get(port, "/actuator/health/liveness")).at("/status").asString())
-                    .as("a restart is the cure, but that is for the operator to decide").isEqualTo("UP");
+            // Liveness follows within a second: ListenerReachabilityTest.
         }
     }
 
