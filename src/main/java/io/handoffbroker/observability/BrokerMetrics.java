@@ -11,6 +11,7 @@ import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.server.BrokerEvents;
 import io.handoffbroker.server.ClientConnection;
 import io.handoffbroker.wire.PeerText;
+import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.Hello;
 import io.micrometer.core.instrument.Counter;
@@ -22,15 +23,30 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Turns broker and handoff events into meters and log lines. Names and labels
- * are a contract shared with the reference broker's dashboards; counters of every
- * configured service are registered at zero on start so alerts work before the
- * first event.
+ * are a contract shared with the reference broker's dashboards.
+ *
+ * <p>Every counter series the broker can increment is registered at zero on start, so that
+ * {@code rate()} and {@code increase()} see its first event (a series that appears at 1 has no
+ * earlier sample to rise from). For {@code hello_total} those are, by label:
+ * <ul>
+ *   <li>each configured service and version: {@code negotiated}, {@code internal} (a Hello
+ *       negotiated and then not routed), {@code backend_spawn_failed} (that backend down), and
+ *       the {@linkplain #ANY_HELLO outcomes any Hello can get};</li>
+ *   <li>each configured service under version {@code other}: {@code backend_spawn_failed} (no
+ *       such version), {@code version_blocked} (a blocked version is never a configured one,
+ *       start-up sees to that), and the outcomes any Hello can get;</li>
+ *   <li>service {@code unknown}, version {@code other}: {@code service_unknown}, and the outcomes
+ *       any Hello can get.</li>
+ * </ul>
+ * The handoff counters are registered for each configured service with every route, ACK
+ * result and fallback reason.
  */
 public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
 
@@ -38,6 +54,23 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     private static final Logger handoffLog = LoggerFactory.getLogger("io.handoffbroker.handoff");
 
     static final String PREFIX = "running_process_broker_v1_";
+    private static final String NEGOTIATED = "negotiated";
+    /** The label of a service no backend is configured for. */
+    static final String UNKNOWN_SERVICE = "unknown";
+    /** The label of a version no backend of the service runs. */
+    static final String OTHER_VERSION = "other";
+    /**
+     * Outcomes a Hello can get whatever it names: refused before negotiation (draining, the rate
+     * limit) or for its frame or shape, it is counted under the service and version it names.
+     */
+    static final List<String> ANY_HELLO = outcomes(ErrorCode.ERROR_RATE_LIMITED, ErrorCode.ERROR_SHUTTING_DOWN,
+            ErrorCode.ERROR_PEER_REJECTED, ErrorCode.ERROR_VERSION_UNSUPPORTED);
+    private static final List<String> OF_A_CONFIGURED_VERSION = concat(List.of(NEGOTIATED),
+            outcomes(ErrorCode.ERROR_INTERNAL, ErrorCode.ERROR_BACKEND_SPAWN_FAILED), ANY_HELLO);
+    private static final List<String> OF_ANOTHER_VERSION = concat(
+            outcomes(ErrorCode.ERROR_BACKEND_SPAWN_FAILED, ErrorCode.ERROR_VERSION_BLOCKED), ANY_HELLO);
+    private static final List<String> OF_AN_UNKNOWN_SERVICE = concat(outcomes(ErrorCode.ERROR_SERVICE_UNKNOWN),
+            ANY_HELLO);
     private static final int LOGGED_TEXT_MAX = 128;
 
     private final MeterRegistry registry;
@@ -60,10 +93,18 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
                 .register(registry);
         this.serviceNames = catalog.all().stream().map(ServiceBackend::name).collect(Collectors.toSet());
         this.versions = catalog.all().stream().map(b -> b.name() + "@" + b.version()).collect(Collectors.toSet());
+        for (String outcome : OF_AN_UNKNOWN_SERVICE) {
+            helloCounter(UNKNOWN_SERVICE, OTHER_VERSION, outcome);
+        }
         for (ServiceBackend backend : catalog.all()) {
             String service = backend.name();
             String version = backend.version().toString();
-            helloCounter(service, version, "negotiated");
+            for (String outcome : OF_A_CONFIGURED_VERSION) {
+                helloCounter(service, version, outcome);
+            }
+            for (String outcome : OF_ANOTHER_VERSION) {
+                helloCounter(service, OTHER_VERSION, outcome);
+            }
             helloTimer(service);
             for (String route : new String[] {"handed_off", "fallback"}) {
                 handoffCounter(service, route);
@@ -211,10 +252,19 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     }
 
     private String serviceLabel(String name) {
-        return serviceNames.contains(name) ? name : "unknown";
+        return serviceNames.contains(name) ? name : UNKNOWN_SERVICE;
     }
 
     private String versionLabel(String name, String version) {
-        return versions.contains(name + "@" + version) ? version : "other";
+        return versions.contains(name + "@" + version) ? version : OTHER_VERSION;
+    }
+
+    private static List<String> outcomes(ErrorCode... codes) {
+        return Stream.of(codes).map(HelloDecision::outcomeOf).toList();
+    }
+
+    @SafeVarargs
+    private static List<String> concat(List<String>... lists) {
+        return Stream.of(lists).flatMap(List::stream).toList();
     }
 }

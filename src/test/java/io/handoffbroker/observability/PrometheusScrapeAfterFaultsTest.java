@@ -29,8 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The application with a configured service whose handoff endpoint is a
  * {@link ScriptedHandoffBackend}, faults injected, then {@code /actuator/prometheus}
  * scraped and parsed: the samples operators alert on carry exactly the counts of
- * what happened, under the reference names and labels, and the series that must not
- * have moved are present at zero.
+ * what happened, under the reference names and labels, each in a series that was there at
+ * zero from start-up, and the series that must not have moved are present at zero.
  */
 class PrometheusScrapeAfterFaultsTest {
 
@@ -55,6 +55,7 @@ class PrometheusScrapeAfterFaultsTest {
                 RunningBroker broker = RunningBroker.start(dir.resolve("s").resolve("broker.sock"),
                         args.toArray(String[]::new))) {
             OpenDescriptors.Snapshot started = OpenDescriptors.stable(Duration.ofMillis(200), Duration.ofSeconds(3));
+            Map<String, Double> countersAtStart = counters(PrometheusSamples.parse(broker.scrape()));
             FaultScenario scenario = new FaultScenario(broker.socket(), backend);
             scenario.refusedHellos();
             scenario.handoffs();
@@ -88,6 +89,9 @@ class PrometheusScrapeAfterFaultsTest {
                     samples.nonZero(P + "hello_total", P + "handoff_total", P + "handoff_acks_total",
                             P + "handoff_fallback_total"));
 
+            // Every series that counted was there, at 0, before its first event: rate() sees that event.
+            assertEquals(countersAtStart.keySet(), counters(samples).keySet());
+            assertEquals(Set.of(0.0), Set.copyOf(countersAtStart.values()));
             // Present, and zero: what did not happen is visible as 0, not as a missing series.
             assertEquals(0.0, samples.get(P + "handoff_acks_total", "service", s, "result", "malformed"));
             for (String reason : List.of(FallbackReason.CLIENT_UNSUPPORTED, FallbackReason.SERVICE_POLICY_DISABLED,
@@ -126,6 +130,14 @@ class PrometheusScrapeAfterFaultsTest {
     private static Map.Entry<String, Double> sample(String name, String k1, String v1, String k2, String v2,
             String k3, String v3, double value) {
         return Map.entry(PrometheusSamples.key(P + name, k1, v1, k2, v2, k3, v3), value);
+    }
+
+    private static Map<String, Double> counters(PrometheusSamples samples) {
+        Map<String, Double> counters = new TreeMap<>();
+        for (String name : List.of("hello_total", "handoff_total", "handoff_acks_total", "handoff_fallback_total")) {
+            counters.putAll(samples.all(P + name));
+        }
+        return counters;
     }
 
     private static void awaitGauge(RunningBroker broker, String name, DoublePredicate expected) {

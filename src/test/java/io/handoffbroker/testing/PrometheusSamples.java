@@ -99,6 +99,17 @@ public final class PrometheusSamples {
                 .mapToDouble(Map.Entry::getValue).sum();
     }
 
+    /** Every sample of the name, whatever its labels and value. */
+    public Map<String, Double> all(String name) {
+        Map<String, Double> out = new TreeMap<>();
+        samples.forEach((key, value) -> {
+            if (key.equals(name) || key.startsWith(name + "{")) {
+                out.put(key, value);
+            }
+        });
+        return out;
+    }
+
     /** Every sample whose name is one of {@code names} and whose value is not zero. */
     public Map<String, Double> nonZero(String... names) {
         Map<String, Double> out = new TreeMap<>();
