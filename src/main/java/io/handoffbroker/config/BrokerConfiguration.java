@@ -41,7 +41,7 @@ public class BrokerConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     BackendProber backendProber(ServiceCatalog catalog, BrokerProperties properties) {
-        return new BackendProber(catalog, properties.getBackendProbe().getInterval(),
+        return new BackendProber(catalog, properties.getHandoff().isEnabled(), properties.getBackendProbe().getInterval(),
                 properties.getBackendProbe().getTimeout(), Clock.systemUTC());
     }
 

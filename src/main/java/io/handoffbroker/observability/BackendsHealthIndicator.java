@@ -11,7 +11,10 @@ import org.springframework.boot.health.contributor.Health;
 /**
  * The {@code backends} health component: UP when every configured backend
  * answered its last probe, DOWN otherwise; one flat detail per backend with its
- * reachability and handoff pool state.
+ * reachability, its handoff endpoint's and its handoff pool state.
+ *
+ * <p>A handoff endpoint that does not answer is a detail, not DOWN: its clients are still
+ * served, through {@code backend_pipe}, one round trip slower.
  */
 public final class BackendsHealthIndicator extends AbstractHealthIndicator {
 
@@ -38,9 +41,10 @@ public final class BackendsHealthIndicator extends AbstractHealthIndicator {
                         ControlConnectionPool.Stats stats = orchestrator.pool().stats(e);
                         // A handoff endpoint that is down costs clients the faster route, not the service:
                         // it shows here and in the fallback metrics, and does not turn the component DOWN.
-                        boolean endpointUp = prober.handoffReachable(backend);
-                        return "handoff " + (backend.acceptsHandoffs() ? "on" : "off")
-                                + (endpointUp ? "" : " (handoff endpoint unreachable: clients reconnect)")
+                        String failure = prober.handoffFailure(backend);
+                        return "handoff " + (prober.probesHandoffEndpoint(backend) ? "on" : "off")
+                                + (failure == null ? ""
+                                        : " (handoff endpoint unreachable: " + failure + "; clients reconnect)")
                                 + ", pool idle=" + stats.idle() + " active=" + stats.active();
                     })
                     .orElse("handoff off");

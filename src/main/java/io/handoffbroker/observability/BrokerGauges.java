@@ -14,7 +14,8 @@ import java.util.List;
 
 /**
  * The state gauges: whether clients can reach the listener, open connections, the memory of Hellos
- * being received, reachable backends, uptime, pool, pending tokens and queued deliveries.
+ * being received, reachable backends and handoff endpoints, uptime, pool, pending tokens and queued
+ * deliveries.
  */
 public final class BrokerGauges {
 
@@ -49,6 +50,15 @@ public final class BrokerGauges {
             Gauge.builder(p + "active_backends", () -> backends.stream().filter(prober::isReachable).count())
                     .description("Backends of the service that answered their last probe")
                     .tag("service", service).register(registry);
+            List<ServiceBackend> handingOff = backends.stream().filter(prober::probesHandoffEndpoint).toList();
+            if (!handingOff.isEmpty()) {
+                // Only where handoffs are on: a reconnect-only service at 0 would read as an outage.
+                Gauge.builder(p + "handoff_endpoints_reachable", () -> handingOff.stream()
+                                .filter(b -> prober.status(b).isPresent() && prober.handoffReachable(b)).count())
+                        .description("Handoff endpoints of the service's backends that answered their last probe, "
+                                + "among those the broker hands connections to")
+                        .tag("service", service).register(registry);
+            }
             List<Path> endpoints = backends.stream().filter(ServiceBackend::acceptsHandoffs)
                     .flatMap(b -> b.handoffEndpoint().stream()).toList();
             Gauge.builder(p + "handoff_pool_connections",

@@ -24,10 +24,18 @@ import org.slf4j.LoggerFactory;
 /**
  * Probes every configured backend in the background by connecting to its
  * endpoints and closing again, so that a Hello is never sent to a dead socket and
- * the Hello path itself never waits on a probe.
+ * the Hello path itself never waits on a probe. The handoff endpoint is probed too
+ * when handoffs to that backend are on: one that does not answer is not offered
+ * connections (its clients reconnect through {@code backend_pipe}).
+ *
+ * <p>A probe is a connection closed at once, without a byte: a backend's handoff
+ * endpoint sees a control connection end before any offer, which is no failed handoff
+ * and leaves nothing open on either side.
  *
  * <p>Start-up probes once before the listener opens, so the first Hellos already
- * see real state. A state change is logged once, not on every probe.
+ * see real state. A change of a backend's reachability, or of its handoff
+ * endpoint's, is logged once (WARN when it goes, INFO when it answers), not on every
+ * probe.
  */
 public final class BackendProber implements BackendAvailability, AutoCloseable {
 
@@ -42,14 +50,26 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     }
 
     private final ServiceCatalog catalog;
+    private final boolean handoffEnabled;
     private final Duration interval;
     private final Duration timeout;
     private final Clock clock;
     private final Map<ServiceBackend, BackendStatus> statuses = new ConcurrentHashMap<>();
     private @Nullable ScheduledExecutorService scheduler;
 
+    /** A prober for a broker whose handoff route is on ({@code broker.handoff.enabled}). */
     public BackendProber(ServiceCatalog catalog, Duration interval, Duration timeout, Clock clock) {
+        this(catalog, true, interval, timeout, clock);
+    }
+
+    /**
+     * @param handoffEnabled the broker's handoff route is on ({@code broker.handoff.enabled}); when
+     *     off, no handoff endpoint is probed
+     */
+    public BackendProber(ServiceCatalog catalog, boolean handoffEnabled, Duration interval, Duration timeout,
+            Clock clock) {
         this.catalog = catalog;
+        this.handoffEnabled = handoffEnabled;
         this.interval = interval;
         this.timeout = timeout;
         this.clock = clock;
@@ -78,9 +98,14 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         return Optional.ofNullable(statuses.get(backend));
     }
 
+    /** Whether the backend's handoff endpoint is probed: the broker may hand connections to it. */
+    public boolean probesHandoffEndpoint(ServiceBackend backend) {
+        return handoffEnabled && backend.acceptsHandoffs();
+    }
+
     /**
      * Whether the backend's handoff endpoint answered its last probe; true while it has not
-     * been probed yet, or has no handoff endpoint (nothing speaks against trying).
+     * been probed yet, or is not probed (nothing speaks against trying).
      */
     public boolean handoffReachable(ServiceBackend backend) {
         return handoffFailure(backend) == null;
@@ -88,7 +113,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
 
     /**
      * Why the backend's handoff endpoint did not answer its last probe, with the system's
-     * message; null while it answers, has not been probed yet, or has no handoff endpoint.
+     * message; null while it answers, has not been probed yet, or is not probed.
      */
     public @Nullable String handoffFailure(ServiceBackend backend) {
         return status(backend).flatMap(BackendStatus::handoffFailure).orElse(null);
@@ -103,7 +128,9 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     public void probeAll() {
         for (ServiceBackend backend : catalog.all()) {
             String failure = probe(backend.backendEndpoint());
-            Optional<String> handoffFailure = backend.handoffEndpoint().map(this::probe);
+            Optional<Path> handoffEndpoint = probesHandoffEndpoint(backend) ? backend.handoffEndpoint()
+                    : Optional.empty();
+            Optional<String> handoffFailure = handoffEndpoint.map(this::probe);
             BackendStatus status = new BackendStatus(failure == null, clock.instant(),
                     failure == null ? "reachable" : failure, handoffFailure);
             BackendStatus previous = statuses.put(backend, status);
@@ -113,6 +140,17 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
                 } else {
                     log.warn("backend {} is not reachable at {}: {}", backend.label(), backend.backendEndpoint(),
                             failure);
+                }
+            }
+            if (handoffEndpoint.isPresent()
+                    && (previous == null || previous.handoffFailure().isPresent() != handoffFailure.isPresent())) {
+                if (handoffFailure.isEmpty()) {
+                    log.info("handoff endpoint of backend {} is reachable at {}", backend.label(),
+                            handoffEndpoint.get());
+                } else {
+                    log.warn("handoff endpoint of backend {} is not reachable at {}: {}; its clients reconnect "
+                            + "through backend_pipe until it answers", backend.label(), handoffEndpoint.get(),
+                            handoffFailure.get());
                 }
             }
         }

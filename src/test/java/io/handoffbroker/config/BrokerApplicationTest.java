@@ -296,7 +296,8 @@ class BrokerApplicationTest {
             int port = port(context);
             String health = await(port, "/actuator/health/backends", body -> body.contains("unreachable"));
             assertThat(health).contains("\"status\":\"UP\"")
-                    .contains("svc@2.0.0").contains("handoff endpoint unreachable: clients reconnect");
+                    .contains("svc@2.0.0").contains("handoff endpoint unreachable: SocketException")
+                    .contains("; clients reconnect");
         }
     }
 

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -41,6 +42,28 @@ class BackendProberTest {
                 assertThat(prober.handoffReachable(backend)).isTrue();
                 assertThat(prober.handoffFailure(backend)).isNull();
             }
+        }
+    }
+
+    @Test
+    void aHandoffEndpointTheBrokerDoesNotHandConnectionsToIsNotProbed() throws Exception {
+        Path pipe = dir.resolve("backend.sock");
+        Path handoff = dir.resolve("handoff.sock"); // nothing listens there
+        ServiceBackend on = HandoffFixture.handoffService(pipe, handoff);
+        ServiceBackend off = new ServiceBackend("off", on.version(), pipe, Optional.of(handoff), false,
+                Optional.empty(), List.of());
+        try (AFUNIXServerSocket backendPipe = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(pipe));
+                BackendProber prober = new BackendProber(new ServiceCatalog(List.of(on, off)), Duration.ofMinutes(1),
+                        Duration.ofSeconds(1), Clock.systemUTC());
+                BackendProber routeOff = new BackendProber(new ServiceCatalog(List.of(on)), false,
+                        Duration.ofMinutes(1), Duration.ofSeconds(1), Clock.systemUTC())) {
+            prober.probeAll();
+            assertThat(prober.handoffFailure(on)).as("handoff on: probed").isNotNull();
+            assertThat(prober.probesHandoffEndpoint(off)).isFalse();
+            assertThat(prober.handoffFailure(off)).as("the service's handoff-enabled is false").isNull();
+            routeOff.probeAll();
+            assertThat(routeOff.probesHandoffEndpoint(on)).isFalse();
+            assertThat(routeOff.handoffFailure(on)).as("broker.handoff.enabled is false").isNull();
         }
     }
 
