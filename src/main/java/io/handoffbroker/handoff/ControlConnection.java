@@ -2,6 +2,7 @@ package io.handoffbroker.handoff;
 
 import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.PeerUidNotAllowedException;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.Selection;
 import io.handoffbroker.wire.FrameDecoder;
@@ -15,7 +16,9 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
+import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 
@@ -50,16 +53,32 @@ public final class ControlConnection implements AutoCloseable {
 
     /**
      * Connects to the handoff endpoint, waiting at most {@code timeout} for a listener whose
-     * backlog is full.
+     * backlog is full, whatever uid the listener runs as.
      *
      * @throws java.net.SocketTimeoutException when the listener did not take the connection in time
      */
     public static ControlConnection dial(Path endpoint, Duration timeout) throws IOException {
+        return dial(endpoint, timeout, Set.of());
+    }
+
+    /**
+     * Connects to the handoff endpoint, waiting at most {@code timeout} for a listener whose
+     * backlog is full, and keeps the connection only when the listener runs as one of
+     * {@code allowedUids} (any, when empty): its credentials ({@code SO_PEERCRED}) are read once
+     * here, before anything is sent, so a connection that is kept needs no further check.
+     *
+     * @throws java.net.SocketTimeoutException when the listener did not take the connection in time
+     * @throws PeerUidNotAllowedException when the listener runs as another uid; the connection
+     *     was closed with nothing sent on it
+     */
+    public static ControlConnection dial(Path endpoint, Duration timeout, Set<Long> allowedUids) throws IOException {
         // Through BoundedConnect, not a non-blocking connect of our own: junixsocket reports a full
         // backlog as a pending connection, which it later claims complete.
-        AFUNIXSocketChannel channel = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout).getChannel();
+        AFUNIXSocket socket = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout);
+        AFUNIXSocketChannel channel = socket.getChannel();
         Selector selector = null;
         try {
+            PeerUidNotAllowedException.check(socket, endpoint, allowedUids);
             channel.configureBlocking(false);
             selector = channel.provider().openSelector();
             return new ControlConnection(endpoint, channel, selector);

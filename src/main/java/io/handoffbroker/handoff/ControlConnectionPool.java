@@ -1,11 +1,19 @@
 package io.handoffbroker.handoff;
 
+import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.unix.PeerUidNotAllowedException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.apache.commons.pool2.BasePooledObjectFactory;
 import org.apache.commons.pool2.PooledObject;
 import org.apache.commons.pool2.impl.DefaultPooledObject;
@@ -24,6 +32,14 @@ import org.slf4j.LoggerFactory;
  * closes after each exchange simply makes the pool dial per handoff. A connection
  * whose exchange could have left an ACK in its stream is never returned: it is
  * {@linkplain #invalidate destroyed} or {@linkplain #quarantine quarantined}.
+ *
+ * <p>Who listens at an endpoint is checked where a connection is dialled, once: when the
+ * services that hand connections to it name the uids its listener may run as
+ * ({@code handoff-endpoint-uids}), a connection whose peer ({@code SO_PEERCRED}) runs as
+ * another is closed before anything is sent on it, never pooled, reported to the
+ * {@link HandoffEvents} and logged (at most one warning per endpoint every 10 s). Every
+ * connection in the pool passed that check when it was dialled, so borrowing one checks
+ * nothing more.
  */
 public final class ControlConnectionPool implements AutoCloseable {
 
@@ -39,20 +55,56 @@ public final class ControlConnectionPool implements AutoCloseable {
     // The handoff's deadline, for a dial Commons Pool makes on the borrowing thread.
     private static final ScopedValue<Long> DIAL_BY = ScopedValue.newInstance();
     private static final Duration POLL_WAIT = Duration.ofMillis(1);
+    private static final long WARNING_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private final PoolSettings settings;
+    private final HandoffEvents events;
     private final Map<Path, GenericObjectPool<ControlConnection>> pools = new ConcurrentHashMap<>();
+    // Endpoints registered for their services: whom a refused listener is reported for, and which
+    // uids it may run as. An endpoint not here takes a listener of any uid.
+    private final Map<Path, Served> served = new ConcurrentHashMap<>();
     // Endpoints whose backend was last seen closing a control connection after an exchange, and
     // when: for a while their connections are not reused; a restarted backend is tried again later.
     private final Map<Path, Long> closedAfterExchangeAt = new ConcurrentHashMap<>();
     private static final long RELEARN_AFTER_NANOS = TimeUnit.MINUTES.toNanos(1);
 
     public ControlConnectionPool(PoolSettings settings) {
-        this.settings = settings;
+        this(settings, HandoffEvents.NONE);
     }
 
-    /** Creates the endpoint's pool, so that it shows in status before the first handoff. */
+    /** @param events told of each dialled connection closed unused because of who listens */
+    public ControlConnectionPool(PoolSettings settings, HandoffEvents events) {
+        this.settings = settings;
+        this.events = events;
+    }
+
+    /**
+     * Creates the endpoint's pool, so that it shows in status before the first handoff. Its
+     * connections may reach a listener of any uid.
+     */
     public void register(Path endpoint) {
+        poolFor(endpoint);
+    }
+
+    /**
+     * Creates the pool of the backend's handoff endpoint, so that it shows in status before the
+     * first handoff. Its connections reach only a listener that runs as one of the backend's
+     * {@link ServiceBackend#handoffEndpointUids()} (any, when it names none); every backend that
+     * shares the endpoint must name the same uids.
+     *
+     * @throws IllegalArgumentException when the backend has no handoff endpoint, or another
+     *     backend registered for it names other uids
+     */
+    public void register(ServiceBackend backend) {
+        Path endpoint = backend.handoffEndpoint().orElseThrow(
+                () -> new IllegalArgumentException(backend.label() + " has no handoff endpoint"));
+        Served endpointServed = served.computeIfAbsent(endpoint, p -> new Served(backend.handoffEndpointUids()));
+        if (!endpointServed.allowedUids.equals(backend.handoffEndpointUids())) {
+            throw new IllegalArgumentException("handoff endpoint " + endpoint + ": " + backend.label() + " allows uids "
+                    + backend.handoffEndpointUids() + ", " + endpointServed.labels() + " " + endpointServed.allowedUids
+                    + "; one listener runs as one uid");
+        }
+        endpointServed.backends.add(backend);
         poolFor(endpoint);
     }
 
@@ -254,6 +306,60 @@ public final class ControlConnectionPool implements AutoCloseable {
         pools.clear();
     }
 
+    /** A dialled connection was closed unused: its listener runs as a uid the endpoint's services do not allow. */
+    private void refused(Path endpoint, Served endpointServed, PeerUidNotAllowedException stranger) {
+        Set<String> reported = new HashSet<>();
+        for (ServiceBackend backend : endpointServed.backends) {
+            // Counted once per service, whose metrics are per service, not per version.
+            if (reported.add(backend.name())) {
+                events.handoffEndpointRejected(backend, stranger.uid(), stranger.pid());
+            }
+        }
+        long count = endpointServed.refusedSinceWarned();
+        if (count > 0) {
+            log.warn("handoff endpoint {} of {}: {} control connection(s) closed unused since the last such "
+                    + "warning: the process listening there (pid {}) runs as uid {}, and handoff-endpoint-uids allows "
+                    + "{} only; no client connection is handed to it, and its clients reconnect through backend_pipe "
+                    + "(permission_denied). Find out who replaced the socket file, or name the backend's uid there",
+                    endpoint, endpointServed.labels(), count, stranger.pid(), stranger.uid(),
+                    endpointServed.allowedUids);
+        }
+    }
+
+    /** The backends that hand connections to one endpoint, and the uids its listener may run as. */
+    private static final class Served {
+
+        final Set<Long> allowedUids;
+        final List<ServiceBackend> backends = new CopyOnWriteArrayList<>();
+        private long warnedAt = System.nanoTime() - WARNING_INTERVAL_NANOS;
+        private long sinceWarned;
+
+        Served(Set<Long> allowedUids) {
+            this.allowedUids = allowedUids;
+        }
+
+        String labels() {
+            return backends.stream().map(ServiceBackend::label).collect(Collectors.joining(", "));
+        }
+
+        /**
+         * Counts one refused dial; the dials refused since the last warning when one is due now
+         * (at most one per 10 s: a backend replaced for good would be refused at every dial), else 0.
+         * Dials run on several threads: workers, the pool's evictor, refills.
+         */
+        synchronized long refusedSinceWarned() {
+            sinceWarned++;
+            long now = System.nanoTime();
+            if (now - warnedAt < WARNING_INTERVAL_NANOS) {
+                return 0;
+            }
+            warnedAt = now;
+            long count = sinceWarned;
+            sinceWarned = 0;
+            return count;
+        }
+    }
+
     private final class Factory extends BasePooledObjectFactory<ControlConnection> {
 
         private final Path endpoint;
@@ -271,7 +377,14 @@ public final class ControlConnectionPool implements AutoCloseable {
             if (DIAL_BY.isBound()) {
                 timeout = min(timeout, Duration.ofNanos(nanosLeft(DIAL_BY.get(), endpoint, "could be dialled")));
             }
-            return ControlConnection.dial(endpoint, timeout);
+            Served endpointServed = served.get(endpoint);
+            try {
+                return ControlConnection.dial(endpoint, timeout,
+                        endpointServed == null ? Set.of() : endpointServed.allowedUids);
+            } catch (PeerUidNotAllowedException stranger) {
+                refused(endpoint, Objects.requireNonNull(endpointServed), stranger);
+                throw stranger;
+            }
         }
 
         @Override

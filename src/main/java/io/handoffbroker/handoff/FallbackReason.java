@@ -1,5 +1,6 @@
 package io.handoffbroker.handoff;
 
+import io.handoffbroker.unix.PeerUidNotAllowedException;
 import org.jspecify.annotations.Nullable;
 
 /** The protocol's fallback reasons, as they appear in logs and metric labels. */
@@ -26,11 +27,12 @@ public final class FallbackReason {
     /**
      * Why the handoff endpoint could not be dialled or sent to: {@link #PERMISSION_DENIED}
      * when the system refused for lack of permission ({@code EACCES} or {@code EPERM}, which
-     * the socket library reports only as the system's message), otherwise
-     * {@link #BACKEND_UNAVAILABLE}.
+     * the socket library reports only as the system's message), or when the broker refused the
+     * listener it reached, since it runs as a uid the service's {@code handoff-endpoint-uids}
+     * does not name ({@link PeerUidNotAllowedException}); otherwise {@link #BACKEND_UNAVAILABLE}.
      */
     public static String unreachable(@Nullable String failure) {
-        return failure != null && (failure.contains("Permission denied") || failure.contains("Operation not permitted"))
-                ? PERMISSION_DENIED : BACKEND_UNAVAILABLE;
+        return failure != null && (failure.contains("Permission denied") || failure.contains("Operation not permitted")
+                || failure.contains(PeerUidNotAllowedException.NOT_ALLOWED)) ? PERMISSION_DENIED : BACKEND_UNAVAILABLE;
     }
 }

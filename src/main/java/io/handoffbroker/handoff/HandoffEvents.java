@@ -21,6 +21,15 @@ public interface HandoffEvents {
     default void ackResult(ServiceBackend backend, long connectionId, AckResult result) {
     }
 
+    /**
+     * A control connection dialled to the backend's handoff endpoint was closed unused: the
+     * process listening there runs as {@code peerUid}, which the backend's handoff endpoint uids
+     * do not name. Once per such dial (a handoff's, a pre-dial or the pool's refill), never per
+     * handoff; nothing was sent on it.
+     */
+    default void handoffEndpointRejected(ServiceBackend backend, long peerUid, long peerPid) {
+    }
+
     /** Stand-in that ignores everything. */
     HandoffEvents NONE = new HandoffEvents() {
     };

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * reason: client capability ({@code client_unsupported}), handoff switched on and
  * the service has a handoff endpoint ({@code service_policy_disabled}), the
  * endpoint answered its last probe ({@code backend_unavailable}, or
- * {@code permission_denied} when the probe was refused for lack of permission), the backend's
+ * {@code permission_denied} when the probe was refused for lack of permission, or found its
+ * listener running as a uid the service's {@code handoff-endpoint-uids} does not name), the backend's
  * recent failures under the limit ({@code rate_limited}), a free token slot
  * ({@code fd_pressure}). An ineligible client gets {@code Negotiated} without a
  * token and reconnects. An eligible one gets {@code Negotiated} with the token; the
@@ -87,7 +88,8 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     /**
      * The production assembly: one pool with an entry per handoff endpoint of the
-     * services that accept handoffs, a bounded worker pool (its queue holds at most
+     * services that accept handoffs (each dialling only a listener of the uids its services
+     * allow, see {@link ControlConnectionPool#register(ServiceBackend)}), a bounded worker pool (its queue holds at most
      * {@code max-pending-tokens} deliveries), the pending-token store, the late-ACK
      * watcher and the failed-attempt limiter, all sized from {@code settings}.
      *
@@ -103,11 +105,11 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     public static HandoffOrchestrator create(HandoffSettings settings, HelloReplies replies,
             Collection<ServiceBackend> services, HandoffEndpointProbe handoffEndpoint, HandoffEvents events,
             WireHandoffDelivery delivery) throws IOException {
-        ControlConnectionPool pool = new ControlConnectionPool(settings.pool());
+        ControlConnectionPool pool = new ControlConnectionPool(settings.pool(), events);
         if (settings.enabled()) {
             for (ServiceBackend backend : services) {
                 if (backend.acceptsHandoffs()) {
-                    backend.handoffEndpoint().ifPresent(pool::register);
+                    pool.register(backend);
                 }
             }
         }

@@ -9,7 +9,7 @@
  * descriptor blocking or to duplicate it, {@code shutdown(2)}, and {@code recvmsg(2)}
  * with {@code SCM_RIGHTS}, {@code close(2)}, {@code getsockopt(2)} and {@code getpeername(2)}
  * for a backend receiving descriptors and checking what it received), the process's own
- * uid, and
+ * uid, refusing a dialled listener that runs as a uid not allowed ({@code SO_PEERCRED}), and
  * an {@code epoll(7)} instance for the broker's event loop.
  *
  * <p>This package never decides anything about the protocol and never keeps a

@@ -4,12 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.FrozenListener;
+import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -58,6 +62,22 @@ class ControlConnectionPoolTest {
             ControlConnection replacement = waiting.get(4, TimeUnit.SECONDS);
             assertThat(replacement).isNotSameAs(held);
             pool.release(replacement);
+        }
+    }
+
+    @Test
+    void backendsSharingAHandoffEndpointMustAllowTheSameUids() {
+        Path endpoint = dir.resolve("handoff.sock");
+        ServiceBackend first = HandoffFixture.handoffService(dir.resolve("a.sock"), endpoint)
+                .withHandoffEndpointUids(List.of(1000L));
+        ServiceBackend sameUids = new ServiceBackend("other", first.version(), dir.resolve("b.sock"),
+                Optional.of(endpoint), true, Optional.empty(), List.of()).withHandoffEndpointUids(List.of(1000L));
+        ServiceBackend otherUids = sameUids.withHandoffEndpointUids(List.of(1001L));
+        try (ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(1))) {
+            pool.register(first);
+            pool.register(sameUids);
+            assertThatThrownBy(() -> pool.register(otherUids)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("[1001]").hasMessageContaining("echo@1.2.3, other@1.2.3 [1000]");
         }
     }
 

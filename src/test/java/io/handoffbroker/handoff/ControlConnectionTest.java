@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.PeerUidNotAllowedException;
+import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.wire.HandoffToken;
 import java.io.EOFException;
 import java.io.FileDescriptor;
@@ -12,6 +14,7 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -51,6 +54,33 @@ class ControlConnectionTest {
                     System.nanoTime() + Duration.ofSeconds(5).toNanos());
             assertThat(descriptorsReceived.get(10, TimeUnit.SECONDS)).as("descriptors the backend received")
                     .isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aListenerRunningAsAUidNotAllowedIsRefusedAtTheDialWithNothingSent() throws Exception {
+        Path endpoint = dir.resolve("handoff.sock");
+        long ours = ProcessUser.uid();
+        long stranger = ours == 4242 ? 4243 : 4242;
+        try (AFUNIXServerSocket backend = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(endpoint))) {
+            assertThatThrownBy(() -> ControlConnection.dial(endpoint, Duration.ofSeconds(1), Set.of(stranger)))
+                    .isInstanceOfSatisfying(PeerUidNotAllowedException.class, e -> {
+                        assertThat(e.uid()).as("the uid the listener runs as").isEqualTo(ours);
+                        assertThat(e.pid()).as("the process that listens").isEqualTo(ProcessHandle.current().pid());
+                    })
+                    .hasMessageContaining(endpoint.toString()).hasMessageContaining("uid " + ours)
+                    .hasMessageContaining("[" + stranger + "]");
+            try (AFUNIXSocket refused = backend.accept()) {
+                refused.setSoTimeout(5_000);
+                assertThat(refused.getInputStream().read()).as("closed by the broker with nothing sent").isEqualTo(-1);
+            }
+            // Allowed, or nothing pinned: kept.
+            try (ControlConnection allowed = ControlConnection.dial(endpoint, Duration.ofSeconds(1),
+                    Set.of(stranger, ours));
+                    ControlConnection unpinned = ControlConnection.dial(endpoint, Duration.ofSeconds(1), Set.of())) {
+                assertThat(allowed.isClean()).isTrue();
+                assertThat(unpinned.isClean()).isTrue();
+            }
         }
     }
 

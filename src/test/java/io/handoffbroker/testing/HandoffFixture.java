@@ -194,6 +194,12 @@ public final class HandoffFixture implements AutoCloseable {
                 other.ackResult(backend, connectionId, result);
                 events.ackResult(backend, connectionId, result);
             }
+
+            @Override
+            public void handoffEndpointRejected(ServiceBackend backend, long peerUid, long peerPid) {
+                other.handoffEndpointRejected(backend, peerUid, peerPid);
+                events.handoffEndpointRejected(backend, peerUid, peerPid);
+            }
         };
     }
 

@@ -25,7 +25,12 @@ public final class RecordingHandoffEvents implements HandoffEvents {
     public record Event(String kind, long connectionId, String value, String detail, long atNanos) {
     }
 
+    /** A control connection the pool closed unused: its listener ran as a uid the backend does not allow. */
+    public record EndpointRejection(String backend, long peerUid, long peerPid) {
+    }
+
     private final List<Event> events = new CopyOnWriteArrayList<>();
+    private final List<EndpointRejection> endpointRejections = new CopyOnWriteArrayList<>();
     private final Map<String, AtomicInteger> fallbacks = new ConcurrentHashMap<>();
     private final Map<AckResult, AtomicInteger> ackResults = new ConcurrentHashMap<>();
     private final AtomicInteger handedOff = new AtomicInteger();
@@ -46,6 +51,16 @@ public final class RecordingHandoffEvents implements HandoffEvents {
     public void ackResult(ServiceBackend backend, long connectionId, AckResult result) {
         ackResults.computeIfAbsent(result, r -> new AtomicInteger()).incrementAndGet();
         events.add(new Event("ack", connectionId, result.name(), "", System.nanoTime()));
+    }
+
+    @Override
+    public void handoffEndpointRejected(ServiceBackend backend, long peerUid, long peerPid) {
+        endpointRejections.add(new EndpointRejection(backend.label(), peerUid, peerPid));
+    }
+
+    /** The dialled control connections closed unused for their listener's uid, in order (not among {@link #all}). */
+    public List<EndpointRejection> endpointRejections() {
+        return List.copyOf(endpointRejections);
     }
 
     public int handedOff() {
