@@ -30,6 +30,9 @@ public class BrokerProperties {
     // Every duration at most a century: added to the nanosecond clock, a much longer one
     // overflows (at about 292 years) and would fail start-up without naming its key.
     static final long MAX_DAYS = 36_500;
+    // (uid_t) -1 is no uid: it means "unchanged" to chown(2) and setreuid(2).
+    static final long MAX_UID = 4_294_967_294L;
+    private static final String UID_MESSAGE = "must be a uid, 0 to 4294967294 (handoff-endpoint-uids)";
 
     /** Unix socket clients connect to. Default: $XDG_RUNTIME_DIR/handoff-broker/broker.sock, else a per-user directory in the temp dir. */
     private @Nullable Path socketPath;
@@ -493,6 +496,14 @@ public class BrokerProperties {
         /** Whether to hand connections to this backend; defaults to true when a handoff-endpoint is set. */
         private @Nullable Boolean handoffEnabled;
 
+        /**
+         * The uids the process listening at handoff-endpoint may run as: the broker hands client
+         * connections to no other. Empty (the default) means any; set it when the endpoint's
+         * directory is not private to the backend's user.
+         */
+        private List<@NotNull(message = UID_MESSAGE) @Min(value = 0, message = UID_MESSAGE)
+                @Max(value = MAX_UID, message = UID_MESSAGE) Long> handoffEndpointUids = new ArrayList<>();
+
         /** Optional lowest wanted_version accepted. */
         @Pattern(regexp = SEMVER, message = SEMVER_MESSAGE)
         private @Nullable String minVersion;
@@ -541,6 +552,14 @@ public class BrokerProperties {
             this.handoffEnabled = handoffEnabled;
         }
 
+        public List<Long> getHandoffEndpointUids() {
+            return handoffEndpointUids;
+        }
+
+        public void setHandoffEndpointUids(List<Long> handoffEndpointUids) {
+            this.handoffEndpointUids = handoffEndpointUids;
+        }
+
         public @Nullable String getMinVersion() {
             return minVersion;
         }
@@ -560,6 +579,11 @@ public class BrokerProperties {
         @AssertTrue(message = "handoff-enabled is true but no handoff-endpoint is set")
         boolean isHandoffEndpointPresentWhenEnabled() {
             return !Boolean.TRUE.equals(handoffEnabled) || handoffEndpoint != null;
+        }
+
+        @AssertTrue(message = "handoff-endpoint-uids is set but no handoff-endpoint is set")
+        boolean isHandoffEndpointPresentWhenItsUidsAre() {
+            return handoffEndpointUids.isEmpty() || handoffEndpoint != null;
         }
     }
 }

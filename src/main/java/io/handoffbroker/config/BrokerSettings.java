@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Turns validated {@link BrokerProperties} into the plain-Java settings of the
@@ -88,7 +89,9 @@ public final class BrokerSettings {
                 : "broker.demo.directory (its default, next to broker.socket-path)";
         return new ServiceBackend(DEMO_SERVICE, SemVer.parse(properties.getDemo().getVersion()),
                 addressable(dir.resolve("echo-backend.sock"), key),
-                Optional.of(addressable(dir.resolve("echo-handoff.sock"), key)), true, Optional.empty(), List.of());
+                Optional.of(addressable(dir.resolve("echo-handoff.sock"), key)), true, Optional.empty(), List.of(),
+                // It runs in this process: any other user at its handoff endpoint replaced the socket.
+                Set.of(ProcessUser.uid()));
     }
 
     public static ServiceCatalog catalog(BrokerProperties properties) {
@@ -111,6 +114,7 @@ public final class BrokerSettings {
             backends.add(backend);
         }
         refuseEntriesTheirPolicyBlocks(backends, keyOf);
+        refuseOneEndpointWithTwoOwners(backends, keyOf);
         if (backends.isEmpty()) {
             // It would start, report itself healthy, and refuse every Hello SERVICE_UNKNOWN.
             throw BrokerStartupException.setting("no service to broker: broker.services is empty and the built-in demo "
@@ -147,6 +151,32 @@ public final class BrokerSettings {
         }
     }
 
+    /**
+     * One handoff endpoint has one listener, which runs as one user: entries that hand
+     * connections to the same endpoint must allow the same uids there, or one of them would
+     * hand connections to a listener the other refuses.
+     */
+    private static void refuseOneEndpointWithTwoOwners(List<ServiceBackend> backends, Map<String, String> keyOf) {
+        Map<Path, ServiceBackend> first = new HashMap<>();
+        for (ServiceBackend entry : backends) {
+            if (!entry.acceptsHandoffs()) {
+                continue;
+            }
+            Path endpoint = entry.handoffEndpoint().orElseThrow();
+            ServiceBackend other = first.putIfAbsent(endpoint, entry);
+            if (other != null && !other.handoffEndpointUids().equals(entry.handoffEndpointUids())) {
+                throw BrokerStartupException.setting(keyOf.get(entry.label()) + ".handoff-endpoint-uids: "
+                        + describeUids(entry) + " at handoff-endpoint " + endpoint + ", where "
+                        + keyOf.get(other.label()) + " allows " + describeUids(other) + "; entries that share a "
+                        + "handoff-endpoint must allow the same uids");
+            }
+        }
+    }
+
+    private static String describeUids(ServiceBackend backend) {
+        return backend.handoffEndpointUids().isEmpty() ? "any uid" : "uids " + backend.handoffEndpointUids();
+    }
+
     private static ServiceBackend toBackend(BrokerProperties.Service service, String key) {
         String name = require(service.getName(), key + ".name");
         String version = require(service.getVersion(), key + ".version");
@@ -159,7 +189,7 @@ public final class BrokerSettings {
         Optional<SemVer> minVersion = Optional.ofNullable(service.getMinVersion()).map(SemVer::parse);
         List<String> allowed = service.getAllowedVersions().stream().map(v -> SemVer.parse(v).toString()).toList();
         return new ServiceBackend(name, SemVer.parse(version), backendEndpoint, handoffEndpoint,
-                handoffEnabled, minVersion, allowed);
+                handoffEnabled, minVersion, allowed, Set.copyOf(service.getHandoffEndpointUids()));
     }
 
     private static <T> T require(T value, String key) {

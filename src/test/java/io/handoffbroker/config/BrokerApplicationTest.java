@@ -226,6 +226,45 @@ class BrokerApplicationTest {
     }
 
     @Test
+    void aHandoffEndpointUidThatIsNoUidFailsStartupNamingTheKey() {
+        for (String notAUid : new String[] {"-1", "4294967295"}) {
+            startupFailure("--broker.demo.enabled=false",
+                    "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
+                    "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"),
+                    "--broker.services[0].handoff-endpoint=" + dir.resolve("h.sock"),
+                    "--broker.services[0].handoff-endpoint-uids=1000," + notAUid)
+                    // Spring names nested keys in camel case; the message names the key as it is written.
+                    .hasStackTraceContaining("broker.services[0].handoffEndpointUids[1]")
+                    .hasStackTraceContaining("must be a uid, 0 to 4294967294 (handoff-endpoint-uids)");
+        }
+    }
+
+    @Test
+    void handoffEndpointUidsWithoutAHandoffEndpointFailStartupNamingTheKeys() {
+        startupFailure("--broker.demo.enabled=false",
+                "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"),
+                "--broker.services[0].handoff-endpoint-uids=1000")
+                .hasStackTraceContaining("broker.services[0]")
+                .hasStackTraceContaining("handoff-endpoint-uids is set but no handoff-endpoint is set");
+    }
+
+    @Test
+    void entriesSharingAHandoffEndpointThatAllowOtherUidsThereFailStartupNamingBothKeys() {
+        // One listener runs as one user: one of them would hand connections where the other refuses.
+        startupFailure("--broker.demo.enabled=false",
+                "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("x.sock"),
+                "--broker.services[0].handoff-endpoint=" + dir.resolve("h.sock"),
+                "--broker.services[0].handoff-endpoint-uids=1000",
+                "--broker.services[1].name=svc", "--broker.services[1].version=2.0.0",
+                "--broker.services[1].backend-endpoint=" + dir.resolve("y.sock"),
+                "--broker.services[1].handoff-endpoint=" + dir.resolve("h.sock"))
+                .hasStackTraceContaining("broker.services[1].handoff-endpoint-uids: any uid at handoff-endpoint "
+                        + dir.resolve("h.sock") + ", where broker.services[0] allows uids [1000]");
+    }
+
+    @Test
     void aMisspeltKeyFailsStartupNamingIt() {
         startupFailure("--broker.hello-timout=10s", "--broker.handoff.ack-deadlin=1s")
                 .hasStackTraceContaining("unknown configuration key").hasStackTraceContaining("broker.hello-timout")
