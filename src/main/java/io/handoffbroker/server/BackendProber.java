@@ -4,6 +4,7 @@ import io.handoffbroker.negotiation.BackendAvailability;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.unix.BoundedConnect;
+import io.handoffbroker.unix.PeerUidNotAllowedException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -11,6 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -30,7 +32,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A probe is a connection closed at once, without a byte: a backend's handoff
  * endpoint sees a control connection end before any offer, which is no failed handoff
- * and leaves nothing open on either side.
+ * and leaves nothing open on either side. A handoff endpoint whose service names the uids
+ * its listener may run as ({@code handoff-endpoint-uids}) answers only when its listener
+ * runs as one of them: the probe reads the listener's credentials ({@code SO_PEERCRED})
+ * on its connection, so a listener of another uid shows as not reachable, with that as
+ * the reason, and its clients are not offered a handoff ({@code permission_denied}).
  *
  * <p>Start-up probes once before the listener opens, so the first Hellos already
  * see real state. A change of a backend's reachability, or of its handoff
@@ -127,10 +133,10 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     /** Probes every backend now, on the caller's thread. */
     public void probeAll() {
         for (ServiceBackend backend : catalog.all()) {
-            String failure = probe(backend.backendEndpoint());
+            String failure = probe(backend.backendEndpoint(), Set.of());
             Optional<Path> handoffEndpoint = probesHandoffEndpoint(backend) ? backend.handoffEndpoint()
                     : Optional.empty();
-            Optional<String> handoffFailure = handoffEndpoint.map(this::probe);
+            Optional<String> handoffFailure = handoffEndpoint.map(e -> probe(e, backend.handoffEndpointUids()));
             BackendStatus status = new BackendStatus(failure == null, clock.instant(),
                     failure == null ? "reachable" : failure, handoffFailure);
             BackendStatus previous = statuses.put(backend, status);
@@ -165,11 +171,14 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     }
 
     /**
+     * @param allowedUids the uids the endpoint's listener may run as; empty means any, and then
+     *     nothing is read from the connection
      * @return null when the endpoint accepted a connection within the probe timeout (a backlog
-     *     that is full for a moment is waited out), else why not
+     *     that is full for a moment is waited out) from a listener of an allowed uid, else why not
      */
-    private @Nullable String probe(Path endpoint) {
+    private @Nullable String probe(Path endpoint, Set<Long> allowedUids) {
         try (AFUNIXSocket socket = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout)) {
+            PeerUidNotAllowedException.check(socket, endpoint, allowedUids);
             return null;
         } catch (IOException e) {
             return e.getClass().getSimpleName() + ": " + e.getMessage();

@@ -9,6 +9,8 @@ import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.PrometheusSamples;
+import io.handoffbroker.unix.PeerUidNotAllowedException;
+import io.handoffbroker.unix.ProcessUser;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -87,6 +89,40 @@ class HandoffEndpointReachabilityTest {
             assertThat(connect(broker)).isEqualTo(Route.RECONNECTED);
         }
         LiveThreads.awaitGone(threadsBefore, WAIT, "broker-", "backend-");
+    }
+
+    @Test
+    void aHandoffEndpointWhoseListenerRunsAsAUidTheServiceDoesNotAllowIsShownUnreachableWithItsUidAndNeverHandedAClient(
+            CapturedOutput output) throws Exception {
+        long ours = ProcessUser.uid();
+        long stranger = ours == 4242 ? 4243 : 4242;
+        Path pipe = dir.resolve("b").resolve("pipe.sock");
+        Path endpoint = dir.resolve("h").resolve("handoff.sock");
+        // A backend that would take the broker's handoffs, listening as this test's uid; the service allows another.
+        try (BackendServer _ = new BackendServer(pipe, Optional.of(endpoint), new EchoHandler(), 64).start();
+                RunningBroker broker = RunningBroker.start(dir.resolve("s").resolve("broker.sock"),
+                        "--broker.demo.enabled=false",
+                        "--broker.services[0].name=billing", "--broker.services[0].version=2.4.1",
+                        "--broker.services[0].backend-endpoint=" + pipe,
+                        "--broker.services[0].handoff-endpoint=" + endpoint,
+                        "--broker.services[0].handoff-endpoint-uids=" + stranger,
+                        "--broker.backend-probe.interval=" + PROBE_INTERVAL.toMillis() + "ms")) {
+            String reason = PeerUidNotAllowedException.NOT_ALLOWED + ": uid " + ours + " (pid "
+                    + ProcessHandle.current().pid() + "), allowed [" + stranger + "]";
+            assertThat(output.getOut().lines().filter(line -> line.contains("WARN") && line.contains(DOWN)
+                    && line.contains(reason))).as(output.getOut()).hasSize(1);
+            assertThat(gauge(broker)).isEqualTo(0.0);
+            JsonNode backends = backends(broker);
+            assertThat(backends.at("/status").asString()).as("clients are still served").isEqualTo("UP");
+            assertThat(backends.at("/details/billing@2.4.1").asString())
+                    .startsWith("reachable; handoff on (handoff endpoint unreachable: ").contains(reason)
+                    .contains("clients reconnect");
+            assertThat(connect(broker)).isEqualTo(Route.RECONNECTED);
+            assertThat(PrometheusSamples.parse(broker.scrape()).get("running_process_broker_v1_handoff_fallback_total",
+                    "service", "billing", "reason", "permission_denied")).isEqualTo(1.0);
+            Thread.sleep(5 * PROBE_INTERVAL.toMillis()); // probed again and again: no further line
+            assertThat(count(output, "WARN", DOWN)).as(output.getOut()).isEqualTo(1);
+        }
     }
 
     /** Connects to billing and has one echo; the route it took. */

@@ -3,10 +3,13 @@ package io.handoffbroker.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.handoffbroker.handoff.FallbackReason;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.unix.PeerUidNotAllowedException;
+import io.handoffbroker.unix.ProcessUser;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,6 +45,32 @@ class BackendProberTest {
                 assertThat(prober.handoffReachable(backend)).isTrue();
                 assertThat(prober.handoffFailure(backend)).isNull();
             }
+        }
+    }
+
+    @Test
+    void aHandoffEndpointWhoseListenerRunsAsAUidNotAllowedFailsItsProbeWithTheUidAsTheReason() throws Exception {
+        Path pipe = dir.resolve("backend.sock");
+        Path handoff = dir.resolve("handoff.sock");
+        long ours = ProcessUser.uid();
+        long stranger = ours == 4242 ? 4243 : 4242;
+        ServiceBackend pinned = HandoffFixture.handoffService(pipe, handoff).withHandoffEndpointUids(List.of(stranger));
+        ServiceBackend allowed = new ServiceBackend("allowed", pinned.version(), pipe, Optional.of(handoff), true,
+                Optional.empty(), List.of()).withHandoffEndpointUids(List.of(stranger, ours));
+        try (AFUNIXServerSocket backendPipe = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(pipe));
+                AFUNIXServerSocket endpoint = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(handoff));
+                BackendProber prober = new BackendProber(new ServiceCatalog(List.of(pinned, allowed)),
+                        Duration.ofMinutes(1), Duration.ofSeconds(1), Clock.systemUTC())) {
+            prober.probeAll();
+            assertThat(prober.isReachable(pinned)).as("backend_pipe is not pinned: its clients reconnect there")
+                    .isTrue();
+            assertThat(prober.handoffReachable(pinned)).isFalse();
+            assertThat(prober.handoffFailure(pinned)).contains(PeerUidNotAllowedException.NOT_ALLOWED)
+                    .contains("uid " + ours + " (pid " + ProcessHandle.current().pid() + ")")
+                    .contains("allowed [" + stranger + "]");
+            assertThat(FallbackReason.unreachable(prober.handoffFailure(pinned)))
+                    .as("its clients are not offered a handoff").isEqualTo(FallbackReason.PERMISSION_DENIED);
+            assertThat(prober.handoffFailure(allowed)).isNull();
         }
     }
 
