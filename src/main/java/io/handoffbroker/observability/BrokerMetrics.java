@@ -46,7 +46,8 @@ import org.slf4j.LoggerFactory;
  *       any Hello can get.</li>
  * </ul>
  * The handoff counters are registered for each configured service with every route, ACK
- * result and fallback reason.
+ * result and fallback reason, and {@code handoff_endpoint_peer_rejected} for each configured
+ * service.
  */
 public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
 
@@ -116,6 +117,7 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
                 fallbackCounter(service, reason);
             }
             handoffTimer(service);
+            endpointRejectedCounter(service);
         }
     }
 
@@ -198,6 +200,11 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         ackCounter(backend.name(), result).increment();
     }
 
+    @Override
+    public void handoffEndpointRejected(ServiceBackend backend, long peerUid, long peerPid) {
+        endpointRejectedCounter(backend.name()).increment();
+    }
+
     // The Hello inside a refused request, when it decodes: the client's service, version and
     // request_id are worth logging even when the broker said no before it read them.
     private static @Nullable Hello decodeHello(@Nullable Frame request) {
@@ -249,6 +256,13 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         return counters.computeIfAbsent(List.of("handoff_fallback", service, reason), k -> Counter.builder(PREFIX
                 + "handoff_fallback").description("Handoffs not done, by reason")
                 .tag("service", service).tag("reason", reason).register(registry));
+    }
+
+    private Counter endpointRejectedCounter(String service) {
+        return counters.computeIfAbsent(List.of("handoff_endpoint_peer_rejected", service), k -> Counter.builder(
+                PREFIX + "handoff_endpoint_peer_rejected").description("Control connections closed unused: the "
+                + "handoff endpoint's listener runs as a uid the service's handoff-endpoint-uids does not list")
+                .tag("service", service).register(registry));
     }
 
     private String serviceLabel(String name) {

@@ -118,8 +118,12 @@ class HandoffEndpointReachabilityTest {
                     .startsWith("reachable; handoff on (handoff endpoint unreachable: ").contains(reason)
                     .contains("clients reconnect");
             assertThat(connect(broker)).isEqualTo(Route.RECONNECTED);
-            assertThat(PrometheusSamples.parse(broker.scrape()).get("running_process_broker_v1_handoff_fallback_total",
-                    "service", "billing", "reason", "permission_denied")).isEqualTo(1.0);
+            PrometheusSamples samples = PrometheusSamples.parse(broker.scrape());
+            assertThat(samples.get("running_process_broker_v1_handoff_fallback_total", "service", "billing", "reason",
+                    "permission_denied")).isEqualTo(1.0);
+            // The client was not offered a handoff, but the pool's pre-dials at start-up were refused, and counted.
+            assertThat(samples.get("running_process_broker_v1_handoff_endpoint_peer_rejected_total", "service",
+                    "billing")).isPositive();
             Thread.sleep(5 * PROBE_INTERVAL.toMillis()); // probed again and again: no further line
             assertThat(count(output, "WARN", DOWN)).as(output.getOut()).isEqualTo(1);
         }

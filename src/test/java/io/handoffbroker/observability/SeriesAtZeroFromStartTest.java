@@ -86,6 +86,9 @@ class SeriesAtZeroFromStartTest {
             scrapedHandoffs.putAll(samples.all(P + "handoff_acks_total"));
             scrapedHandoffs.putAll(samples.all(P + "handoff_fallback_total"));
             assertThat(scrapedHandoffs).isEqualTo(handoffs);
+            assertThat(samples.all(P + "handoff_endpoint_peer_rejected_total")).isEqualTo(Map.of(
+                    PrometheusSamples.key(P + "handoff_endpoint_peer_rejected_total", "service", "billing"), 0.0,
+                    PrometheusSamples.key(P + "handoff_endpoint_peer_rejected_total", "service", "search"), 0.0));
             assertThat(samples.get(P + "peer_rejected_total")).isZero();
             assertThat(samples.get(P + "hello_timeouts_total")).isZero();
 
