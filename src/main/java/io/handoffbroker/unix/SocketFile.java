@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Objects;
 import java.util.Set;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -19,8 +21,10 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *
  * <p>Failure modes, each a start-up error with the path in the message: the parent
  * directory is owned by another user than this process's or root, or is group- or
- * world-writable, or is a symbolic link another user owns (whoever can change the
- * directory can replace our socket with theirs); a live
+ * world-writable; a directory above it is owned by another user, or writable by group or
+ * others without the sticky bit; a symbolic link on the way, or in a chain of links, is
+ * owned by another user (whoever can change any of these can replace our socket with
+ * theirs); a live
  * listener already answers at the path (two processes must never share one), named
  * by the {@link Party} that binds there; the path is something other than a socket.
  * A socket file nobody answers on is left over from a dead process and is replaced.
@@ -61,7 +65,7 @@ public final class SocketFile {
     /**
      * Creates the parent directory {@code 0700} if missing; refuses one another user could
      * change: owned by another user than this process's (or root), group- or world-writable,
-     * or a symbolic link owned by another user. Whoever can write the directory can rename
+     * reached through a directory or a symbolic link another user could change. Whoever can write the directory can rename
      * the socket file and put their own in its place, and its clients then connect to them.
      *
      * @param party who binds in the directory, whose setting the errors name
@@ -77,24 +81,14 @@ public final class SocketFile {
             throw new IOException("socket path " + socketPath + " has no parent directory");
         }
         createPrivately(parent);
-        String named = parent.toString();
-        if (Files.isSymbolicLink(parent)) {
-            // Its owner can point it at another directory whenever it likes, and the socket's
-            // clients with it, however safe the directory it points at now.
-            long linkOwner = ownerUid(parent, LinkOption.NOFOLLOW_LINKS);
-            if (!mayHold(linkOwner, processUid)) {
-                throw new IOException("socket directory " + parent + " is a symbolic link owned by uid " + linkOwner
-                        + ", not by this process's uid " + processUid + " (or root): uid " + linkOwner
-                        + " can point it at another directory, and the socket's clients with it; remove the link"
-                        + " or choose another " + party.setting());
-            }
-            named = parent + " (a link to " + parent.toRealPath() + ")";
-        }
-        PosixFileAttributes attributes = Files.readAttributes(parent, PosixFileAttributes.class);
+        Path real = resolveWhereNoOneElseCanChange(parent, party, processUid);
+        String named = real.equals(parent) ? parent.toString() : parent + " (" + real + " once its links are followed)";
+        PosixFileAttributes attributes = Files.readAttributes(real, PosixFileAttributes.class,
+                LinkOption.NOFOLLOW_LINKS);
         if (!attributes.isDirectory()) {
             throw new IOException("socket directory " + named + " is not a directory");
         }
-        long owner = ownerUid(parent);
+        long owner = ownerUid(real);
         if (!mayHold(owner, processUid)) {
             throw new IOException("socket directory " + named + " is owned by uid " + owner
                     + ", not by this process's uid " + processUid + " (or root): uid " + owner
@@ -106,6 +100,83 @@ public final class SocketFile {
             throw new IOException("socket directory " + named + " is group- or world-writable ("
                     + PosixFilePermissions.toString(mode) + "); make it 0700 or 0755, owned by this process's uid "
                     + processUid + ", or choose another " + party.setting());
+        }
+    }
+
+    /**
+     * {@code directory} resolved as the kernel resolves it, one name at a time, refusing
+     * anything on the way that another user could change, and so swap the socket's directory
+     * for one of theirs: a directory above it owned by another user than this process's (or
+     * root), or writable by its group or others without the sticky bit (in a sticky directory
+     * such as {@code /tmp} only an entry's owner may rename it); a symbolic link, at any step
+     * or in a chain of links, owned by another user (its owner could point it elsewhere).
+     */
+    private static Path resolveWhereNoOneElseCanChange(Path directory, Party party, long processUid)
+            throws IOException {
+        Deque<String> names = new ArrayDeque<>();
+        directory.forEach(name -> names.add(name.toString()));
+        Path at = Objects.requireNonNull(directory.getRoot(), "an absolute path");
+        int links = 0;
+        while (!names.isEmpty()) {
+            String name = names.removeFirst();
+            if (name.isEmpty() || name.equals(".")) {
+                continue;
+            }
+            if (name.equals("..")) {
+                at = at.getParent() != null ? at.getParent() : at;
+                continue;
+            }
+            refuseChangeableByOthers(at, directory, party, processUid);
+            Path next = at.resolve(name);
+            if (!Files.isSymbolicLink(next)) {
+                at = next;
+                continue;
+            }
+            if (++links > MAX_LINKS) {
+                throw new IOException("socket directory " + directory + ": more than " + MAX_LINKS
+                        + " symbolic links on the way");
+            }
+            long linkOwner = ownerUid(next, LinkOption.NOFOLLOW_LINKS);
+            if (!mayHold(linkOwner, processUid)) {
+                throw new IOException("socket directory " + directory + ": " + next + " on the way is a symbolic link"
+                        + " owned by uid " + linkOwner + ", not by this process's uid " + processUid + " (or root):"
+                        + " uid " + linkOwner + " can point it at another directory, and the socket's clients with"
+                        + " it; remove the link or choose another " + party.setting());
+            }
+            Path target = Files.readSymbolicLink(next);
+            for (int i = target.getNameCount() - 1; i >= 0; i--) {
+                names.addFirst(target.getName(i).toString());
+            }
+            if (target.isAbsolute()) {
+                at = Objects.requireNonNull(target.getRoot());
+            }
+        }
+        return at;
+    }
+
+    // As the kernel's own limit on links followed in one lookup.
+    private static final int MAX_LINKS = 40;
+
+    /** Refuses {@code above}, a directory on the way to the socket's, when another user could rename what is in it. */
+    private static void refuseChangeableByOthers(Path above, Path directory, Party party, long processUid)
+            throws IOException {
+        PosixFileAttributes attributes = Files.readAttributes(above, PosixFileAttributes.class,
+                LinkOption.NOFOLLOW_LINKS);
+        long owner = ownerUid(above, LinkOption.NOFOLLOW_LINKS);
+        if (!mayHold(owner, processUid)) {
+            throw new IOException("socket directory " + directory + ": " + above + " on the way is owned by uid "
+                    + owner + ", not by this process's uid " + processUid + " (or root): uid " + owner
+                    + " can rename what is in it and put a directory of its own in its place; choose another "
+                    + party.setting());
+        }
+        Set<PosixFilePermission> mode = attributes.permissions();
+        boolean sticky = (((Integer) Files.getAttribute(above, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 01000) != 0;
+        if (!sticky && (mode.contains(PosixFilePermission.GROUP_WRITE)
+                || mode.contains(PosixFilePermission.OTHERS_WRITE))) {
+            throw new IOException("socket directory " + directory + ": " + above + " on the way is group- or "
+                    + "world-writable without the sticky bit (" + PosixFilePermissions.toString(mode) + "): others"
+                    + " can rename what is in it and put a directory of their own in its place; choose another "
+                    + party.setting());
         }
     }
 

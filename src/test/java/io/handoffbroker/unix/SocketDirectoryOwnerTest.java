@@ -103,7 +103,8 @@ class SocketDirectoryOwnerTest {
         assertThatThrownBy(() -> SocketFile.preparePrivateParent(link.resolve("broker.sock"),
                 SocketFile.Party.BROKER))
                 .isInstanceOf(IOException.class)
-                .hasMessageContaining("socket directory " + link + " is a symbolic link owned by uid " + SOMEONE_ELSE)
+                .hasMessageContaining("socket directory " + link + ": " + link + " on the way is a symbolic link owned"
+                        + " by uid " + SOMEONE_ELSE)
                 .hasMessageContaining("choose another broker.socket-path");
     }
 
@@ -117,7 +118,65 @@ class SocketDirectoryOwnerTest {
         assertThatThrownBy(() -> SocketFile.preparePrivateParent(link.resolve("broker.sock"),
                 SocketFile.Party.BROKER))
                 .isInstanceOf(IOException.class)
-                .hasMessageContaining("socket directory " + link + " (a link to " + target.toRealPath()
-                        + ") is owned by uid " + SOMEONE_ELSE);
+                .hasMessageContaining("socket directory " + link + " (" + target.toRealPath()
+                        + " once its links are followed) is owned by uid " + SOMEONE_ELSE);
+    }
+
+    @Test
+    void aLinkAnotherUserOwnsFurtherDownAChainOfLinksIsRefused() throws Exception {
+        assumeRoot();
+        Path real = privateDirectory(dir.resolve("real"));
+        Path theirs = Files.createSymbolicLink(dir.resolve("theirs"), real);
+        Files.setAttribute(theirs, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+        Path mine = Files.createSymbolicLink(dir.resolve("handoff-broker-0"), theirs);
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(mine.resolve("broker.sock"),
+                SocketFile.Party.BROKER))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(theirs + " on the way is a symbolic link owned by uid " + SOMEONE_ELSE);
+    }
+
+    @Test
+    void aLinkAnotherUserOwnsHigherUpThePathIsRefused() throws Exception {
+        assumeRoot();
+        Path real = privateDirectory(dir.resolve("real"));
+        privateDirectory(real.resolve("sockets"));
+        Path theirs = Files.createSymbolicLink(dir.resolve("theirs"), real);
+        Files.setAttribute(theirs, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(theirs.resolve("sockets/broker.sock"),
+                SocketFile.Party.BROKER))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(theirs + " on the way is a symbolic link owned by uid " + SOMEONE_ELSE);
+    }
+
+    @Test
+    void aDirectoryAnotherUserOwnsHigherUpThePathIsRefused() throws Exception {
+        assumeRoot();
+        Path theirs = Files.createDirectory(dir.resolve("theirs"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        privateDirectory(theirs.resolve("sockets"));
+        Files.setAttribute(theirs, "unix:uid", (int) SOMEONE_ELSE);
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(theirs.resolve("sockets/broker.sock"),
+                SocketFile.Party.BROKER))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(theirs + " on the way is owned by uid " + SOMEONE_ELSE)
+                .hasMessageContaining("choose another broker.socket-path");
+    }
+
+    @Test
+    void aWorldWritableDirectoryHigherUpIsRefusedUnlessItIsSticky() throws Exception {
+        Path shared = Files.createDirectory(dir.resolve("shared"));
+        Files.setAttribute(shared, "unix:mode", 0777);
+        Path socket = privateDirectory(shared.resolve("sockets")).resolve("broker.sock");
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(shared + " on the way is group- or world-writable without the sticky bit");
+
+        Files.setAttribute(shared, "unix:mode", 01777); // as /tmp: only an entry's owner may rename it
+        assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
+                .doesNotThrowAnyException();
     }
 }
