@@ -14,6 +14,8 @@ import java.util.Deque;
 import java.util.Objects;
 import java.util.Set;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The socket file a listener binds: its private parent directory and what is
@@ -21,15 +23,16 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  *
  * <p>Failure modes, each a start-up error with the path in the message: the parent
  * directory is owned by another user than this process's or root, or is group- or
- * world-writable; a directory above it is owned by another user, or writable by group or
- * others without the sticky bit; a symbolic link on the way, or in a chain of links, is
- * owned by another user (whoever can change any of these can replace our socket with
- * theirs); a live
+ * world-writable; a directory above it is owned by another user; a symbolic link on the
+ * way, or in a chain of links, is owned by another user (whoever can change any of these
+ * can replace our socket with theirs); a live
  * listener already answers at the path (two processes must never share one), named
  * by the {@link Party} that binds there; the path is something other than a socket.
  * A socket file nobody answers on is left over from a dead process and is replaced.
  */
 public final class SocketFile {
+
+    private static final Logger log = LoggerFactory.getLogger(SocketFile.class);
 
     /**
      * Who binds a socket path and the setting that chooses it, as an error about the path
@@ -107,9 +110,10 @@ public final class SocketFile {
      * {@code directory} resolved as the kernel resolves it, one name at a time, refusing
      * anything on the way that another user could change, and so swap the socket's directory
      * for one of theirs: a directory above it owned by another user than this process's (or
-     * root), or writable by its group or others without the sticky bit (in a sticky directory
-     * such as {@code /tmp} only an entry's owner may rename it); a symbolic link, at any step
-     * or in a chain of links, owned by another user (its owner could point it elsewhere).
+     * root); a symbolic link, at any step or in a chain of links, owned by another user (its
+     * owner could point it elsewhere). A directory above it writable by its group or others
+     * without the sticky bit is warned of (in a sticky one such as {@code /tmp} only an entry's
+     * owner may rename it).
      */
     private static Path resolveWhereNoOneElseCanChange(Path directory, Party party, long processUid)
             throws IOException {
@@ -173,10 +177,13 @@ public final class SocketFile {
         boolean sticky = (((Integer) Files.getAttribute(above, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 01000) != 0;
         if (!sticky && (mode.contains(PosixFilePermission.GROUP_WRITE)
                 || mode.contains(PosixFilePermission.OTHERS_WRITE))) {
-            throw new IOException("socket directory " + directory + ": " + above + " on the way is group- or "
-                    + "world-writable without the sticky bit (" + PosixFilePermissions.toString(mode) + "): others"
-                    + " can rename what is in it and put a directory of their own in its place; choose another "
-                    + party.setting());
+            // Warned, not refused: a Kubernetes emptyDir is such a directory (0777), and where every
+            // process that can write it runs as this user, as the same-uid peer policy has it, no
+            // one else can use it. Where others can, it is theirs to act on.
+            log.warn("socket directory {}: {} on the way is group- or world-writable without the sticky bit ({}):"
+                    + " any user who can write it can rename what is in it and put a directory of their own in"
+                    + " its place; make it 0755 or 1777 (sticky), or choose another {}", directory, above,
+                    PosixFilePermissions.toString(mode), party.setting());
         }
     }
 

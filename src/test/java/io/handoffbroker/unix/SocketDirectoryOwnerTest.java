@@ -13,7 +13,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
 /**
  * Whose directory a socket may be bound in: this process's user's or root's, never another
@@ -21,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * another user needs root, so the tests that do are skipped otherwise; the others ask the
  * check for a process of another uid than this JVM's instead.
  */
+@ExtendWith(OutputCaptureExtension.class)
 class SocketDirectoryOwnerTest {
 
     private static final long SOMEONE_ELSE = 4242;
@@ -166,17 +170,20 @@ class SocketDirectoryOwnerTest {
     }
 
     @Test
-    void aWorldWritableDirectoryHigherUpIsRefusedUnlessItIsSticky() throws Exception {
+    void aWorldWritableDirectoryHigherUpIsWarnedOfUnlessItIsSticky(CapturedOutput output) throws Exception {
         Path shared = Files.createDirectory(dir.resolve("shared"));
-        Files.setAttribute(shared, "unix:mode", 0777);
+        Files.setAttribute(shared, "unix:mode", 0777); // as a Kubernetes emptyDir
         Path socket = privateDirectory(shared.resolve("sockets")).resolve("broker.sock");
+        String warning = shared + " on the way is group- or world-writable without the sticky bit";
 
-        assertThatThrownBy(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
-                .isInstanceOf(IOException.class)
-                .hasMessageContaining(shared + " on the way is group- or world-writable without the sticky bit");
-
-        Files.setAttribute(shared, "unix:mode", 01777); // as /tmp: only an entry's owner may rename it
         assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
                 .doesNotThrowAnyException();
+        assertThat(output.getAll()).contains(warning);
+
+        Files.setAttribute(shared, "unix:mode", 01777); // as /tmp: only an entry's owner may rename it
+        int before = output.getAll().length();
+        assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
+                .doesNotThrowAnyException();
+        assertThat(output.getAll().substring(before)).doesNotContain(warning);
     }
 }
