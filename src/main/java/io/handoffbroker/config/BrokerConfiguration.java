@@ -40,9 +40,14 @@ public class BrokerConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
-    BackendProber backendProber(ServiceCatalog catalog, BrokerProperties properties) {
-        return new BackendProber(catalog, properties.getHandoff().isEnabled(), properties.getBackendProbe().getInterval(),
-                properties.getBackendProbe().getTimeout(), Clock.systemUTC());
+    BackendProber backendProber(ServiceCatalog catalog, BrokerProperties properties,
+            ObjectProvider<HandoffEvents> events) {
+        BackendProber prober = new BackendProber(catalog, properties.getHandoff().isEnabled(),
+                properties.getBackendProbe().getInterval(), properties.getBackendProbe().getTimeout(), Clock.systemUTC());
+        // Counted as the pool's refused dials are: a listener replaced after start-up is met by probes only.
+        HandoffEvents handoffEvents = events.getIfAvailable(() -> HandoffEvents.NONE);
+        prober.reportListenerRefusalsTo(handoffEvents::handoffEndpointRejected);
+        return prober;
     }
 
     @Bean

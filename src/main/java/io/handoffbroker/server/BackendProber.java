@@ -11,6 +11,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -52,6 +53,13 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
      *
      * @param handoffFailure why the handoff endpoint did not answer, when it has one and did not
      */
+    /** Told of each probe that found a handoff endpoint's listener running as a uid its service does not list. */
+    @FunctionalInterface
+    public interface ListenerRefusals {
+
+        void refused(ServiceBackend backend, long listenerUid, long listenerPid);
+    }
+
     public record BackendStatus(boolean reachable, Instant probedAt, String detail, Optional<String> handoffFailure) {
     }
 
@@ -61,6 +69,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     private final Duration timeout;
     private final Clock clock;
     private final Map<ServiceBackend, BackendStatus> statuses = new ConcurrentHashMap<>();
+    private volatile ListenerRefusals refusals = (backend, uid, pid) -> { };
     private @Nullable ScheduledExecutorService scheduler;
 
     /** A prober for a broker whose handoff route is on ({@code broker.handoff.enabled}). */
@@ -79,6 +88,15 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         this.interval = interval;
         this.timeout = timeout;
         this.clock = clock;
+    }
+
+    /**
+     * Where to report a probe refused for its listener's uid: each probe while the wrong
+     * listener stays, so that a socket replaced after start-up is counted although the prober
+     * keeps clients (and with them the pool's dials) away from it.
+     */
+    public void reportListenerRefusalsTo(ListenerRefusals refusals) {
+        this.refusals = Objects.requireNonNull(refusals);
     }
 
     /** Probes every backend once, then keeps probing every interval on a daemon thread. */
@@ -136,7 +154,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
             String failure = probe(backend.backendEndpoint(), Set.of());
             Optional<Path> handoffEndpoint = probesHandoffEndpoint(backend) ? backend.handoffEndpoint()
                     : Optional.empty();
-            Optional<String> handoffFailure = handoffEndpoint.map(e -> probe(e, backend.handoffEndpointUids()));
+            Optional<String> handoffFailure = handoffEndpoint.map(e -> probeHandoff(backend, e));
             BackendStatus status = new BackendStatus(failure == null, clock.instant(),
                     failure == null ? "reachable" : failure, handoffFailure);
             BackendStatus previous = statuses.put(backend, status);
@@ -177,11 +195,29 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
      *     that is full for a moment is waited out) from a listener of an allowed uid, else why not
      */
     private @Nullable String probe(Path endpoint, Set<Long> allowedUids) {
-        try (AFUNIXSocket socket = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout)) {
-            PeerUidNotAllowedException.check(socket, endpoint, allowedUids);
+        try {
+            probeOrThrow(endpoint, allowedUids);
             return null;
         } catch (IOException e) {
             return e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+    }
+
+    private @Nullable String probeHandoff(ServiceBackend backend, Path endpoint) {
+        try {
+            probeOrThrow(endpoint, backend.handoffEndpointUids());
+            return null;
+        } catch (PeerUidNotAllowedException e) {
+            refusals.refused(backend, e.uid(), e.pid());
+            return e.getClass().getSimpleName() + ": " + e.getMessage();
+        } catch (IOException e) {
+            return e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+    }
+
+    private void probeOrThrow(Path endpoint, Set<Long> allowedUids) throws IOException {
+        try (AFUNIXSocket socket = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout)) {
+            PeerUidNotAllowedException.check(socket, endpoint, allowedUids);
         }
     }
 

@@ -61,7 +61,13 @@ class BackendProberTest {
                 AFUNIXServerSocket endpoint = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(handoff));
                 BackendProber prober = new BackendProber(new ServiceCatalog(List.of(pinned, allowed)),
                         Duration.ofMinutes(1), Duration.ofSeconds(1), Clock.systemUTC())) {
+            List<String> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
+            prober.reportListenerRefusalsTo((backend, uid, pid) -> refused.add(backend.name() + " " + uid + " " + pid));
             prober.probeAll();
+            prober.probeAll();
+            assertThat(refused).as("each probe that met the wrong listener, not only the first")
+                    .containsExactly(pinned.name() + " " + ours + " " + ProcessHandle.current().pid(),
+                            pinned.name() + " " + ours + " " + ProcessHandle.current().pid());
             assertThat(prober.isReachable(pinned)).as("backend_pipe is not pinned: its clients reconnect there")
                     .isTrue();
             assertThat(prober.handoffReachable(pinned)).isFalse();
