@@ -48,8 +48,26 @@ public final class BrokerLifecycle implements SmartLifecycle {
         this.events = events;
         // Unreachable through its path, the listener serves nobody new: a restart binds the path again.
         this.socketFileWatch = new SocketFileWatch(server, SocketFileWatch.INTERVAL,
-                () -> AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN),
-                () -> AvailabilityChangeEvent.publish(events, this, LivenessState.CORRECT));
+                () -> liveness(LivenessState.BROKEN), this::socketFileIsBack);
+    }
+
+    // Under this object's lock: the watch's thread and the event loop's report to it, and a loop
+    // that failed must never be reported live again by a socket file that came back meanwhile.
+    private boolean loopFailed;
+
+    private synchronized void liveness(LivenessState state) {
+        AvailabilityChangeEvent.publish(events, this, state);
+    }
+
+    synchronized void loopFailed() {
+        loopFailed = true;
+        liveness(LivenessState.BROKEN);
+    }
+
+    synchronized void socketFileIsBack() {
+        if (!loopFailed) {
+            liveness(LivenessState.CORRECT);
+        }
     }
 
     @Override
@@ -71,7 +89,7 @@ public final class BrokerLifecycle implements SmartLifecycle {
         prober.start();
         orchestrator.pool().prepareAll();
         // A loop that failed serves nobody, and only a restart brings it back: say so to the liveness probe.
-        server.onLoopFailure(() -> AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN));
+        server.onLoopFailure(this::loopFailed);
         try {
             server.start();
             socketFileWatch.start();

@@ -3,7 +3,10 @@
  * connections on one event-loop thread (waiting on epoll, or junixsocket's selector
  * where epoll cannot be used), checks each peer's kernel credentials,
  * reads exactly one Hello per connection under the first-frame deadline,
- * answers it, and drains on shutdown.
+ * answers it, and drains on shutdown. Two threads of its own watch from outside the
+ * loop: the backend prober (each backend's endpoints, every probe interval) and the
+ * socket-file watch (once a second, that the socket path still names the listener's
+ * socket, and reports when it stops, or starts again, to do so).
  *
  * <p>Descriptor ownership: the event loop owns every client connection from
  * accept until it either closes it (refusals, reconnect route, timeouts, peer

@@ -32,6 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.springframework.boot.availability.ApplicationAvailability;
+import org.springframework.boot.availability.LivenessState;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -130,6 +132,23 @@ class BrokerApplicationTest {
             assertThat(broker.at("/status").asString()).as("back-pressure, not a fault").isEqualTo("UP");
             assertThat(JSON.readTree(get(port, "/actuator/health/readiness")).at("/status").asString())
                     .isEqualTo("UP");
+        }
+    }
+
+    @Test
+    void aSocketFileThatComesBackDoesNotMakeABrokerWhoseLoopFailedLiveAgain() throws Exception {
+        // The watch and the loop report from threads of their own; in whatever order, once the loop
+        // failed only a restart helps. Driven here as the two threads would, in the worst order.
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext context = start("--server.port=0", "--broker.socket-path=" + socket)) {
+            BrokerLifecycle lifecycle = context.getBean(BrokerLifecycle.class);
+            ApplicationAvailability availability = context.getBean(ApplicationAvailability.class);
+            lifecycle.socketFileIsBack();
+            assertThat(availability.getLivenessState()).as("no loop failed: back is live").isEqualTo(
+                    LivenessState.CORRECT);
+            lifecycle.loopFailed();
+            lifecycle.socketFileIsBack();
+            assertThat(availability.getLivenessState()).isEqualTo(LivenessState.BROKEN);
         }
     }
 
