@@ -3,8 +3,9 @@
  * {@code application.yml} (refusing keys it does not know from files and the command
  * line), builds the plain-Java broker from it, and ties the listener, the backend
  * prober and the demo service into the application's lifecycle (start before
- * traffic, drain on SIGTERM, liveness broken when the event loop fails or the socket file is lost, and never
- * made correct again by the file's return once the loop failed). A start it
+ * traffic, drain on SIGTERM, liveness broken when the event loop fails or the
+ * socket file is lost, and never made correct again by the file's return once the
+ * loop failed). A start it
  * refuses is a {@code BrokerStartupException} naming the key, reported by its failure
  * analyzer as Spring Boot's "APPLICATION FAILED TO START" block.
  *
