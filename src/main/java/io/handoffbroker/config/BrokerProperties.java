@@ -33,6 +33,7 @@ public class BrokerProperties {
     // (uid_t) -1 is no uid: it means "unchanged" to chown(2) and setreuid(2).
     static final long MAX_UID = 4_294_967_294L;
     private static final String UID_MESSAGE = "must be a uid, 0 to 4294967294 (handoff-endpoint-uids)";
+    private static final String PEER_UID_MESSAGE = "must be a uid, 0 to 4294967294 (allowed-uids)";
 
     /** Unix socket clients connect to. Default: $XDG_RUNTIME_DIR/handoff-broker/broker.sock, else a per-user directory in the temp dir. */
     private @Nullable Path socketPath;
@@ -176,7 +177,8 @@ public class BrokerProperties {
         private PeerPolicyKind policy = PeerPolicyKind.SAME_UID;
 
         /** The uids admitted when the policy is allow-list. */
-        private List<@NotNull @Min(0) Long> allowedUids = new ArrayList<>();
+        private List<@NotNull(message = PEER_UID_MESSAGE) @Min(value = 0, message = PEER_UID_MESSAGE)
+                @Max(value = MAX_UID, message = PEER_UID_MESSAGE) Long> allowedUids = new ArrayList<>();
 
         public PeerPolicyKind getPolicy() {
             return policy;

@@ -259,6 +259,15 @@ class BrokerApplicationTest {
     }
 
     @Test
+    void anAllowedPeerUidThatIsNoUidFailsStartupNamingTheKey() {
+        for (String notAUid : new String[] {"-1", "4294967295"}) {
+            startupFailure("--broker.peer.policy=allow-list", "--broker.peer.allowed-uids=1000," + notAUid)
+                    .hasStackTraceContaining("broker.peer.allowedUids[1]")
+                    .hasStackTraceContaining("must be a uid, 0 to 4294967294 (allowed-uids)");
+        }
+    }
+
+    @Test
     void handoffEndpointUidsWithoutAHandoffEndpointFailStartupNamingTheKeys() {
         startupFailure("--broker.demo.enabled=false",
                 "--broker.services[0].name=svc", "--broker.services[0].version=1.0.0",
