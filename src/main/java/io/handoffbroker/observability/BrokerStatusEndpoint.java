@@ -61,6 +61,9 @@ public final class BrokerStatusEndpoint {
             b.put("backend_endpoint", backend.backendEndpoint().toString());
             b.put("handoff_endpoint", backend.handoffEndpoint().map(Object::toString).orElse(null));
             b.put("handoff_enabled", backend.acceptsHandoffs());
+            // Empty: any uid may listen there (handoff-endpoint-uids unset).
+            b.put("handoff_endpoint_uids", List.copyOf(backend.handoffEndpointUids()));
+            b.put("handoff_endpoint_failure", prober.handoffFailure(backend));
             backend.handoffEndpoint().ifPresent(e -> {
                 ControlConnectionPool.Stats stats = orchestrator.pool().stats(e);
                 b.put("pool", Map.of("idle", stats.idle(), "active", stats.active()));

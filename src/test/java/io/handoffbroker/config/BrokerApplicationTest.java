@@ -92,6 +92,9 @@ class BrokerApplicationTest {
             JsonNode status = JSON.readTree(get(port, "/actuator/broker"));
             assertThat(status.at("/schema_version").asInt()).isEqualTo(1);
             assertThat(status.at("/backends/0/service").asString()).isEqualTo("echo");
+            assertThat(status.at("/backends/0/handoff_endpoint_uids").toString())
+                    .as("the demo's endpoint is pinned to the broker's own uid").isEqualTo("[" + ProcessUser.uid() + "]");
+            assertThat(status.at("/backends/0/handoff_endpoint_failure").isNull()).as("it answers").isTrue();
             assertThat(status.at("/event_loop_waits_on").asString()).isIn("epoll", "selector");
             assertThat(status.at("/handoff_deliveries_queued").isIntegralNumber()).isTrue();
             assertThat(status.at("/handoff_deliveries_queued").asInt()).isZero();
