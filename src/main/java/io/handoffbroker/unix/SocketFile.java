@@ -13,6 +13,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,6 +34,9 @@ import org.slf4j.LoggerFactory;
 public final class SocketFile {
 
     private static final Logger log = LoggerFactory.getLogger(SocketFile.class);
+
+    // Directories on the way to a socket already warned of as writable by others, in this process.
+    private static final Set<Path> warnedOf = ConcurrentHashMap.newKeySet();
 
     /**
      * Who binds a socket path and the setting that chooses it, as an error about the path
@@ -83,7 +87,6 @@ public final class SocketFile {
         if (parent == null) {
             throw new IOException("socket path " + socketPath + " has no parent directory");
         }
-        createPrivately(parent);
         Path real = resolveWhereNoOneElseCanChange(parent, party, processUid);
         String named = real.equals(parent) ? parent.toString() : parent + " (" + real + " once its links are followed)";
         PosixFileAttributes attributes = Files.readAttributes(real, PosixFileAttributes.class,
@@ -132,6 +135,11 @@ public final class SocketFile {
             }
             refuseChangeableByOthers(at, directory, party, processUid);
             Path next = at.resolve(name);
+            if (!Files.exists(next, LinkOption.NOFOLLOW_LINKS)) {
+                // Created here, in a directory already checked, never before the check: through a link
+                // or in a directory another user controls, it would be made wherever they chose.
+                createPrivately(next);
+            }
             if (!Files.isSymbolicLink(next)) {
                 at = next;
                 continue;
@@ -180,6 +188,9 @@ public final class SocketFile {
             // Warned, not refused: a Kubernetes emptyDir is such a directory (0777), and where every
             // process that can write it runs as this user, as the same-uid peer policy has it, no
             // one else can use it. Where others can, it is theirs to act on.
+            if (!warnedOf.add(above)) {
+                return; // said once; the broker prepares its directory twice at start-up
+            }
             log.warn("socket directory {}: {} on the way is group- or world-writable without the sticky bit ({}):"
                     + " any user who can write it can rename what is in it and put a directory of their own in"
                     + " its place; make it 0755 or 1777 (sticky), or choose another {}", directory, above,
@@ -204,19 +215,12 @@ public final class SocketFile {
 
     // Every directory this creates is 0700, ancestors included: a tree made for sockets is nobody else's.
     private static void createPrivately(Path directory) throws IOException {
-        if (Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        Path up = directory.getParent();
-        if (up != null) {
-            createPrivately(up);
-        }
         try {
             Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(PRIVATE_DIRECTORY));
             // The umask may have narrowed the mode further; set it exactly.
             Files.setPosixFilePermissions(directory, PRIVATE_DIRECTORY);
         } catch (FileAlreadyExistsException raced) {
-            // Another process created it meanwhile; the caller checks it like any existing directory.
+            // Another process created it meanwhile; it is checked like any existing entry.
         }
     }
 

@@ -10,6 +10,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -167,6 +168,31 @@ class SocketDirectoryOwnerTest {
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(theirs + " on the way is owned by uid " + SOMEONE_ELSE)
                 .hasMessageContaining("choose another broker.socket-path");
+    }
+
+    @Test
+    void nothingIsCreatedThroughALinkAnotherUserOwnsBeforeItIsRefused() throws Exception {
+        assumeRoot();
+        Path victim = privateDirectory(dir.resolve("victim"));
+        Path theirs = Files.createSymbolicLink(dir.resolve("app"), victim);
+        Files.setAttribute(theirs, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(theirs.resolve("run/x/broker.sock"),
+                SocketFile.Party.BROKER)).isInstanceOf(IOException.class)
+                .hasMessageContaining(theirs + " on the way is a symbolic link owned by uid " + SOMEONE_ELSE);
+        assertThat(victim.resolve("run")).as("created where the link pointed").doesNotExist();
+    }
+
+    @Test
+    void missingDirectoriesAreCreatedPrivatelyOneByOneUnderCheckedOnes() throws Exception {
+        Path socket = privateDirectory(dir.resolve("base")).resolve("a/b/c/broker.sock");
+
+        SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER);
+
+        for (Path created : List.of(dir.resolve("base/a"), dir.resolve("base/a/b"), dir.resolve("base/a/b/c"))) {
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(created))).as(created.toString())
+                    .isEqualTo("rwx------");
+        }
     }
 
     @Test
