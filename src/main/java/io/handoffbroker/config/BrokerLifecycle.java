@@ -10,7 +10,9 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.LivenessState;
 import org.springframework.boot.availability.ReadinessState;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
 
 /**
@@ -25,7 +27,7 @@ import org.springframework.context.SmartLifecycle;
  * <p>Its phase is above the web server's, so it starts after the actuator is up
  * and stops (drains) while the actuator still answers.
  */
-public final class BrokerLifecycle implements SmartLifecycle {
+public final class BrokerLifecycle implements SmartLifecycle, ApplicationListener<ApplicationReadyEvent> {
 
     static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 512;
 
@@ -47,13 +49,14 @@ public final class BrokerLifecycle implements SmartLifecycle {
         this.gracePeriod = gracePeriod;
         this.events = events;
         // Unreachable through its path, the listener serves nobody new: a restart binds the path again.
-        this.socketFileWatch = new SocketFileWatch(server, SocketFileWatch.INTERVAL,
-                () -> liveness(LivenessState.BROKEN), this::socketFileIsBack);
+        this.socketFileWatch = new SocketFileWatch(server, SocketFileWatch.INTERVAL, this::socketFileLost,
+                this::socketFileIsBack);
     }
 
     // Under this object's lock: the watch's thread and the event loop's report to it, and a loop
     // that failed must never be reported live again by a socket file that came back meanwhile.
     private boolean loopFailed;
+    private boolean socketFileLost;
 
     private synchronized void liveness(LivenessState state) {
         AvailabilityChangeEvent.publish(events, this, state);
@@ -64,9 +67,26 @@ public final class BrokerLifecycle implements SmartLifecycle {
         liveness(LivenessState.BROKEN);
     }
 
+    private synchronized void socketFileLost() {
+        socketFileLost = true;
+        liveness(LivenessState.BROKEN);
+    }
+
     synchronized void socketFileIsBack() {
+        socketFileLost = false;
         if (!loopFailed) {
             liveness(LivenessState.CORRECT);
+        }
+    }
+
+    /**
+     * Spring Boot declares the application live once it has started, after this lifecycle's
+     * start: a loop that failed, or a socket file lost, in between would be hidden by it.
+     */
+    @Override
+    public synchronized void onApplicationEvent(ApplicationReadyEvent ready) {
+        if (loopFailed || socketFileLost) {
+            liveness(LivenessState.BROKEN);
         }
     }
 

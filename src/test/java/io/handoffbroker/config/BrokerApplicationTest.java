@@ -10,6 +10,7 @@ import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.server.BrokerEvents;
+import io.handoffbroker.server.BrokerServer;
 import io.handoffbroker.server.ClientConnection;
 import io.handoffbroker.unix.ProcessUser;
 import java.io.PrintWriter;
@@ -36,10 +37,12 @@ import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.availability.LivenessState;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Primary;
+import org.springframework.context.event.ContextRefreshedEvent;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -181,6 +184,39 @@ class BrokerApplicationTest {
                 @Override
                 public void connectionOpened(ClientConnection connection) {
                     throw new AssertionError("an error no connection can be blamed for");
+                }
+            };
+        }
+    }
+
+    @Test
+    void aLoopThatFailsBeforeTheApplicationHasStartedIsNotDeclaredLiveBySpringBoot() throws Exception {
+        // Spring Boot declares liveness CORRECT once the context is refreshed, after the broker started.
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext context = new SpringApplicationBuilder(HandoffBrokerApplication.class,
+                LoopKillingEvents.class, KillTheLoopOnRefresh.class)
+                .run("--server.port=0", "--broker.socket-path=" + socket)) {
+            assertThat(context.getBean(BrokerServer.class).isListening()).as("the loop failed during start-up")
+                    .isFalse();
+            assertThat(context.getBean(ApplicationAvailability.class).getLivenessState())
+                    .isEqualTo(LivenessState.BROKEN);
+        }
+    }
+
+    @Configuration
+    static class KillTheLoopOnRefresh {
+
+        @Bean
+        ApplicationListener<ContextRefreshedEvent> killTheLoop() {
+            return refreshed -> {
+                BrokerServer server = refreshed.getApplicationContext().getBean(BrokerServer.class);
+                try (AFUNIXSocket client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(server.socketPath()))) {
+                    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                    while (server.isListening() && System.nanoTime() < deadline) {
+                        Thread.onSpinWait();
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
                 }
             };
         }
