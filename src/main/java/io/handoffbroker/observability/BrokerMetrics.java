@@ -262,7 +262,7 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         return counters.computeIfAbsent(List.of("handoff_endpoint_peer_rejected", service), k -> Counter.builder(
                 PREFIX + "handoff_endpoint_peer_rejected").description("Connections to the handoff "
                 + "endpoint closed unused, its listener running as a uid the service's handoff-endpoint-uids does not "
-                + "list: the pool's dials, and a probe every probe interval while that listener stays")
+                + "list: the pool's dials, and one probe a probe interval while that listener stays")
                 .tag("service", service).register(registry));
     }
 

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -49,17 +50,21 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackendProber.class);
 
     /**
-     * The last probe of one backend.
-     *
-     * @param handoffFailure why the handoff endpoint did not answer, when it has one and did not
+     * Told, once per service and probe round, when a probe found a handoff endpoint's listener
+     * running as a uid the service does not list (as the pool counts a refused dial once per
+     * service).
      */
-    /** Told of each probe that found a handoff endpoint's listener running as a uid its service does not list. */
     @FunctionalInterface
     public interface ListenerRefusals {
 
         void refused(ServiceBackend backend, long listenerUid, long listenerPid);
     }
 
+    /**
+     * The last probe of one backend.
+     *
+     * @param handoffFailure why the handoff endpoint did not answer, when it has one and did not
+     */
     public record BackendStatus(boolean reachable, Instant probedAt, String detail, Optional<String> handoffFailure) {
     }
 
@@ -150,11 +155,12 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
 
     /** Probes every backend now, on the caller's thread. */
     public void probeAll() {
+        Set<String> refusedThisRound = new HashSet<>();
         for (ServiceBackend backend : catalog.all()) {
             String failure = probe(backend.backendEndpoint(), Set.of());
             Optional<Path> handoffEndpoint = probesHandoffEndpoint(backend) ? backend.handoffEndpoint()
                     : Optional.empty();
-            Optional<String> handoffFailure = handoffEndpoint.map(e -> probeHandoff(backend, e));
+            Optional<String> handoffFailure = handoffEndpoint.map(e -> probeHandoff(backend, e, refusedThisRound));
             BackendStatus status = new BackendStatus(failure == null, clock.instant(),
                     failure == null ? "reachable" : failure, handoffFailure);
             BackendStatus previous = statuses.put(backend, status);
@@ -203,12 +209,14 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         }
     }
 
-    private @Nullable String probeHandoff(ServiceBackend backend, Path endpoint) {
+    private @Nullable String probeHandoff(ServiceBackend backend, Path endpoint, Set<String> refusedThisRound) {
         try {
             probeOrThrow(endpoint, backend.handoffEndpointUids());
             return null;
         } catch (PeerUidNotAllowedException e) {
-            refusals.refused(backend, e.uid(), e.pid());
+            if (refusedThisRound.add(backend.name())) {
+                refusals.refused(backend, e.uid(), e.pid());
+            }
             return e.getClass().getSimpleName() + ": " + e.getMessage();
         } catch (IOException e) {
             return e.getClass().getSimpleName() + ": " + e.getMessage();

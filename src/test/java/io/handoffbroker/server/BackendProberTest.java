@@ -10,6 +10,7 @@ import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.unix.PeerUidNotAllowedException;
 import io.handoffbroker.unix.ProcessUser;
+import io.handoffbroker.wire.SemVer;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -57,15 +58,18 @@ class BackendProberTest {
         ServiceBackend pinned = HandoffFixture.handoffService(pipe, handoff).withHandoffEndpointUids(List.of(stranger));
         ServiceBackend allowed = new ServiceBackend("allowed", pinned.version(), pipe, Optional.of(handoff), true,
                 Optional.empty(), List.of()).withHandoffEndpointUids(List.of(stranger, ours));
+        // Another version of the pinned service at the same endpoint: counted with it, once a round.
+        ServiceBackend pinnedToo = new ServiceBackend(pinned.name(), SemVer.parse("9.9.9"), pipe,
+                Optional.of(handoff), true, Optional.empty(), List.of()).withHandoffEndpointUids(List.of(stranger));
         try (AFUNIXServerSocket backendPipe = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(pipe));
                 AFUNIXServerSocket endpoint = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(handoff));
-                BackendProber prober = new BackendProber(new ServiceCatalog(List.of(pinned, allowed)),
+                BackendProber prober = new BackendProber(new ServiceCatalog(List.of(pinned, pinnedToo, allowed)),
                         Duration.ofMinutes(1), Duration.ofSeconds(1), Clock.systemUTC())) {
             List<String> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
             prober.reportListenerRefusalsTo((backend, uid, pid) -> refused.add(backend.name() + " " + uid + " " + pid));
             prober.probeAll();
             prober.probeAll();
-            assertThat(refused).as("each probe that met the wrong listener, not only the first")
+            assertThat(refused).as("each probe round that met the wrong listener, not only the first; once a service")
                     .containsExactly(pinned.name() + " " + ours + " " + ProcessHandle.current().pid(),
                             pinned.name() + " " + ours + " " + ProcessHandle.current().pid());
             assertThat(prober.isReachable(pinned)).as("backend_pipe is not pinned: its clients reconnect there")
