@@ -62,9 +62,6 @@ public final class BackendServer implements AutoCloseable {
     static final SocketFile.Party BACKEND_PIPE = new SocketFile.Party("backend",
             "backend_pipe (the BackendServer's endpoint)");
 
-    /** The largest user id: uid_t is 32 bits, and (uid_t) -1 means no user. */
-    static final long MAX_UID = 0xFFFF_FFFEL;
-
     // How often an accept thread waiting for a slot checks whether the server closed.
     private static final Duration SLOT_POLL = Duration.ofMillis(100);
 
@@ -170,8 +167,8 @@ public final class BackendServer implements AutoCloseable {
         }
         for (Long uid : uids) {
             Objects.requireNonNull(uid, "uids holds null");
-            if (uid < 0 || uid > MAX_UID) {
-                throw new IllegalArgumentException("uids holds " + uid + ", which is no user id (0 to " + MAX_UID
+            if (uid < 0 || uid > ProcessUser.MAX_UID) {
+                throw new IllegalArgumentException("uids holds " + uid + ", which is no user id (0 to " + ProcessUser.MAX_UID
                         + ")");
             }
         }

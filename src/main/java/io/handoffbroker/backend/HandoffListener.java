@@ -2,6 +2,7 @@ package io.handoffbroker.backend;
 
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.SocketFile;
+import io.handoffbroker.unix.ThrottledWarning;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.FrameLimit;
@@ -22,7 +23,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
@@ -96,15 +96,15 @@ final class HandoffListener implements AutoCloseable {
     /** The handoff endpoint, as an error about its path names it. */
     static final SocketFile.Party HANDOFF_ENDPOINT = new SocketFile.Party("backend",
             "handoff endpoint (the BackendServer's handoffEndpoint)");
-    private static final long WARNING_INTERVAL_NANOS = Duration.ofSeconds(10).toNanos();
+    private static final Duration WARNING_INTERVAL = Duration.ofSeconds(10);
 
     private final Path endpoint;
     private final Adopter adopter;
     private final Set<Long> brokerUids;
     private final int maxControls;
     private final Duration offerLimit;
-    private final ThrottledWarning overLimit = new ThrottledWarning();
-    private final ThrottledWarning notAllowed = new ThrottledWarning();
+    private final ThrottledWarning overLimit = new ThrottledWarning(WARNING_INTERVAL);
+    private final ThrottledWarning notAllowed = new ThrottledWarning(WARNING_INTERVAL);
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
     private @Nullable BoundListener listener;
@@ -215,26 +215,6 @@ final class HandoffListener implements AutoCloseable {
             return "a peer whose credentials could not be read (" + e + ")";
         }
         return brokerUids.contains(peer.getUid()) ? null : "uid " + peer.getUid() + " (pid " + peer.getPid() + ")";
-    }
-
-    /**
-     * A warning a flood of events would repeat: logged at most once per interval, with how many
-     * happened since the last one. Accept thread only.
-     */
-    private static final class ThrottledWarning {
-
-        private long loggedAt = System.nanoTime() - WARNING_INTERVAL_NANOS;
-        private long sinceLogged;
-
-        void count(LongConsumer warn) {
-            sinceLogged++;
-            long now = System.nanoTime();
-            if (now - loggedAt >= WARNING_INTERVAL_NANOS) {
-                warn.accept(sinceLogged);
-                loggedAt = now;
-                sinceLogged = 0;
-            }
-        }
     }
 
     /** Control connections being served now. */

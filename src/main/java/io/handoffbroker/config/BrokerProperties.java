@@ -1,5 +1,6 @@
 package io.handoffbroker.config;
 
+import io.handoffbroker.unix.ProcessUser;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
@@ -30,8 +31,6 @@ public class BrokerProperties {
     // Every duration at most a century: added to the nanosecond clock, a much longer one
     // overflows (at about 292 years) and would fail start-up without naming its key.
     static final long MAX_DAYS = 36_500;
-    // (uid_t) -1 is no uid: it means "unchanged" to chown(2) and setreuid(2).
-    static final long MAX_UID = 4_294_967_294L;
     private static final String UID_MESSAGE = "must be a uid, 0 to 4294967294 (handoff-endpoint-uids)";
     private static final String PEER_UID_MESSAGE = "must be a uid, 0 to 4294967294 (allowed-uids)";
 
@@ -178,7 +177,7 @@ public class BrokerProperties {
 
         /** The uids admitted when the policy is allow-list. */
         private List<@NotNull(message = PEER_UID_MESSAGE) @Min(value = 0, message = PEER_UID_MESSAGE)
-                @Max(value = MAX_UID, message = PEER_UID_MESSAGE) Long> allowedUids = new ArrayList<>();
+                @Max(value = ProcessUser.MAX_UID, message = PEER_UID_MESSAGE) Long> allowedUids = new ArrayList<>();
 
         public PeerPolicyKind getPolicy() {
             return policy;
@@ -504,7 +503,7 @@ public class BrokerProperties {
          * directory is not private to the backend's user.
          */
         private List<@NotNull(message = UID_MESSAGE) @Min(value = 0, message = UID_MESSAGE)
-                @Max(value = MAX_UID, message = UID_MESSAGE) Long> handoffEndpointUids = new ArrayList<>();
+                @Max(value = ProcessUser.MAX_UID, message = UID_MESSAGE) Long> handoffEndpointUids = new ArrayList<>();
 
         /** Optional lowest wanted_version accepted. */
         @Pattern(regexp = SEMVER, message = SEMVER_MESSAGE)

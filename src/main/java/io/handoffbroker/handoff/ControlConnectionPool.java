@@ -2,6 +2,7 @@ package io.handoffbroker.handoff;
 
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.unix.PeerUidNotAllowedException;
+import io.handoffbroker.unix.ThrottledWarning;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -55,7 +56,7 @@ public final class ControlConnectionPool implements AutoCloseable {
     // The handoff's deadline, for a dial Commons Pool makes on the borrowing thread.
     private static final ScopedValue<Long> DIAL_BY = ScopedValue.newInstance();
     private static final Duration POLL_WAIT = Duration.ofMillis(1);
-    private static final long WARNING_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final Duration WARNING_INTERVAL = Duration.ofSeconds(10);
 
     private final PoolSettings settings;
     private final HandoffEvents events;
@@ -315,15 +316,13 @@ public final class ControlConnectionPool implements AutoCloseable {
                 events.handoffEndpointRejected(backend, stranger.uid(), stranger.pid());
             }
         }
-        long count = endpointServed.refusedSinceWarned();
-        if (count > 0) {
-            log.warn("handoff endpoint {} of {}: {} control connection(s) closed unused since the last such "
-                    + "warning: the process listening there (pid {}) runs as uid {}, and handoff-endpoint-uids allows "
-                    + "{} only; no client connection is handed to it, and its clients reconnect through backend_pipe "
-                    + "(permission_denied). Find out who replaced the socket file, or name the backend's uid there",
-                    endpoint, endpointServed.labels(), count, stranger.pid(), stranger.uid(),
-                    endpointServed.allowedUids);
-        }
+        // A backend replaced for good would be refused at every dial: workers, the evictor, refills.
+        endpointServed.refusals.count(count -> log.warn("handoff endpoint {} of {}: {} control connection(s) "
+                + "closed unused since the last such warning: the process listening there (pid {}) runs as uid {}, "
+                + "and handoff-endpoint-uids allows {} only; no client connection is handed to it, and its clients "
+                + "reconnect through backend_pipe (permission_denied). Find out who replaced the socket file, or name "
+                + "the backend's uid there", endpoint, endpointServed.labels(), count, stranger.pid(), stranger.uid(),
+                endpointServed.allowedUids));
     }
 
     /** The backends that hand connections to one endpoint, and the uids its listener may run as. */
@@ -331,8 +330,7 @@ public final class ControlConnectionPool implements AutoCloseable {
 
         final Set<Long> allowedUids;
         final List<ServiceBackend> backends = new CopyOnWriteArrayList<>();
-        private long warnedAt = System.nanoTime() - WARNING_INTERVAL_NANOS;
-        private long sinceWarned;
+        final ThrottledWarning refusals = new ThrottledWarning(WARNING_INTERVAL);
 
         Served(Set<Long> allowedUids) {
             this.allowedUids = allowedUids;
@@ -340,23 +338,6 @@ public final class ControlConnectionPool implements AutoCloseable {
 
         String labels() {
             return backends.stream().map(ServiceBackend::label).collect(Collectors.joining(", "));
-        }
-
-        /**
-         * Counts one refused dial; the dials refused since the last warning when one is due now
-         * (at most one per 10 s: a backend replaced for good would be refused at every dial), else 0.
-         * Dials run on several threads: workers, the pool's evictor, refills.
-         */
-        synchronized long refusedSinceWarned() {
-            sinceWarned++;
-            long now = System.nanoTime();
-            if (now - warnedAt < WARNING_INTERVAL_NANOS) {
-                return 0;
-            }
-            warnedAt = now;
-            long count = sinceWarned;
-            sinceWarned = 0;
-            return count;
         }
     }
 

@@ -6,6 +6,9 @@ public final class ProcessUser {
     /** The superuser, who can reach into any process of the machine anyway. */
     public static final long ROOT = 0;
 
+    /** The largest user id: uid_t is 32 bits, and (uid_t) -1, one more, means no user. */
+    public static final long MAX_UID = 0xFFFF_FFFEL;
+
     private ProcessUser() {
     }
 

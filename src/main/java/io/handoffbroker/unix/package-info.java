@@ -10,7 +10,8 @@
  * with {@code SCM_RIGHTS}, {@code close(2)}, {@code getsockopt(2)} and {@code getpeername(2)}
  * for a backend receiving descriptors and checking what it received), the process's own
  * uid, refusing a dialled listener that runs as a uid not allowed ({@code SO_PEERCRED}), and
- * an {@code epoll(7)} instance for the broker's event loop.
+ * an {@code epoll(7)} instance for the broker's event loop; and a warning given at most once
+ * per interval, for events at a socket that can come in floods.
  *
  * <p>This package never decides anything about the protocol and never keeps a
  * descriptor: callers own every socket they pass in, and every descriptor number
