@@ -39,6 +39,13 @@ class SocketDirectoryOwnerTest {
         return path;
     }
 
+    /** A symbolic link at {@code link} to {@code target}, owned by {@link #SOMEONE_ELSE} (needs root). */
+    private static Path linkOfSomeoneElse(Path link, Path target) throws IOException {
+        Files.createSymbolicLink(link, target);
+        Files.setAttribute(link, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+        return link;
+    }
+
     private static long owner(Path path) throws IOException {
         return ((Number) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue();
     }
@@ -101,8 +108,7 @@ class SocketDirectoryOwnerTest {
     void aSymbolicLinkAnotherUserOwnsIsRefusedThoughItPointsAtThisProcesssDirectory() throws Exception {
         assumeRoot();
         Path target = privateDirectory(dir.resolve("real"));
-        Path link = Files.createSymbolicLink(dir.resolve("handoff-broker-0"), target);
-        Files.setAttribute(link, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+        Path link = linkOfSomeoneElse(dir.resolve("handoff-broker-0"), target);
         assertThat(owner(target)).as("precondition: the directory pointed at is ours").isEqualTo(ProcessUser.uid());
 
         assertThatThrownBy(() -> SocketFile.preparePrivateParent(link.resolve("broker.sock"),
@@ -131,8 +137,7 @@ class SocketDirectoryOwnerTest {
     void aLinkAnotherUserOwnsFurtherDownAChainOfLinksIsRefused() throws Exception {
         assumeRoot();
         Path real = privateDirectory(dir.resolve("real"));
-        Path theirs = Files.createSymbolicLink(dir.resolve("theirs"), real);
-        Files.setAttribute(theirs, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+        Path theirs = linkOfSomeoneElse(dir.resolve("theirs"), real);
         Path mine = Files.createSymbolicLink(dir.resolve("handoff-broker-0"), theirs);
 
         assertThatThrownBy(() -> SocketFile.preparePrivateParent(mine.resolve("broker.sock"),
@@ -146,8 +151,7 @@ class SocketDirectoryOwnerTest {
         assumeRoot();
         Path real = privateDirectory(dir.resolve("real"));
         privateDirectory(real.resolve("sockets"));
-        Path theirs = Files.createSymbolicLink(dir.resolve("theirs"), real);
-        Files.setAttribute(theirs, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+        Path theirs = linkOfSomeoneElse(dir.resolve("theirs"), real);
 
         assertThatThrownBy(() -> SocketFile.preparePrivateParent(theirs.resolve("sockets/broker.sock"),
                 SocketFile.Party.BROKER))
@@ -174,8 +178,7 @@ class SocketDirectoryOwnerTest {
     void nothingIsCreatedThroughALinkAnotherUserOwnsBeforeItIsRefused() throws Exception {
         assumeRoot();
         Path victim = privateDirectory(dir.resolve("victim"));
-        Path theirs = Files.createSymbolicLink(dir.resolve("app"), victim);
-        Files.setAttribute(theirs, "unix:uid", (int) SOMEONE_ELSE, LinkOption.NOFOLLOW_LINKS);
+        Path theirs = linkOfSomeoneElse(dir.resolve("app"), victim);
 
         assertThatThrownBy(() -> SocketFile.preparePrivateParent(theirs.resolve("run/x/broker.sock"),
                 SocketFile.Party.BROKER)).isInstanceOf(IOException.class)
