@@ -181,8 +181,12 @@ public final class BackendServer implements AutoCloseable {
     }
 
     /**
-     * Binds the endpoints (creating their directories, replacing stale socket files)
-     * and starts accepting. A server starts once: a start that fails closes it (whatever it
+     * Binds the endpoints and starts accepting. Each endpoint's directory is created {@code 0700}
+     * when missing, and refused, as the broker refuses its own, when another user could change it:
+     * owned by a user other than this process's (or root), group- or world-writable, or reached
+     * through a directory or a symbolic link another user owns; whoever can change it can put a
+     * listener of their own in the backend's place. A stale socket file is replaced; a live
+     * listener at either path is refused. A server starts once: a start that fails closes it (whatever it
      * had bound is released), and so does {@link #close()}; to try again, make a new one.
      *
      * @throws IllegalStateException when the server was started before or closed, before

@@ -5,7 +5,6 @@ import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
@@ -18,7 +17,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One of the backend's listening sockets with its accept thread: binds at a path
- * (creating its directory, replacing a stale socket file, refusing a live one),
+ * (creating its directory 0700 if missing, refusing one another user could change, as
+ * the broker does its own; replacing a stale socket file, refusing a live one),
  * hands every accepted connection to a consumer, and on close stops the thread and
  * removes the socket file only while it is still the one it bound.
  *
@@ -52,10 +52,9 @@ final class BoundListener implements AutoCloseable {
      */
     static BoundListener start(Path path, SocketFile.Party party, String threadName, Consumer<AFUNIXSocket> onAccept)
             throws IOException {
-        Path parent = path.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
+        // The broker's own rule for its socket: whoever can change the directory can put their
+        // listener in the backend's place and be handed its clients.
+        SocketFile.preparePrivateParent(path, party);
         SocketFile.claim(path, party);
         // No deleteOnClose: junixsocket would unlink by path, a successor's file included.
         AFUNIXServerSocket socket = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path), false);

@@ -13,6 +13,10 @@
  * protocol is server-first must not take handoffs: no handoff endpoint, or
  * {@code handoff-enabled: false} for the service in the broker's configuration.
  *
+ * <p>An endpoint's directory is held to the broker's rule for its own socket
+ * ({@code SocketFile}): created {@code 0700} when missing, refused when another user could
+ * change it, since whoever can could put a listener in the backend's place.
+ *
  * <p>Descriptor ownership: the server owns each accepted connection and closes it
  * when the handler returns or throws; the handler must not keep it. A handed-off
  * descriptor is the server's from the moment it is received, before the ACK, until
