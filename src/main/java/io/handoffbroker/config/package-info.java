@@ -10,7 +10,8 @@
  * analyzer as Spring Boot's "APPLICATION FAILED TO START" block.
  *
  * <p>It owns no protocol logic and no descriptor. The service catalog, the backend
- * prober and the router are replaceable by a user bean ({@code @ConditionalOnMissingBean});
+ * prober and the router (the {@code HandoffOrchestrator}) are replaceable by a user bean of
+ * that class ({@code @ConditionalOnMissingBean});
  * the listener, its drain state and the lifecycle are not.
  */
 @NullMarked
