@@ -26,13 +26,18 @@ final class ReplayGuard {
 
     /** Records the token; false when it was consumed before (a replay). */
     synchronized boolean consume(HandoffToken token, long nowNanos) {
-        while (!order.isEmpty()
-                && (order.size() >= capacity || nowNanos - order.peekFirst().atNanos() >= retentionNanos)) {
+        while (!order.isEmpty() && nowNanos - order.peekFirst().atNanos() >= retentionNanos) {
             seen.remove(order.pollFirst().token());
         }
-        if (!seen.add(token)) {
+        // Checked before room is made: making room first forgot the oldest token, and let its replay
+        // through whenever the guard was full.
+        if (seen.contains(token)) {
             return false;
         }
+        if (order.size() >= capacity) {
+            seen.remove(order.pollFirst().token());
+        }
+        seen.add(token);
         order.addLast(new Seen(token, nowNanos));
         return true;
     }
