@@ -203,7 +203,8 @@ class HandoffEndToEndTest {
         try (ServiceConnection warmUp = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(HandoffFixture.echo(warmUp.socket(), "warm")).isEqualTo("warm");
         }
-        RecordingHandoffEvents.awaitTrue(() -> backend.openConnections() == 0, EVENT_WAIT);
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.openConnections() == 0, EVENT_WAIT))
+                .as("the warm-up connection served and released before the baseline").isTrue();
         OpenDescriptors.Snapshot baseline = OpenDescriptors.stable(Duration.ofMillis(150), Duration.ofSeconds(3));
 
         for (int i = 0; i < 10; i++) {

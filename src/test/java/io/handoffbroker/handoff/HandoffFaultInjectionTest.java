@@ -339,7 +339,8 @@ class HandoffFaultInjectionTest {
                 throw new UncheckedIOException(e);
             }
         }, OWN_THREAD);
-        Thread.sleep(100);
+        // The second client comes while the first exchange holds the only connection (300 ms).
+        assertThat(backend.awaitExchange(1, MARGIN)).as("the first handoff holds the control connection").isNotNull();
         try (ServiceConnection second = client.connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(second.route()).as("%s", second.fallbackReason()).isEqualTo(Route.HANDED_OFF);
             assertThat(HandoffFixture.echo(second.socket(), "second")).isEqualTo("second");
