@@ -5,6 +5,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.server.ClientConnection;
 import io.handoffbroker.server.ConnectionRouter;
 import io.handoffbroker.server.HelloReplies;
+import io.handoffbroker.unix.Posix;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.HandoffToken;
@@ -485,9 +486,13 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     /**
      * Writes the handoff-ready relay (EVENT, 0xD0FF) on the broker's copy of the
-     * client connection. The connection is non-blocking and holds at most the
-     * Negotiated reply the client is reading, so a relay of a few dozen bytes fits;
-     * if it did not, the relay is abandoned and the client's wait expires.
+     * client connection, without ever waiting. A client that follows the protocol holds
+     * at most the Negotiated reply unread, so a relay of a few dozen bytes fits; one that
+     * sent data before its relay, or a backend that wrote first, can have filled the client's
+     * receive queue, and then the relay is abandoned (the client's wait expires). Never a
+     * blocking write: the descriptor was passed, its file status flags are shared with the
+     * backend, and a backend that made it blocking would otherwise hold the event loop
+     * for as long as the client does not read.
      */
     private void relay(ClientConnection client, HandoffToken token, boolean accepted, String detail) {
         HandoffAck ack = HandoffAck.newBuilder()
@@ -496,24 +501,35 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 .setErrorDetail(detail)
                 .setCorrelationId(client.id())
                 .build();
-        ByteBuffer bytes = ByteBuffer.wrap(FrameIO.encode(
-                Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, client.id(), ack)));
+        byte[] frame = FrameIO.encode(
+                Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, client.id(), ack));
         // A write from an interrupted thread (a worker stopped by close(), or close() itself) would
         // close the channel instead, and shut down a socket the backend may own by now.
         boolean interrupted = Thread.interrupted();
         try {
-            client.channel().write(bytes);
-            if (bytes.hasRemaining()) {
-                log.warn("connection {}: relay did not fit the socket buffer ({} of {} bytes written)", client.id(),
-                        bytes.position(), bytes.capacity());
+            int written = writeWithoutWaiting(client, frame);
+            if (written < frame.length) {
+                log.warn("connection {}: relay did not fit the client's receive queue ({} of {} bytes written):"
+                        + " the client sent data before its relay, or the backend wrote first", client.id(),
+                        written, frame.length);
             }
         } catch (IOException e) {
-            log.info("connection {}: relay could not be written: {}", client.id(), e.toString());
+            log.info("connection {}: relay could not be written: {}", client.id(), e.getMessage());
         } finally {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    private static int writeWithoutWaiting(ClientConnection client, byte[] frame) throws IOException {
+        if (Posix.available()) {
+            return Posix.sendWithoutWaiting(Posix.number(client.channel().getFileDescriptor()), frame);
+        }
+        // Without native calls, the channel's write: it waits if the backend made the socket blocking.
+        ByteBuffer bytes = ByteBuffer.wrap(frame);
+        client.channel().write(bytes);
+        return bytes.position();
     }
 
     public PendingHandoffs pending() {

@@ -68,10 +68,14 @@ public final class Posix {
     private static final int AF_UNIX = 1;
     private static final int ENOTSOCK = 88;
     private static final int ENOTCONN = 107;
+    private static final int EPIPE = 32;
+    private static final int ECONNRESET = 104;
     // struct sockaddr_un (110 bytes, the family first) with room to spare, then a socklen_t.
     private static final int ADDRESS_BYTES = 112;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_CTRUNC = 0x8;
+    private static final int MSG_DONTWAIT = 0x40;
+    private static final int MSG_NOSIGNAL = 0x4000;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     /** The most bytes one {@link #receive} takes: a handoff token is 16. */
     private static final int MAX_RECEIVE = 256;
@@ -162,6 +166,52 @@ public final class Posix {
         if (result < 0) {
             throw new IOException("shutdown(" + descriptor + ") failed: errno " + scratch.errno());
         }
+    }
+
+    /**
+     * One {@code send(2)} of {@code bytes} that never waits, whatever the socket's mode
+     * ({@code MSG_DONTWAIT}, and {@code MSG_NOSIGNAL}: a peer gone is an error, not a signal).
+     * A descriptor passed to another process shares its file status flags with it, and that
+     * process may have made the socket blocking since; a plain write would then wait for
+     * room for as long as the peer does not read. A signal during the call is retried.
+     *
+     * @return the bytes the socket took: all of them, fewer, or 0 when it had no room
+     */
+    public static int sendWithoutWaiting(int socket, byte[] bytes) throws IOException {
+        Calls calls = required();
+        Scratch scratch = calls.scratch();
+        // A relay fits the thread's scratch memory; only a long refusal detail needs more.
+        try (Arena arena = bytes.length <= MAX_RECEIVE ? null : Arena.ofConfined()) {
+            MemorySegment buffer = arena == null ? scratch.data() : arena.allocate(bytes.length);
+            MemorySegment.copy(bytes, 0, buffer, ValueLayout.JAVA_BYTE, 0, bytes.length);
+            while (true) {
+                long sent;
+                try {
+                    sent = (long) calls.send().invokeExact(scratch.callState(), socket, buffer, (long) bytes.length,
+                            MSG_DONTWAIT | MSG_NOSIGNAL);
+                } catch (Throwable unexpected) {
+                    throw new IOException("send(" + socket + ") failed", unexpected);
+                }
+                if (sent >= 0) {
+                    return (int) sent;
+                }
+                int errno = scratch.errno();
+                if (errno == EAGAIN) {
+                    return 0;
+                }
+                if (errno != EINTR) {
+                    throw new IOException("send(" + socket + ") failed: " + describe(errno));
+                }
+            }
+        }
+    }
+
+    private static String describe(int errno) {
+        return switch (errno) {
+            case EPIPE -> "the peer closed its end (EPIPE)";
+            case ECONNRESET -> "the peer reset the connection (ECONNRESET)";
+            default -> "errno " + errno;
+        };
     }
 
     /**
@@ -382,7 +432,8 @@ public final class Posix {
     }
 
     private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown, MethodHandle recvmsg,
-            MethodHandle close, MethodHandle getsockopt, MethodHandle getpeername, ThreadLocal<Scratch> scratches) {
+            MethodHandle send, MethodHandle close, MethodHandle getsockopt, MethodHandle getpeername,
+            ThreadLocal<Scratch> scratches) {
 
         Scratch scratch() {
             return scratches.get();
@@ -402,6 +453,8 @@ public final class Posix {
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
                 MethodHandle recvmsg = libc.function("recvmsg", FunctionDescriptor.of(
                         ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+                MethodHandle send = libc.function("send", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
                 MethodHandle close = libc.function("close",
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
                 MethodHandle getsockopt = libc.function("getsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT,
@@ -410,7 +463,7 @@ public final class Posix {
                 MethodHandle getpeername = libc.function("getpeername", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                         ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
                 ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> Scratch.allocate(callStateLayout, libc));
-                return new Calls(poll, fcntl, shutdown, recvmsg, close, getsockopt, getpeername, scratches);
+                return new Calls(poll, fcntl, shutdown, recvmsg, send, close, getsockopt, getpeername, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
                         + "handed-off connections are served through socket objects", unavailable.toString());

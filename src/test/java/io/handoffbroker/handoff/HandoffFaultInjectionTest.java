@@ -10,9 +10,11 @@ import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.OpenDescriptors;
+import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.WireProtocol;
 import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.Hello;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -183,6 +185,32 @@ class HandoffFaultInjectionTest {
 
         assertNextHandoffSucceeds();
         OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
+    }
+
+    @Test
+    void aRelayThatCannotBeWrittenNeverHoldsTheEventLoop() throws Exception {
+        startBroker();
+        warmUp(); // a control connection is pooled: the next handoff concludes on the event loop
+        backend.then(ScriptedHandoffBackend.fillTheClientMakeItBlockingThenAccept());
+        Hello wantsHandoff = RawClient.hello(HandoffFixture.SERVICE, HandoffFixture.VERSION).toBuilder()
+                .setClientCapabilities(WireProtocol.CAP_HANDLE_PASSING).build();
+        try (RawClient stalled = RawClient.connect(broker.socketPath(), Duration.ofSeconds(5))) {
+            stalled.send(RawClient.helloFrame(wantsHandoff, 1)); // and never reads
+            ScriptedHandoffBackend.Exchange exchange = backend.awaitExchange(2, MARGIN);
+            assertThat(exchange).as("the stalled client's offer").isNotNull();
+            try {
+                assertThat(RecordingHandoffEvents.awaitTrue(
+                        () -> broker.events().ackResults(AckResult.ACCEPTED) == 2, MARGIN))
+                        .as("the ACK concluded while the client reads nothing: %s", broker.events()).isTrue();
+                // The loop is free: another client is answered while the first still reads nothing.
+                try (RawClient next = RawClient.connect(broker.socketPath(), Duration.ofSeconds(2))) {
+                    assertThat(next.hello(RawClient.hello(HandoffFixture.SERVICE, HandoffFixture.VERSION))
+                            .hasNegotiated()).isTrue();
+                }
+            } finally {
+                exchange.releaseDescriptors();
+            }
+        }
     }
 
     @Test

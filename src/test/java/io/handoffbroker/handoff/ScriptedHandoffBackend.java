@@ -1,7 +1,8 @@
 package io.handoffbroker.handoff;
 
-import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.demo.EchoHandler;
+import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Posix;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.FrameLimit;
@@ -378,6 +379,23 @@ public final class ScriptedHandoffBackend implements AutoCloseable {
     public static Behaviour acceptAndEcho() {
         return exchange -> {
             exchange.adoptAndEcho();
+            exchange.sendAck(exchange.correctAck(true, "").build(), exchange.frame.getRequestId());
+        };
+    }
+
+    /**
+     * A backend that writes first: it fills the client's receive queue, makes the socket
+     * blocking (as a backend adopting it does; the broker's copy shares the mode), and then
+     * accepts. The descriptor stays in the exchange, for the test to release.
+     */
+    public static Behaviour fillTheClientMakeItBlockingThenAccept() {
+        return exchange -> {
+            int client = Posix.number(exchange.descriptors.getFirst());
+            byte[] chunk = new byte[64 * 1024];
+            while (Posix.sendWithoutWaiting(client, chunk) > 0) {
+                // until the client's queue has no more room
+            }
+            Posix.makeBlocking(client);
             exchange.sendAck(exchange.correctAck(true, "").build(), exchange.frame.getRequestId());
         };
     }

@@ -45,6 +45,41 @@ class PosixTest {
     }
 
     @Test
+    @Timeout(10)
+    void aSendWithoutWaitingOnABlockingSocketTakesWhatFitsAndThenNothing() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel sender = pair.getSocket1(); AFUNIXSocketChannel receiver = pair.getSocket2()) {
+            sender.configureBlocking(true);
+            int descriptor = Posix.number(sender.getFileDescriptor());
+            byte[] chunk = new byte[64 * 1024];
+            long taken = 0;
+            int sent;
+            while ((sent = Posix.sendWithoutWaiting(descriptor, chunk)) > 0) {
+                taken += sent;
+            }
+
+            assertThat(taken).as("what the receiver's queue took before it was full").isPositive();
+            assertThat(Posix.sendWithoutWaiting(descriptor, new byte[] {1})).as("full: nothing, and no wait")
+                    .isZero();
+            ByteBuffer drained = ByteBuffer.allocate(chunk.length);
+            receiver.read(drained);
+            assertThat(Posix.sendWithoutWaiting(descriptor, new byte[] {1, 2, 3})).as("room again").isEqualTo(3);
+        }
+    }
+
+    @Test
+    void aSendWithoutWaitingToAClosedPeerSaysSo() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel sender = pair.getSocket1()) {
+            pair.getSocket2().close();
+            int descriptor = Posix.number(sender.getFileDescriptor());
+
+            assertThatThrownBy(() -> Posix.sendWithoutWaiting(descriptor, new byte[] {1}))
+                    .isInstanceOf(IOException.class).hasMessageContaining("the peer closed its end (EPIPE)");
+        }
+    }
+
+    @Test
     void aListenerIsReadableExactlyWhileAConnectionWaitsToBeAccepted() throws Exception {
         AFUNIXSocketAddress address = AFUNIXSocketAddress.of(dir.resolve("l.sock"));
         try (AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open()) {
