@@ -6,6 +6,7 @@ import io.handoffbroker.server.ClientConnection;
 import io.handoffbroker.server.ConnectionRouter;
 import io.handoffbroker.server.HelloReplies;
 import io.handoffbroker.unix.Posix;
+import io.handoffbroker.unix.ThrottledWarning;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.HandoffToken;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -70,6 +72,8 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     private final HandoffEndpointProbe handoffEndpoint;
     private final HandoffEvents events;
     private final ThreadPoolExecutor workers;
+    // A client that floods its own connection before the relay decides how often this repeats.
+    private final ThrottledWarning relaysNotFitting = new ThrottledWarning(Duration.ofSeconds(10));
 
     public HandoffOrchestrator(HandoffSettings settings, HelloReplies replies, PendingHandoffs pending,
             ControlConnectionPool pool, WireHandoffDelivery delivery, LateAckWatcher watcher,
@@ -509,9 +513,10 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         try {
             int written = writeWithoutWaiting(client, frame);
             if (written < frame.length) {
-                log.warn("connection {}: relay did not fit the client's receive queue ({} of {} bytes written):"
-                        + " the client sent data before its relay, or the backend wrote first", client.id(),
-                        written, frame.length);
+                relaysNotFitting.count(count -> log.warn("connection {}: relay did not fit the client's receive "
+                        + "queue ({} of {} bytes written): the client sent data before its relay, or the backend "
+                        + "wrote first ({} such relays since the last such warning)", client.id(), written,
+                        frame.length, count));
             }
         } catch (IOException e) {
             log.info("connection {}: relay could not be written: {}", client.id(), e.getMessage());

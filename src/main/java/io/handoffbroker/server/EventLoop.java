@@ -5,6 +5,7 @@ import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
+import io.handoffbroker.unix.ThrottledWarning;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.IncompleteFrameException;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Comparator;
 import java.util.PriorityQueue;
@@ -62,6 +64,9 @@ final class EventLoop implements Runnable, Reactor {
     private final long helloTimeoutNanos;
     private final AtomicLong connectionIds;
     private final AtomicInteger openConnections = new AtomicInteger();
+    // Both repeat as fast as clients connect: a process the policy keeps out decides how often.
+    private final ThrottledWarning rejectedPeers = new ThrottledWarning(WARNING_INTERVAL);
+    private final ThrottledWarning connectionLimitReached = new ThrottledWarning(WARNING_INTERVAL);
     private final ArrayDeque<ClientConnection> byDeadline = new ArrayDeque<>();
     private final HelloMemory helloMemory;
     // Hellos whose body found no room in helloMemory, unread in their sockets, in arrival order.
@@ -73,6 +78,7 @@ final class EventLoop implements Runnable, Reactor {
     private final Runnable onFailure;
     private final int listenerDescriptor;
     private static final int ACCEPT_BURST = 16;
+    private static final Duration WARNING_INTERVAL = Duration.ofSeconds(10);
     private static final long FIRST_ACCEPT_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long LONGEST_ACCEPT_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -347,8 +353,9 @@ final class EventLoop implements Runnable, Reactor {
             return;
         }
         if (!settings.peerPolicy().admits(peer)) {
-            log.warn("rejected peer pid={} uid={} gid={}: not admitted by the peer policy {}; closed without reply",
-                    peer.pid(), peer.uid(), peer.gid(), settings.peerPolicy());
+            rejectedPeers.count(count -> log.warn("rejected peer pid={} uid={} gid={}: not admitted by the peer "
+                    + "policy {}; closed without reply ({} rejected since the last such warning)", peer.pid(),
+                    peer.uid(), peer.gid(), settings.peerPolicy(), count));
             events.peerRejected(peer);
             Descriptors.closeQuietly(channel);
             return;
@@ -515,8 +522,9 @@ final class EventLoop implements Runnable, Reactor {
 
     private void pauseAtConnectionLimit() {
         stopWatchingListener(AcceptState.AT_CONNECTION_LIMIT);
-        log.warn("connection limit of {} reached; new clients wait in the backlog until a connection closes",
-                settings.maxConnections());
+        connectionLimitReached.count(count -> log.warn("connection limit of {} reached ({} times since the last "
+                + "such warning); new clients wait in the backlog until a connection closes",
+                settings.maxConnections(), count));
         // A connection closed on another thread between the limit check and the pause saw no
         // pause to end: look again, or accepting could stay paused with nothing left to close.
         if (openConnections.get() < settings.maxConnections()) {

@@ -35,7 +35,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
 /**
  * The peer policy decides from the kernel-verified uid of each connection; a peer
@@ -118,6 +121,25 @@ class PeerPolicyTest {
             assertThat(peer.pid()).isEqualTo(ProcessHandle.current().pid());
         });
         assertThat(broker.server().openConnections()).isZero();
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void aPeerKeptOutOverAndOverIsCountedEachTimeAndWarnedOfOnce(CapturedOutput output) throws Exception {
+        Assumptions.assumeTrue(ProcessUser.uid() != 12345, "this process must not run as uid 12345");
+        start(new PeerPolicy.AllowedUids(Set.of(12345L)));
+
+        for (int i = 0; i < 50; i++) {
+            try (UnixChannelClient client = UnixChannelClient.connect(broker.socketPath())) {
+                assertThat(client.readUntilClosed(Duration.ofSeconds(5)).closed()).isTrue();
+            }
+        }
+
+        await("every rejection reported", Duration.ofSeconds(5), () -> events.rejected.size() == 50);
+        // The process kept out does not decide how much the broker logs.
+        assertThat(output.getOut().lines().filter(line -> line.contains("rejected peer pid="))).as(output.getOut())
+                .singleElement().asString().contains("uid=" + ProcessUser.uid())
+                .contains("1 rejected since the last such warning");
     }
 
     // --- a real second uid -----------------------------------------------------------------------
