@@ -140,6 +140,15 @@ public final class ControlConnection implements AutoCloseable {
     }
 
     /**
+     * For a connection that is not {@link #isClean() clean}: whether the backend closed it (end
+     * of stream, or a reset), rather than writing bytes nobody asked for. Without native calls it
+     * cannot be told apart, and a closed connection is assumed.
+     */
+    public boolean closedByPeer() {
+        return !channel.isOpen() || !Posix.available() || Posix.atEndOfStream(descriptor);
+    }
+
+    /**
      * Sends the 16 token bytes with the descriptor attached (SCM_RIGHTS).
      *
      * @throws DescriptorNotSentException when nothing was sent: the caller still owns the

@@ -344,6 +344,7 @@ public final class ControlConnectionPool implements AutoCloseable {
     private final class Factory extends BasePooledObjectFactory<ControlConnection> {
 
         private final Path endpoint;
+        private final ThrottledWarning strayBytes = new ThrottledWarning(WARNING_INTERVAL);
 
         Factory(Path endpoint) {
             this.endpoint = endpoint;
@@ -377,14 +378,19 @@ public final class ControlConnectionPool implements AutoCloseable {
         public boolean validateObject(PooledObject<ControlConnection> pooled) {
             ControlConnection connection = pooled.getObject();
             boolean clean = connection.isClean();
-            if (!clean && connection.exchanges() > 0
-                    && closedAfterExchangeAt.put(endpoint, System.nanoTime()) == null) {
-                // A connection returned clean after its exchange is unusable by the next one: this
-                // backend closes (or scribbles on) its control connections after each exchange.
+            if (clean || connection.exchanges() == 0) {
+                return clean;
+            }
+            // Returned clean after its exchange, and unusable by the next one.
+            if (!connection.closedByPeer()) {
+                // Bytes after the ACK: this connection is spoilt, the backend's others need not be.
+                strayBytes.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed since the "
+                        + "last such warning because the backend wrote more than its ACK on them", endpoint, count));
+            } else if (closedAfterExchangeAt.put(endpoint, System.nanoTime()) == null) {
                 log.info("handoff endpoint {}: the backend does not keep control connections; "
                         + "dialling one per handoff", endpoint);
             }
-            return clean;
+            return false;
         }
 
         @Override

@@ -74,6 +74,7 @@ public final class Posix {
     private static final int ADDRESS_BYTES = 112;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_CTRUNC = 0x8;
+    private static final int MSG_PEEK = 0x2;
     private static final int MSG_DONTWAIT = 0x40;
     private static final int MSG_NOSIGNAL = 0x4000;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
@@ -203,6 +204,34 @@ public final class Posix {
                     throw new IOException("send(" + socket + ") failed: " + describe(errno));
                 }
             }
+        }
+    }
+
+    /**
+     * True when the peer has closed the connection and nothing is left to read before its end,
+     * or it reset the connection; false while bytes wait or nothing does. Reads nothing off the
+     * stream ({@code MSG_PEEK}), never waits, and takes in no descriptor that came with bytes.
+     */
+    public static boolean atEndOfStream(int socket) {
+        Calls calls = CALLS;
+        if (calls == null) {
+            return false;
+        }
+        Scratch scratch = calls.scratch();
+        try {
+            while (true) {
+                long read = (long) calls.recv().invokeExact(scratch.callState(), socket, scratch.data(), 1L,
+                        MSG_PEEK | MSG_DONTWAIT);
+                if (read >= 0) {
+                    return read == 0;
+                }
+                int errno = scratch.errno();
+                if (errno != EINTR) {
+                    return errno == ECONNRESET;
+                }
+            }
+        } catch (Throwable unexpected) {
+            return false;
         }
     }
 
@@ -432,7 +461,7 @@ public final class Posix {
     }
 
     private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown, MethodHandle recvmsg,
-            MethodHandle send, MethodHandle close, MethodHandle getsockopt, MethodHandle getpeername,
+            MethodHandle send, MethodHandle recv, MethodHandle close, MethodHandle getsockopt, MethodHandle getpeername,
             ThreadLocal<Scratch> scratches) {
 
         Scratch scratch() {
@@ -455,6 +484,8 @@ public final class Posix {
                         ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
                 MethodHandle send = libc.function("send", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
                         ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+                MethodHandle recv = libc.function("recv", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
                 MethodHandle close = libc.function("close",
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
                 MethodHandle getsockopt = libc.function("getsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT,
@@ -463,7 +494,7 @@ public final class Posix {
                 MethodHandle getpeername = libc.function("getpeername", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                         ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
                 ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> Scratch.allocate(callStateLayout, libc));
-                return new Calls(poll, fcntl, shutdown, recvmsg, send, close, getsockopt, getpeername, scratches);
+                return new Calls(poll, fcntl, shutdown, recvmsg, send, recv, close, getsockopt, getpeername, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
                         + "handed-off connections are served through socket objects", unavailable.toString());

@@ -409,6 +409,10 @@ class HandoffFaultInjectionTest {
         // The stray second ACK must not answer the next offer: the pool drops that connection and dials.
         assertNextHandoffSucceeds();
         assertThat(backend.controlConnectionsAccepted()).isEqualTo(2);
+        // One spoilt connection is not a backend that closes its connections: the new one is reused.
+        assertNextHandoffSucceeds();
+        assertNextHandoffSucceeds();
+        assertThat(backend.controlConnectionsAccepted()).as("control connections dialled").isEqualTo(2);
         assertThat(broker.events().fallbackCounts()).isEmpty();
         OpenDescriptors.awaitAtMost(baseline, DESCRIPTOR_WAIT);
     }

@@ -68,6 +68,24 @@ class PosixTest {
     }
 
     @Test
+    void theEndOfStreamIsToldApartFromBytesWaitingWithoutReadingThem() throws Exception {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try (AFUNIXSocketChannel reader = pair.getSocket1(); AFUNIXSocketChannel writer = pair.getSocket2()) {
+            int descriptor = Posix.number(reader.getFileDescriptor());
+            assertThat(Posix.atEndOfStream(descriptor)).as("nothing waiting, peer open").isFalse();
+
+            writer.write(ByteBuffer.wrap(new byte[] {7}));
+            writer.close();
+            assertThat(Posix.atEndOfStream(descriptor)).as("a byte before the end").isFalse();
+            assertThat(Posix.atEndOfStream(descriptor)).as("and the byte left where it was").isFalse();
+
+            ByteBuffer one = ByteBuffer.allocate(2);
+            assertThat(reader.read(one)).isEqualTo(1);
+            assertThat(Posix.atEndOfStream(descriptor)).as("only the end left").isTrue();
+        }
+    }
+
+    @Test
     void aSendWithoutWaitingToAClosedPeerSaysSo() throws Exception {
         AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
         try (AFUNIXSocketChannel sender = pair.getSocket1()) {
