@@ -92,6 +92,10 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         this.helloTimeouts = Counter.builder(PREFIX + "hello_timeouts")
                 .description("Connections closed because no complete Hello arrived within the hello timeout")
                 .register(registry);
+        for (String outcome : concat(OF_A_CONFIGURED_VERSION, outcomes(ErrorCode.ERROR_VERSION_BLOCKED,
+                ErrorCode.ERROR_SERVICE_UNKNOWN))) {
+            undeliveredCounter(outcome);
+        }
         this.serviceNames = catalog.all().stream().map(ServiceBackend::name).collect(Collectors.toSet());
         this.versions = catalog.all().stream().map(b -> b.name() + "@" + b.version()).collect(Collectors.toSet());
         for (String outcome : OF_AN_UNKNOWN_SERVICE) {
@@ -160,6 +164,11 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     @Override
     public void peerRejected(PeerIdentity peer) {
         peerRejected.increment();
+    }
+
+    @Override
+    public void helloUndelivered(ClientConnection connection, HelloDecision decision) {
+        undeliveredCounter(decision.outcome()).increment();
     }
 
     @Override
@@ -272,6 +281,13 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
 
     private String versionLabel(String name, String version) {
         return versions.contains(name + "@" + version) ? version : OTHER_VERSION;
+    }
+
+    private Counter undeliveredCounter(String outcome) {
+        return counters.computeIfAbsent(List.of("hello_undelivered", outcome), k -> Counter.builder(
+                PREFIX + "hello_undelivered").description("Hellos decided whose reply did not reach the client: it "
+                + "closed first, or did not read the reply before the hello timeout; counted here, not in hello_total")
+                .tag("outcome", outcome).register(registry));
     }
 
     private static List<String> outcomes(ErrorCode... codes) {

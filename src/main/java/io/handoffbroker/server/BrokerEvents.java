@@ -25,6 +25,14 @@ public interface BrokerEvents {
     default void helloAnswered(ClientConnection connection, HelloDecision decision, long durationNanos) {
     }
 
+    /**
+     * A Hello was decided but its reply never fully reached the client: it closed first, or did
+     * not read the reply before the first-frame deadline. What the decision took (a place in the
+     * peer's rate-limit window) is spent all the same.
+     */
+    default void helloUndelivered(ClientConnection connection, HelloDecision decision) {
+    }
+
     /** No complete Hello arrived before the first-frame deadline. */
     default void helloTimedOut(ClientConnection connection) {
     }

@@ -125,10 +125,17 @@ public final class ClientConnection {
      */
     public void close(String reason) {
         if (end(reason, true)) {
+            if (pendingReply == null) {
+                return;
+            }
             Consumer<ClientConnection> abandoned = ifAbandoned;
-            if (pendingReply != null && abandoned != null) {
+            if (abandoned != null) {
                 ifAbandoned = null;
                 abandoned.accept(this);
+            }
+            HelloDecision undelivered = answered;
+            if (undelivered != null) {
+                loop.helloUndelivered(this, undelivered);
             }
         }
     }

@@ -491,6 +491,10 @@ final class EventLoop implements Runnable, Reactor {
         events.helloAnswered(connection, decision, writtenNanos - connection.acceptedNanos());
     }
 
+    void helloUndelivered(ClientConnection connection, HelloDecision decision) {
+        events.helloUndelivered(connection, decision);
+    }
+
     /** Any thread: a connection this loop accepted was closed or released. */
     void connectionClosed(ClientConnection connection, String reason) {
         openConnections.decrementAndGet();

@@ -91,6 +91,12 @@ class SeriesAtZeroFromStartTest {
                     PrometheusSamples.key(P + "handoff_endpoint_peer_rejected_total", "service", "search"), 0.0));
             assertThat(samples.get(P + "peer_rejected_total")).isZero();
             assertThat(samples.get(P + "hello_timeouts_total")).isZero();
+            Map<String, Double> undelivered = new TreeMap<>();
+            for (String outcome : concat(List.of("negotiated", "internal", "backend_spawn_failed", "version_blocked",
+                    "service_unknown"), ANY_HELLO)) {
+                undelivered.put(PrometheusSamples.key(P + "hello_undelivered_total", "outcome", outcome), 0.0);
+            }
+            assertThat(samples.all(P + "hello_undelivered_total")).isEqualTo(undelivered);
 
             // Every label value an alert rule or a dashboard panel selects is among them, for every
             // configured service.
