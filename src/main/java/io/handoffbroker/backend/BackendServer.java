@@ -1,5 +1,6 @@
 package io.handoffbroker.backend;
 
+import io.handoffbroker.unix.ClassesAhead;
 import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.ProcessUser;
@@ -202,6 +203,9 @@ public final class BackendServer implements AutoCloseable {
             throw new IllegalStateException("BackendServer for " + endpoint + " is already started");
         }
         started = true;
+        // Its refusal of an offer runs first when descriptors have run out; see ClassesAhead.
+        ClassesAhead.load(BackendServer.class, "io.handoffbroker.backend", "io.handoffbroker.unix",
+                "io.handoffbroker.wire");
         try {
             // The slot is taken after the accept, not before: a slot held while waiting in
             // accept() would be one the handoff route could never have.

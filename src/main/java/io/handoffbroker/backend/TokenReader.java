@@ -131,7 +131,7 @@ final class TokenReader implements AutoCloseable {
                 }
                 gathered.closeAll();
                 throw idle;
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) {
                 gathered.closeAll();
                 throw e;
             }

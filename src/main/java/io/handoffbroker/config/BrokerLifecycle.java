@@ -4,6 +4,7 @@ import io.handoffbroker.handoff.HandoffOrchestrator;
 import io.handoffbroker.server.BackendProber;
 import io.handoffbroker.server.BrokerServer;
 import io.handoffbroker.server.SocketFileWatch;
+import io.handoffbroker.unix.ClassesAhead;
 import java.io.IOException;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
@@ -92,6 +93,10 @@ public final class BrokerLifecycle implements SmartLifecycle, ApplicationListene
 
     @Override
     public void start() {
+        // What runs only when descriptors have run out must be loadable then; see ClassesAhead.
+        ClassesAhead.load(BrokerLifecycle.class, "io.handoffbroker.wire", "io.handoffbroker.unix",
+                "io.handoffbroker.negotiation", "io.handoffbroker.server", "io.handoffbroker.handoff",
+                "io.handoffbroker.backend", "io.handoffbroker.demo", "io.handoffbroker.observability");
         String socket = "broker.socket-path " + server.socketPath();
         try {
             server.checkSocketPath();
