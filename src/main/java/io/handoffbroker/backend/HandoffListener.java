@@ -105,6 +105,8 @@ final class HandoffListener implements AutoCloseable {
     private final Duration offerLimit;
     private final ThrottledWarning overLimit = new ThrottledWarning(WARNING_INTERVAL);
     private final ThrottledWarning notAllowed = new ThrottledWarning(WARNING_INTERVAL);
+    // Offers no broker would send: a process of an allowed user decides how often.
+    private final ThrottledWarning badOffers = new ThrottledWarning(WARNING_INTERVAL);
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
     private @Nullable BoundListener listener;
@@ -240,8 +242,12 @@ final class HandoffListener implements AutoCloseable {
                         frame = FrameIO.read(new UntilDeadline(in, incoming.deadlineNanos(), offerLimit),
                                 FrameLimit.HANDOFF);
                     } catch (IOException e) {
-                        log.warn("handoff endpoint {}: no valid offer after a descriptor: {}", endpoint, e.toString());
+                        badOffers.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed "
+                                + "since the last such warning for want of a valid offer after the token, the last: {}",
+                                endpoint, count, e.toString()));
                         return;
+                    } finally {
+                        reader.discardStrays();
                     }
                     if (!answer(control, frame, incoming)) {
                         return;
@@ -272,8 +278,10 @@ final class HandoffListener implements AutoCloseable {
             offer = Envelope.payload(frame, HandoffOffer.parser(), "HandoffOffer");
         } catch (WireException e) {
             // Nothing to answer with: no correlation id, no token. The broker's deadline ends it.
-            log.warn("handoff endpoint {}: invalid offer frame: {}", endpoint,
-                    badEnvelope != null ? badEnvelope : e.getMessage());
+            String why = badEnvelope != null ? badEnvelope : e.getMessage();
+            badOffers.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed since the last "
+                    + "such warning for want of a valid offer after the token, the last: invalid offer frame: {}",
+                    endpoint, count, why));
             return false;
         }
         // A frame read whole keeps the stream in step, so a bad envelope around a readable offer is

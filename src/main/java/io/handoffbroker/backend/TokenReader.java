@@ -1,5 +1,6 @@
 package io.handoffbroker.backend;
 
+import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.wire.HandoffToken;
 import java.io.EOFException;
@@ -148,6 +149,29 @@ final class TokenReader implements AutoCloseable {
             done += n;
         }
         return new Incoming(token, gathered.descriptors, gathered.truncated, gathered.notTaken, deadline);
+    }
+
+    /**
+     * Closes any descriptor that came with the bytes read since the token (the offer's frame,
+     * read through the socket's stream). Only the token's bytes may carry one. junixsocket keeps
+     * what it received for its next caller, which would be the next token: without this, a
+     * descriptor sent with one offer's frame would be taken for the next offer's. Reading
+     * through {@code recvmsg(2)} instead, the kernel discards them (no room is offered).
+     */
+    void discardStrays() {
+        if (number >= 0) {
+            return;
+        }
+        try {
+            FileDescriptor[] strays = control.getReceivedFileDescriptors();
+            if (strays != null) {
+                for (FileDescriptor stray : strays) {
+                    Descriptors.closeReceivedQuietly(stray);
+                }
+            }
+        } catch (IOException gone) {
+            // Nothing more can be read on this connection.
+        }
     }
 
     /** Releases the reader's own number for the control socket; the socket itself is the caller's. */

@@ -103,6 +103,31 @@ class TokenReaderTest {
 
     @ParameterizedTest(name = "native calls: {0}")
     @ValueSource(booleans = {true, false})
+    void aDescriptorSentWithTheOfferFrameIsClosedNotTakenForTheNextOffers(boolean nativeCalls) throws Exception {
+        AFUNIXSocket[] passed = pair();
+        AFUNIXSocket[] control = pair();
+        try (AFUNIXSocket farEnd = passed[1]; AFUNIXSocket broker = control[0]; AFUNIXSocket backend = control[1];
+                TokenReader reader = TokenReader.of(backend, nativeCalls)) {
+            backend.setSoTimeout(5_000);
+            broker.getOutputStream().write(TOKEN); // a token without its descriptor
+            TokenReader.Incoming first = reader.read();
+            broker.setOutboundFileDescriptors(passed[0].getFileDescriptor());
+            broker.getOutputStream().write(new byte[] {1, 2, 3}); // the "frame", a descriptor with it
+            Descriptors.closeWithoutShutdown(passed[0]); // the sender's copy
+            assertThat(backend.getInputStream().readNBytes(3)).hasSize(3); // read as the listener reads a frame
+            reader.discardStrays();
+            broker.getOutputStream().write(TOKEN); // the next token, again without one
+            TokenReader.Incoming second = reader.read();
+
+            assertThat(first.descriptors()).isEmpty();
+            assertThat(second.descriptors()).as("what came with the frame, taken for the next offer").isEmpty();
+            farEnd.setSoTimeout(5_000);
+            assertThat(farEnd.getInputStream().read()).as("no copy of the stray is left open").isEqualTo(-1);
+        }
+    }
+
+    @ParameterizedTest(name = "native calls: {0}")
+    @ValueSource(booleans = {true, false})
     void whatCameWithATokenSaysWhetherItCanBeAClientsConnectionHoweverItWasReceived(boolean nativeCalls)
             throws Exception {
         AFUNIXSocket[] client = pair();
