@@ -35,15 +35,12 @@ final class BoundListener implements AutoCloseable {
 
     private final AFUNIXServerSocket socket;
     private final BoundSocketFile file;
-    // Held while the socket is open: junixsocket reaches the socket file through it before every accept.
-    private final SocketFile.PinnedDirectory directory;
     private volatile boolean closing;
     private Thread acceptThread;
 
-    private BoundListener(AFUNIXServerSocket socket, BoundSocketFile file, SocketFile.PinnedDirectory directory) {
+    private BoundListener(AFUNIXServerSocket socket, BoundSocketFile file) {
         this.socket = socket;
         this.file = file;
-        this.directory = directory;
     }
 
     /**
@@ -57,21 +54,15 @@ final class BoundListener implements AutoCloseable {
             throws IOException {
         // The broker's own rule for its socket: whoever can change the directory can put their
         // listener in the backend's place and be handed its clients.
-        // Bound in the directory checked, never through the path again (see SocketFile.pinPrivateParent).
-        SocketFile.PinnedDirectory directory = SocketFile.pinPrivateParent(path, party);
-        AFUNIXServerSocket socket = null;
+        SocketFile.preparePrivateParent(path, party);
+        SocketFile.claim(path, party);
+        // No deleteOnClose: junixsocket would unlink by path, a successor's file included.
+        AFUNIXServerSocket socket = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path), false);
         BoundListener listener;
         try {
-            Path through = directory.resolve(path);
-            SocketFile.claim(path, through, party);
-            // No deleteOnClose: junixsocket would unlink by path, a successor's file included.
-            socket = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(through), false);
-            listener = new BoundListener(socket, BoundSocketFile.identify(path, through), directory);
-        } catch (IOException | RuntimeException e) {
-            if (socket != null) {
-                Descriptors.closeQuietly(socket);
-            }
-            directory.close();
+            listener = new BoundListener(socket, BoundSocketFile.identify(path));
+        } catch (IOException e) {
+            Descriptors.closeQuietly(socket);
             throw e;
         }
         listener.acceptThread = Thread.ofPlatform().name(threadName).daemon(true)
@@ -147,7 +138,6 @@ final class BoundListener implements AutoCloseable {
             }
         }
         Descriptors.closeQuietly(socket);
-        directory.close();
         try {
             file.removeIfStillOurs();
         } catch (IOException e) {

@@ -47,8 +47,6 @@ public final class BrokerServer implements AutoCloseable {
     private volatile Runnable onLoopFailure = () -> { };
     private @Nullable Thread loopThread;
     private volatile @Nullable BoundSocketFile boundFile;
-    // The socket's directory, held while the listener is open (see SocketFile.pinPrivateParent).
-    private volatile SocketFile.@Nullable PinnedDirectory directory;
     private volatile boolean listening;
     private volatile String waitingOn = "";
 
@@ -77,21 +75,17 @@ public final class BrokerServer implements AutoCloseable {
             throw new IllegalStateException("broker already started");
         }
         Path path = settings.socketPath();
-        SocketFile.PinnedDirectory pinned = SocketFile.pinPrivateParent(path, SocketFile.Party.BROKER);
-        directory = pinned;
-        AFUNIXServerSocketChannel listener = null;
+        SocketFile.preparePrivateParent(path, SocketFile.Party.BROKER);
+        SocketFile.claim(path, SocketFile.Party.BROKER);
+        AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
         Readiness readiness = null;
         try {
-            // Bound, identified and made private in the directory checked, never through the path again.
-            Path through = pinned.resolve(path);
-            SocketFile.claim(path, through, SocketFile.Party.BROKER);
-            listener = AFUNIXServerSocketChannel.open();
             // junixsocket would unlink the path on close even if a successor has bound it by then;
             // removeSocketFile() does it only while the file is still ours.
             listener.setDeleteOnClose(false);
-            listener.bind(AFUNIXSocketAddress.of(through), settings.backlog());
-            boundFile = BoundSocketFile.identify(path, through); // from the bind on, a failed start removes the file
-            Files.setPosixFilePermissions(through,
+            listener.bind(AFUNIXSocketAddress.of(path), settings.backlog());
+            boundFile = BoundSocketFile.identify(path); // from the bind on, a failed start removes the file
+            Files.setPosixFilePermissions(path,
                     PosixFilePermissions.fromString(settings.peerPolicy().isPrivate() ? "rw-------" : "rw-rw-rw-"));
             readiness = Readiness.open();
             waitingOn = readiness.kind();
@@ -106,11 +100,8 @@ public final class BrokerServer implements AutoCloseable {
             if (readiness != null) {
                 Descriptors.closeQuietly(readiness);
             }
-            if (listener != null) {
-                Descriptors.closeQuietly(listener);
-            }
+            Descriptors.closeQuietly(listener);
             removeSocketFile();
-            pinned.close();
             throw e;
         }
         log.info("broker listening on {} (hello timeout {} ms, max {} connections, peer policy {}, waiting on {})",
@@ -260,7 +251,6 @@ public final class BrokerServer implements AutoCloseable {
         }
         listening = false;
         removeSocketFile();
-        releaseDirectory();
         loop = null;
         loopThread = null;
         log.info("broker stopped");
@@ -269,22 +259,12 @@ public final class BrokerServer implements AutoCloseable {
     // Event loop thread: the drain closed the listener.
     private void listenerClosed() {
         listening = false;
-        releaseDirectory();
     }
 
     // Event loop thread, after it closed what it owned.
     private void loopFailed() {
         listening = false;
-        releaseDirectory();
         onLoopFailure.run();
-    }
-
-    // Once the listener is closed: junixsocket reaches the socket file through it before every accept.
-    private void releaseDirectory() {
-        SocketFile.PinnedDirectory pinned = directory;
-        if (pinned != null) {
-            pinned.close();
-        }
     }
 
     // Removes the socket file only if it is still the one we bound: a successor may already own the path.

@@ -34,12 +34,7 @@ public final class BoundSocketFile {
 
     /** Identifies the file a listener has just bound at {@code path}. */
     public static BoundSocketFile identify(Path path) throws IOException {
-        return identify(path, path);
-    }
-
-    /** Identifies the file at {@code path} that a listener has just bound, reached through {@code through}. */
-    public static BoundSocketFile identify(Path path, Path through) throws IOException {
-        BasicFileAttributes attributes = Files.readAttributes(through, BasicFileAttributes.class,
+        BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class,
                 LinkOption.NOFOLLOW_LINKS);
         Object key = attributes.fileKey();
         if (key == null) {

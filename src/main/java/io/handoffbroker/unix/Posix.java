@@ -11,7 +11,6 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.net.SocketTimeoutException;
-import java.nio.file.Path;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -57,8 +56,6 @@ public final class Posix {
     private static final int F_SETFL = 4;
     private static final int F_DUPFD_CLOEXEC = 1030;
     private static final int O_NONBLOCK = 0x800;
-    private static final int O_PATH = 0x200000;
-    private static final int O_CLOEXEC = 0x80000;
     /** {@code how} for {@link #shutdown(int, int)}: no more reads; no more writes; neither. */
     public static final int SHUT_RD = 0;
     public static final int SHUT_WR = 1;
@@ -235,44 +232,6 @@ public final class Posix {
             }
         } catch (Throwable unexpected) {
             return false;
-        }
-    }
-
-    /**
-     * A descriptor of the directory at {@code directory} ({@code O_PATH}, close-on-exec) that the
-     * caller owns and must {@link #close}, or -1 where this cannot be done (no native calls, or a
-     * processor whose flag values are not known here). Names under
-     * {@code /proc/self/fd/<descriptor>/} then resolve in that very directory, whatever is done
-     * to the path meanwhile.
-     */
-    public static int openDirectory(Path directory) throws IOException {
-        Calls calls = CALLS;
-        int directoryFlag = switch (System.getProperty("os.arch", "")) {
-            case "amd64", "x86_64" -> 0x10000;
-            case "aarch64" -> 0x4000;
-            default -> 0;
-        };
-        if (calls == null || directoryFlag == 0) {
-            return -1;
-        }
-        Scratch scratch = calls.scratch();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment name = arena.allocateFrom(directory.toString());
-            while (true) {
-                int descriptor;
-                try {
-                    descriptor = (int) calls.open().invokeExact(scratch.callState(), name,
-                            O_PATH | O_CLOEXEC | directoryFlag);
-                } catch (Throwable unexpected) {
-                    throw new IOException("open(" + directory + ") failed", unexpected);
-                }
-                if (descriptor >= 0) {
-                    return descriptor;
-                }
-                if (scratch.errno() != EINTR) {
-                    throw new IOException("cannot open directory " + directory + ": errno " + scratch.errno());
-                }
-            }
         }
     }
 
@@ -502,7 +461,7 @@ public final class Posix {
     }
 
     private record Calls(MethodHandle poll, MethodHandle fcntl, MethodHandle shutdown, MethodHandle recvmsg,
-            MethodHandle send, MethodHandle recv, MethodHandle open, MethodHandle close, MethodHandle getsockopt, MethodHandle getpeername,
+            MethodHandle send, MethodHandle recv, MethodHandle close, MethodHandle getsockopt, MethodHandle getpeername,
             ThreadLocal<Scratch> scratches) {
 
         Scratch scratch() {
@@ -527,9 +486,6 @@ public final class Posix {
                         ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
                 MethodHandle recv = libc.function("recv", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
                         ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-                // open is variadic; without O_CREAT no mode follows the flags.
-                MethodHandle open = libc.function("open", FunctionDescriptor.of(ValueLayout.JAVA_INT,
-                        ValueLayout.ADDRESS, ValueLayout.JAVA_INT), Linker.Option.firstVariadicArg(2));
                 MethodHandle close = libc.function("close",
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
                 MethodHandle getsockopt = libc.function("getsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT,
@@ -538,7 +494,7 @@ public final class Posix {
                 MethodHandle getpeername = libc.function("getpeername", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                         ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
                 ThreadLocal<Scratch> scratches = ThreadLocal.withInitial(() -> Scratch.allocate(callStateLayout, libc));
-                return new Calls(poll, fcntl, shutdown, recvmsg, send, recv, open, close, getsockopt, getpeername, scratches);
+                return new Calls(poll, fcntl, shutdown, recvmsg, send, recv, close, getsockopt, getpeername, scratches);
             } catch (RuntimeException | LinkageError unavailable) {
                 log.info("native calls are not available ({}): accepts are tried without asking first, and "
                         + "handed-off connections are served through socket objects", unavailable.toString());

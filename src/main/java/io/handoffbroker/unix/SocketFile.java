@@ -6,7 +6,6 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -15,7 +14,6 @@ import java.util.Deque;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,91 +81,13 @@ public final class SocketFile {
         preparePrivateParent(socketPath, party, ProcessUser.uid());
     }
 
-    /**
-     * As {@link #preparePrivateParent(Path, Party)}; and where another user could still swap the
-     * checked directory for one of theirs (a directory above it they can write without the
-     * sticky bit, warned of, such as a Kubernetes emptyDir), holds it open, so that the socket is
-     * bound, made private and replaced in that very directory, through
-     * {@code /proc/self/fd/<n>/}, without resolving the path again: they could otherwise swap it
-     * between the check and the bind, and have the socket's {@code chmod} (junixsocket's after
-     * the bind, and ours) follow a link of theirs to any file. The socket's bound name is then
-     * that {@code /proc} path (what {@code getpeername} shows a client). The pin stays open as
-     * long as the listener: junixsocket looks at the socket file through its bound name before
-     * every accept.
-     *
-     * @throws IOException as {@link #preparePrivateParent(Path, Party)} does, and when the directory
-     *     opened is not the one checked (it was replaced meanwhile)
-     */
-    public static PinnedDirectory pinPrivateParent(Path socketPath, Party party) throws IOException {
-        long processUid = ProcessUser.uid();
-        Checked checkedDirectory = preparePrivateParent(socketPath, party, processUid);
-        Path real = checkedDirectory.directory();
-        if (!checkedDirectory.swappable()) {
-            // Nobody else can change the path to it: it is bound at its own path, the name its
-            // clients and backends see (getpeername, getsockname).
-            return new PinnedDirectory(real, -1);
-        }
-        Object checked = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-        int descriptor = Posix.openDirectory(real);
-        if (descriptor < 0) {
-            return new PinnedDirectory(real, -1);
-        }
-        PinnedDirectory pinned = new PinnedDirectory(Path.of("/proc/self/fd", Integer.toString(descriptor)),
-                descriptor);
-        try {
-            PosixFileAttributes opened = Files.readAttributes(pinned.directory, PosixFileAttributes.class);
-            long owner = ownerUid(pinned.directory);
-            Set<PosixFilePermission> mode = opened.permissions();
-            if (checked == null || !checked.equals(opened.fileKey()) || !mayHold(owner, processUid)
-                    || mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
-                throw new IOException("socket directory " + real + " was replaced while it was being checked: someone"
-                        + " who can write a directory above it is at work; choose another " + party.setting());
-            }
-            return pinned;
-        } catch (IOException | RuntimeException e) {
-            pinned.close();
-            throw e;
-        }
-    }
-
-    /**
-     * A socket's directory held open ({@link #pinPrivateParent}): {@link #resolve} names a file in
-     * it through the descriptor while it is open, or through the checked path where the
-     * directory could not be held (no native calls).
-     */
-    public static final class PinnedDirectory implements AutoCloseable {
-
-        private final Path directory;
-        private final int descriptor;
-        private final AtomicBoolean closed = new AtomicBoolean();
-
-        private PinnedDirectory(Path directory, int descriptor) {
-            this.directory = directory;
-            this.descriptor = descriptor;
-        }
-
-        /** The file of {@code socketPath}'s name in the pinned directory. */
-        public Path resolve(Path socketPath) {
-            return directory.resolve(Objects.requireNonNull(socketPath.getFileName(), "a socket file name"));
-        }
-
-        /** Lets the directory go; idempotent. Only once nothing will use a path {@link #resolve} gave. */
-        @Override
-        public void close() {
-            if (descriptor >= 0 && closed.compareAndSet(false, true)) {
-                Posix.closeQuietly(descriptor);
-            }
-        }
-    }
-
-    /** As {@link #preparePrivateParent(Path, Party)}, for a process running as {@code processUid}; the checked directory. */
-    static Checked preparePrivateParent(Path socketPath, Party party, long processUid) throws IOException {
+    /** As {@link #preparePrivateParent(Path, Party)}, for a process running as {@code processUid}. */
+    static void preparePrivateParent(Path socketPath, Party party, long processUid) throws IOException {
         Path parent = socketPath.toAbsolutePath().getParent();
         if (parent == null) {
             throw new IOException("socket path " + socketPath + " has no parent directory");
         }
-        Checked checked = resolveWhereNoOneElseCanChange(parent, party, processUid);
-        Path real = checked.directory();
+        Path real = resolveWhereNoOneElseCanChange(parent, party, processUid);
         String named = real.equals(parent) ? parent.toString() : parent + " (" + real + " once its links are followed)";
         PosixFileAttributes attributes = Files.readAttributes(real, PosixFileAttributes.class,
                 LinkOption.NOFOLLOW_LINKS);
@@ -187,14 +107,6 @@ public final class SocketFile {
                     + PosixFilePermissions.toString(mode) + "); make it 0700 or 0755, owned by this process's uid "
                     + processUid + ", or choose another " + party.setting());
         }
-        return checked;
-    }
-
-    /**
-     * A socket directory as checked: where its path led, and whether another user could still
-     * swap it for one of theirs (a directory above it they can write, without the sticky bit).
-     */
-    record Checked(Path directory, boolean swappable) {
     }
 
     /**
@@ -206,9 +118,8 @@ public final class SocketFile {
      * without the sticky bit is warned of (in a sticky one such as {@code /tmp} only an entry's
      * owner may rename it).
      */
-    private static Checked resolveWhereNoOneElseCanChange(Path directory, Party party, long processUid)
+    private static Path resolveWhereNoOneElseCanChange(Path directory, Party party, long processUid)
             throws IOException {
-        boolean swappable = false;
         Deque<String> names = new ArrayDeque<>();
         directory.forEach(name -> names.add(name.toString()));
         Path at = Objects.requireNonNull(directory.getRoot(), "an absolute path");
@@ -222,7 +133,7 @@ public final class SocketFile {
                 at = at.getParent() != null ? at.getParent() : at;
                 continue;
             }
-            swappable |= refuseChangeableByOthers(at, directory, party, processUid);
+            refuseChangeableByOthers(at, directory, party, processUid);
             Path next = at.resolve(name);
             if (!Files.exists(next, LinkOption.NOFOLLOW_LINKS)) {
                 // Created here, in a directory already checked, never before the check: through a link
@@ -252,18 +163,14 @@ public final class SocketFile {
                 at = Objects.requireNonNull(target.getRoot());
             }
         }
-        return new Checked(at, swappable);
+        return at;
     }
 
     // As the kernel's own limit on links followed in one lookup.
     private static final int MAX_LINKS = 40;
 
-    /**
-     * Refuses {@code above}, a directory on the way to the socket's, when a user other than this
-     * process's and root owns it; true (with a warning) when others can write it without the
-     * sticky bit, and so rename what is in it.
-     */
-    private static boolean refuseChangeableByOthers(Path above, Path directory, Party party, long processUid)
+    /** Refuses {@code above}, a directory on the way to the socket's, when another user could rename what is in it. */
+    private static void refuseChangeableByOthers(Path above, Path directory, Party party, long processUid)
             throws IOException {
         PosixFileAttributes attributes = Files.readAttributes(above, PosixFileAttributes.class,
                 LinkOption.NOFOLLOW_LINKS);
@@ -281,15 +188,14 @@ public final class SocketFile {
             // Warned, not refused: a Kubernetes emptyDir is such a directory (0777), and where every
             // process that can write it runs as this user, as the same-uid peer policy has it, no
             // one else can use it. Where others can, it is theirs to act on.
-            if (warnedOf.add(above)) { // said once; the broker prepares its directory twice at start-up
-                log.warn("socket directory {}: {} on the way is group- or world-writable without the sticky bit"
-                        + " ({}): any user who can write it can rename what is in it and put a directory of their own"
-                        + " in its place; make it 0755 or 1777 (sticky), or choose another {}", directory, above,
-                        PosixFilePermissions.toString(mode), party.setting());
+            if (!warnedOf.add(above)) {
+                return; // said once; the broker prepares its directory twice at start-up
             }
-            return true;
+            log.warn("socket directory {}: {} on the way is group- or world-writable without the sticky bit ({}):"
+                    + " any user who can write it can rename what is in it and put a directory of their own in"
+                    + " its place; make it 0755 or 1777 (sticky), or choose another {}", directory, above,
+                    PosixFilePermissions.toString(mode), party.setting());
         }
-        return false;
     }
 
     /**
@@ -325,13 +231,8 @@ public final class SocketFile {
      * @param party who binds the path, which the error for a live listener names
      */
     public static void claim(Path socketPath, Party party) throws IOException {
-        claim(socketPath, socketPath, party);
-    }
-
-    /** As {@link #claim(Path, Party)}, acting on {@code through} (the same file, reached another way). */
-    public static void claim(Path socketPath, Path through, Party party) throws IOException {
-        if (checkClaimable(socketPath, through, party)) {
-            Files.deleteIfExists(through);
+        if (checkClaimable(socketPath, party)) {
+            Files.deleteIfExists(socketPath);
         }
     }
 
@@ -343,17 +244,13 @@ public final class SocketFile {
      * @return true when a stale socket file is there, which {@code claim} would remove
      */
     public static boolean checkClaimable(Path socketPath, Party party) throws IOException {
-        return checkClaimable(socketPath, socketPath, party);
-    }
-
-    private static boolean checkClaimable(Path socketPath, Path through, Party party) throws IOException {
-        if (!Files.exists(through, LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(socketPath, LinkOption.NOFOLLOW_LINKS)) {
             return false;
         }
-        if (!isSocket(through)) {
+        if (!isSocket(socketPath)) {
             throw new IOException(socketPath + " exists and is not a socket; refusing to replace it");
         }
-        if (isAnswering(through)) {
+        if (isAnswering(socketPath)) {
             throw new IOException("a live listener already answers at " + socketPath
                     + "; is another " + party.name() + " running? Stop it or choose another " + party.setting());
         }
