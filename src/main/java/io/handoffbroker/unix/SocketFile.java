@@ -24,9 +24,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Failure modes, each a start-up error with the path in the message: the parent
  * directory is owned by another user than this process's or root, or is group- or
- * world-writable; a directory above it is owned by another user; a symbolic link on the
- * way, or in a chain of links, is owned by another user (whoever can change any of these
- * can replace our socket with theirs); a live
+ * world-writable; a directory above it is owned by another user, or, for a process running
+ * as root, is group- or world-writable without the sticky bit (warned of for another user);
+ * a symbolic link on the way, or in a chain of links, is owned by another user (whoever can
+ * change any of these can replace our socket with theirs, or swap the directory between the
+ * check and the bind); a live
  * listener already answers at the path (two processes must never share one), named
  * by the {@link Party} that binds there; the path is something other than a socket.
  * A socket file nobody answers on is left over from a dead process and is replaced.
@@ -37,6 +39,8 @@ public final class SocketFile {
 
     // Directories on the way to a socket already warned of as writable by others, in this process.
     private static final Set<Path> warnedOf = ConcurrentHashMap.newKeySet();
+
+
 
     /**
      * Who binds a socket path and the setting that chooses it, as an error about the path
@@ -115,8 +119,12 @@ public final class SocketFile {
      * for one of theirs: a directory above it owned by another user than this process's (or
      * root); a symbolic link, at any step or in a chain of links, owned by another user (its
      * owner could point it elsewhere). A directory above it writable by its group or others
-     * without the sticky bit is warned of (in a sticky one such as {@code /tmp} only an entry's
-     * owner may rename it).
+     * without the sticky bit (in a sticky one such as {@code /tmp} only an entry's owner may
+     * rename it) is refused for a process running as root, and warned of otherwise: whoever
+     * can write it can swap the checked directory for one of theirs between this check and the
+     * bind, and have the socket created, made private ({@code chmod}, junixsocket's and ours,
+     * which follow links) and removed wherever they choose; as root, that is a {@code chmod} of
+     * any file on the machine.
      */
     private static Path resolveWhereNoOneElseCanChange(Path directory, Party party, long processUid)
             throws IOException {
@@ -185,16 +193,22 @@ public final class SocketFile {
         boolean sticky = (((Integer) Files.getAttribute(above, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 01000) != 0;
         if (!sticky && (mode.contains(PosixFilePermission.GROUP_WRITE)
                 || mode.contains(PosixFilePermission.OTHERS_WRITE))) {
-            // Warned, not refused: a Kubernetes emptyDir is such a directory (0777), and where every
-            // process that can write it runs as this user, as the same-uid peer policy has it, no
-            // one else can use it. Where others can, it is theirs to act on.
-            if (!warnedOf.add(above)) {
-                return; // said once; the broker prepares its directory twice at start-up
+            String risk = above + " on the way is group- or world-writable without the sticky bit ("
+                    + PosixFilePermissions.toString(mode) + "): any user who can write it can put a directory of"
+                    + " their own in the place of the one checked, before the bind, and have the socket made and its"
+                    + " mode set (chmod follows links) wherever they choose";
+            if (processUid == ProcessUser.ROOT) {
+                // As root that chmod reaches any file on the machine.
+                throw new IOException("socket directory " + directory + ": " + risk + ", as root any file; make it"
+                        + " 1777 (sticky) or 0755, run as another user, or choose another " + party.setting());
             }
-            log.warn("socket directory {}: {} on the way is group- or world-writable without the sticky bit ({}):"
-                    + " any user who can write it can rename what is in it and put a directory of their own in"
-                    + " its place; make it 0755 or 1777 (sticky), or choose another {}", directory, above,
-                    PosixFilePermissions.toString(mode), party.setting());
+            // Warned of, not refused, for another user: a Kubernetes emptyDir is such a directory
+            // (0777), and where every process that can write it runs as this user, as the same-uid
+            // peer policy has it, no one else can use it. Where others can, it is theirs to act on.
+            if (warnedOf.add(above)) { // said once; the broker prepares its directory twice at start-up
+                log.warn("socket directory {}: {}; make it 1777 (sticky) or 0755, or choose another {}", directory,
+                        risk, party.setting());
+            }
         }
     }
 

@@ -25,7 +25,6 @@ import org.springframework.boot.test.system.OutputCaptureExtension;
  * another user needs root, so the tests that do are skipped otherwise; the others ask the
  * check for a process of another uid than this JVM's instead.
  */
-@ExtendWith(OutputCaptureExtension.class)
 class SocketDirectoryOwnerTest {
 
     private static final long SOMEONE_ELSE = 4242;
@@ -199,20 +198,40 @@ class SocketDirectoryOwnerTest {
     }
 
     @Test
-    void aWorldWritableDirectoryHigherUpIsWarnedOfUnlessItIsSticky(CapturedOutput output) throws Exception {
+    void aWorldWritableDirectoryHigherUpIsRefusedToRootUnlessItIsSticky() throws Exception {
+        assumeRoot(); // the temporary directories on the way must be root's
         Path shared = Files.createDirectory(dir.resolve("shared"));
         Files.setAttribute(shared, "unix:mode", 0777); // as a Kubernetes emptyDir
         Path socket = privateDirectory(shared.resolve("sockets")).resolve("broker.sock");
-        String warning = shared + " on the way is group- or world-writable without the sticky bit";
 
-        assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
-                .doesNotThrowAnyException();
-        assertThat(output.getAll()).contains(warning);
+        // Whoever can write it can swap the checked directory for one of theirs before the bind,
+        // and the socket's chmod would follow their link: as root, to any file.
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER, ProcessUser.ROOT))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(shared + " on the way is group- or world-writable without the sticky bit")
+                .hasMessageContaining("make it 1777 (sticky) or 0755, run as another user")
+                .hasMessageContaining("choose another broker.socket-path");
+        Files.setAttribute(shared, "unix:mode", 0775); // a group's
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER, ProcessUser.ROOT))
+                .isInstanceOf(IOException.class).hasMessageContaining("group- or world-writable");
 
         Files.setAttribute(shared, "unix:mode", 01777); // as /tmp: only an entry's owner may rename it
-        int before = output.getAll().length();
-        assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
+        assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER, ProcessUser.ROOT))
                 .doesNotThrowAnyException();
-        assertThat(output.getAll().substring(before)).doesNotContain(warning);
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void aWorldWritableDirectoryHigherUpIsWarnedOfToAnotherUser(CapturedOutput output) throws Exception {
+        Path shared = Files.createDirectory(dir.resolve("shared"));
+        Files.setAttribute(shared, "unix:mode", 0777);
+        Path socket = privateDirectory(shared.resolve("sockets")).resolve("broker.sock");
+        long notRoot = SOMEONE_ELSE; // the directories are root's or this process's: root's may hold it
+        Assumptions.assumeTrue(owner(socket.getParent()) == ProcessUser.ROOT,
+                "the directories must be root's for a pretend user to be allowed them");
+
+        assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER, notRoot))
+                .doesNotThrowAnyException();
+        assertThat(output.getAll()).contains(shared + " on the way is group- or world-writable without the sticky bit");
     }
 }
