@@ -30,7 +30,8 @@ public final class ClassesAhead {
 
     private static final Logger log = LoggerFactory.getLogger(ClassesAhead.class);
 
-    // Directory and package already loaded in this process: once is enough.
+    // Packages already loaded in this process: once is enough. A second caller waits for the
+    // first to finish (load is synchronized), rather than go on before its classes are in.
     private static final Set<String> loaded = ConcurrentHashMap.newKeySet();
 
     private ClassesAhead() {
@@ -42,7 +43,7 @@ public final class ClassesAhead {
      * nothing when {@code anchor} came from a jar. A class that cannot be loaded is skipped
      * (it would fail the same way when used).
      */
-    public static void load(Class<?> anchor, String... packages) {
+    public static synchronized void load(Class<?> anchor, String... packages) {
         Path root = directoryOf(anchor);
         if (root == null) {
             return;
