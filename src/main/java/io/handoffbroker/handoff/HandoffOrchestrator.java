@@ -507,9 +507,6 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                 .build();
         byte[] frame = FrameIO.encode(
                 Envelope.frame(FrameKind.FRAME_KIND_EVENT, WireProtocol.PAYLOAD_HANDOFF, client.id(), ack));
-        // A write from an interrupted thread (a worker stopped by close(), or close() itself) would
-        // close the channel instead, and shut down a socket the backend may own by now.
-        boolean interrupted = Thread.interrupted();
         try {
             int written = writeWithoutWaiting(client, frame);
             if (written < frame.length) {
@@ -520,10 +517,6 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             }
         } catch (IOException e) {
             log.info("connection {}: relay could not be written: {}", client.id(), e.getMessage());
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 
@@ -532,9 +525,18 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             return Posix.sendWithoutWaiting(Posix.number(client.channel().getFileDescriptor()), frame);
         }
         // Without native calls, the channel's write: it waits if the backend made the socket blocking.
-        ByteBuffer bytes = ByteBuffer.wrap(frame);
-        client.channel().write(bytes);
-        return bytes.position();
+        // From an interrupted thread (a worker stopped by close(), or close() itself) it would close the
+        // channel instead, and shut down a socket the backend may own by now.
+        boolean interrupted = Thread.interrupted();
+        try {
+            ByteBuffer bytes = ByteBuffer.wrap(frame);
+            client.channel().write(bytes);
+            return bytes.position();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     public PendingHandoffs pending() {
