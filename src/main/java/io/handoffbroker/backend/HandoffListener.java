@@ -96,17 +96,16 @@ final class HandoffListener implements AutoCloseable {
     /** The handoff endpoint, as an error about its path names it. */
     static final SocketFile.Party HANDOFF_ENDPOINT = new SocketFile.Party("backend",
             "handoff endpoint (the BackendServer's handoffEndpoint)");
-    private static final Duration WARNING_INTERVAL = Duration.ofSeconds(10);
 
     private final Path endpoint;
     private final Adopter adopter;
     private final Set<Long> brokerUids;
     private final int maxControls;
     private final Duration offerLimit;
-    private final ThrottledWarning overLimit = new ThrottledWarning(WARNING_INTERVAL);
-    private final ThrottledWarning notAllowed = new ThrottledWarning(WARNING_INTERVAL);
+    private final ThrottledWarning overLimit = new ThrottledWarning();
+    private final ThrottledWarning notAllowed = new ThrottledWarning();
     // Offers no broker would send: a process of an allowed user decides how often.
-    private final ThrottledWarning badOffers = new ThrottledWarning(WARNING_INTERVAL);
+    private final ThrottledWarning badOffers = new ThrottledWarning();
     private final ReplayGuard replays = new ReplayGuard(65_536, Duration.ofMinutes(5).toNanos());
     private final Set<AFUNIXSocket> controls = ConcurrentHashMap.newKeySet();
     private @Nullable BoundListener listener;
@@ -242,9 +241,7 @@ final class HandoffListener implements AutoCloseable {
                         frame = FrameIO.read(new UntilDeadline(in, incoming.deadlineNanos(), offerLimit),
                                 FrameLimit.HANDOFF);
                     } catch (IOException e) {
-                        badOffers.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed "
-                                + "since the last such warning for want of a valid offer after the token, the last: {}",
-                                endpoint, count, e.toString()));
+                        warnOfBadOffer(e.toString());
                         return;
                     } finally {
                         reader.discardStrays();
@@ -278,10 +275,7 @@ final class HandoffListener implements AutoCloseable {
             offer = Envelope.payload(frame, HandoffOffer.parser(), "HandoffOffer");
         } catch (WireException e) {
             // Nothing to answer with: no correlation id, no token. The broker's deadline ends it.
-            String why = badEnvelope != null ? badEnvelope : e.getMessage();
-            badOffers.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed since the last "
-                    + "such warning for want of a valid offer after the token, the last: invalid offer frame: {}",
-                    endpoint, count, why));
+            warnOfBadOffer("invalid offer frame: " + (badEnvelope != null ? badEnvelope : e.getMessage()));
             return false;
         }
         // A frame read whole keeps the stream in step, so a bad envelope around a readable offer is
@@ -328,6 +322,12 @@ final class HandoffListener implements AutoCloseable {
             slot.serve(adopted);
         }
         return true;
+    }
+
+    // A process of an allowed user decides how often: one line at most every ThrottledWarning.INTERVAL.
+    private void warnOfBadOffer(String last) {
+        badOffers.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed since the last such "
+                + "warning for want of a valid offer after the token, the last: {}", endpoint, count, last));
     }
 
     private @Nullable String check(Frame frame, HandoffOffer offer, TokenReader.Incoming incoming) {

@@ -56,7 +56,6 @@ public final class ControlConnectionPool implements AutoCloseable {
     // The handoff's deadline, for a dial Commons Pool makes on the borrowing thread.
     private static final ScopedValue<Long> DIAL_BY = ScopedValue.newInstance();
     private static final Duration POLL_WAIT = Duration.ofMillis(1);
-    private static final Duration WARNING_INTERVAL = Duration.ofSeconds(10);
 
     private final PoolSettings settings;
     private final HandoffEvents events;
@@ -330,7 +329,7 @@ public final class ControlConnectionPool implements AutoCloseable {
 
         final Set<Long> allowedUids;
         final List<ServiceBackend> backends = new CopyOnWriteArrayList<>();
-        final ThrottledWarning refusals = new ThrottledWarning(WARNING_INTERVAL);
+        final ThrottledWarning refusals = new ThrottledWarning();
 
         Served(Set<Long> allowedUids) {
             this.allowedUids = allowedUids;
@@ -344,7 +343,7 @@ public final class ControlConnectionPool implements AutoCloseable {
     private final class Factory extends BasePooledObjectFactory<ControlConnection> {
 
         private final Path endpoint;
-        private final ThrottledWarning strayBytes = new ThrottledWarning(WARNING_INTERVAL);
+        private final ThrottledWarning strayBytes = new ThrottledWarning();
 
         Factory(Path endpoint) {
             this.endpoint = endpoint;
@@ -381,7 +380,7 @@ public final class ControlConnectionPool implements AutoCloseable {
             if (clean || connection.exchanges() == 0) {
                 return clean;
             }
-            // Returned clean after its exchange, and unusable by the next one.
+            // Unclean after an exchange that left it clean: unusable by the next one.
             if (!connection.closedByPeer()) {
                 // Bytes after the ACK: this connection is spoilt, the backend's others need not be.
                 strayBytes.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed since the "

@@ -18,7 +18,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -73,7 +72,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
     private final HandoffEvents events;
     private final ThreadPoolExecutor workers;
     // A client that floods its own connection before the relay decides how often this repeats.
-    private final ThrottledWarning relaysNotFitting = new ThrottledWarning(Duration.ofSeconds(10));
+    private final ThrottledWarning relaysNotFitting = new ThrottledWarning();
 
     public HandoffOrchestrator(HandoffSettings settings, HelloReplies replies, PendingHandoffs pending,
             ControlConnectionPool pool, WireHandoffDelivery delivery, LateAckWatcher watcher,

@@ -18,7 +18,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
-import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Comparator;
 import java.util.PriorityQueue;
@@ -65,8 +64,8 @@ final class EventLoop implements Runnable, Reactor {
     private final AtomicLong connectionIds;
     private final AtomicInteger openConnections = new AtomicInteger();
     // Both repeat as fast as clients connect: a process the policy keeps out decides how often.
-    private final ThrottledWarning rejectedPeers = new ThrottledWarning(WARNING_INTERVAL);
-    private final ThrottledWarning connectionLimitReached = new ThrottledWarning(WARNING_INTERVAL);
+    private final ThrottledWarning rejectedPeers = new ThrottledWarning();
+    private final ThrottledWarning connectionLimitReached = new ThrottledWarning();
     private final ArrayDeque<ClientConnection> byDeadline = new ArrayDeque<>();
     private final HelloMemory helloMemory;
     // Hellos whose body found no room in helloMemory, unread in their sockets, in arrival order.
@@ -78,7 +77,6 @@ final class EventLoop implements Runnable, Reactor {
     private final Runnable onFailure;
     private final int listenerDescriptor;
     private static final int ACCEPT_BURST = 16;
-    private static final Duration WARNING_INTERVAL = Duration.ofSeconds(10);
     private static final long FIRST_ACCEPT_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long LONGEST_ACCEPT_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(1);
 

@@ -10,9 +10,17 @@ import java.util.function.LongConsumer;
  */
 public final class ThrottledWarning {
 
+    /** How often at most the broker and the SDKs repeat such a warning: once every 10 s. */
+    public static final Duration INTERVAL = Duration.ofSeconds(10);
+
     private final long intervalNanos;
     private long warnedAt;
     private long sinceWarned;
+
+    /** Warns at most once every {@link #INTERVAL}. */
+    public ThrottledWarning() {
+        this(INTERVAL);
+    }
 
     public ThrottledWarning(Duration interval) {
         this.intervalNanos = interval.toNanos();
