@@ -173,11 +173,12 @@ public final class BrokerClient {
         try {
             Frame hello = helloFrame(helloFor(service, version));
             negotiated = negotiatedOrThrow(exchange(socket, hello, replyTimeout), hello.getRequestId());
-            if (announcesHandoff(negotiated) && !handoff) {
+            boolean announced = announcesHandoff(negotiated);
+            if (announced && !handoff) {
                 // Not ours to take part in: this client said it cannot, and a broker that offers one
                 // anyway breaks the protocol. The backend_pipe is the route this client asked for.
                 fallback = "broker announced a handoff this client did not ask for";
-            } else if (announcesHandoff(negotiated)) {
+            } else if (announced) {
                 HandoffRelay.Verdict verdict = HandoffRelay.await(socket, negotiated, relayWait);
                 if (Thread.currentThread().isInterrupted()) {
                     // On a virtual thread junixsocket closed the socket and the verdict says so; on a

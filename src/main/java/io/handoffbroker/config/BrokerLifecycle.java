@@ -93,10 +93,11 @@ public final class BrokerLifecycle implements SmartLifecycle, ApplicationListene
 
     @Override
     public void start() {
-        // What runs only when descriptors have run out must be loadable then; see ClassesAhead.
+        // What runs only when descriptors have run out must be loadable then; see ClassesAhead. (The
+        // demo's backend loads the backend SDK's own when it starts.)
         ClassesAhead.load(BrokerLifecycle.class, "io.handoffbroker.wire", "io.handoffbroker.unix",
                 "io.handoffbroker.negotiation", "io.handoffbroker.server", "io.handoffbroker.handoff",
-                "io.handoffbroker.backend", "io.handoffbroker.demo", "io.handoffbroker.observability");
+                "io.handoffbroker.demo", "io.handoffbroker.observability");
         String socket = "broker.socket-path " + server.socketPath();
         try {
             server.checkSocketPath();

@@ -8,8 +8,8 @@ import java.nio.file.FileSystemNotFoundException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.CodeSource;
+import java.util.HashSet;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -32,7 +32,7 @@ public final class ClassesAhead {
 
     // Packages already loaded in this process: once is enough. A second caller waits for the
     // first to finish (load is synchronized), rather than go on before its classes are in.
-    private static final Set<String> loaded = ConcurrentHashMap.newKeySet();
+    private static final Set<String> loaded = new HashSet<>();
 
     private ClassesAhead() {
     }
