@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -157,7 +158,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     public void probeAll() {
         Set<String> refusedThisRound = new HashSet<>();
         for (ServiceBackend backend : catalog.all()) {
-            String failure = probe(backend.backendEndpoint(), Set.of());
+            String failure = probe(backend.backendEndpoint());
             Optional<Path> handoffEndpoint = probesHandoffEndpoint(backend) ? backend.handoffEndpoint()
                     : Optional.empty();
             Optional<String> handoffFailure = handoffEndpoint.map(e -> probeHandoff(backend, e, refusedThisRound));
@@ -194,38 +195,35 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         }
     }
 
-    /**
-     * @param allowedUids the uids the endpoint's listener may run as; empty means any, and then
-     *     nothing is read from the connection
-     * @return null when the endpoint accepted a connection within the probe timeout (a backlog
-     *     that is full for a moment is waited out) from a listener of an allowed uid, else why not
-     */
-    private @Nullable String probe(Path endpoint, Set<Long> allowedUids) {
-        try {
-            probeOrThrow(endpoint, allowedUids);
-            return null;
-        } catch (IOException e) {
-            return e.getClass().getSimpleName() + ": " + e.getMessage();
-        }
+    /** A backend_pipe: any listener will do. */
+    private @Nullable String probe(Path endpoint) {
+        return probe(endpoint, Set.of(), refused -> { });
     }
 
     private @Nullable String probeHandoff(ServiceBackend backend, Path endpoint, Set<String> refusedThisRound) {
-        try {
-            probeOrThrow(endpoint, backend.handoffEndpointUids());
-            return null;
-        } catch (PeerUidNotAllowedException e) {
+        return probe(endpoint, backend.handoffEndpointUids(), refused -> {
             if (refusedThisRound.add(backend.name())) {
-                refusals.refused(backend, e.uid(), e.pid());
+                refusals.refused(backend, refused.uid(), refused.pid());
             }
-            return e.getClass().getSimpleName() + ": " + e.getMessage();
-        } catch (IOException e) {
-            return e.getClass().getSimpleName() + ": " + e.getMessage();
-        }
+        });
     }
 
-    private void probeOrThrow(Path endpoint, Set<Long> allowedUids) throws IOException {
+    /**
+     * @param allowedUids the uids the endpoint's listener may run as; empty means any, and then
+     *     nothing is read from the connection
+     * @param refused told of a listener of another uid
+     * @return null when the endpoint accepted a connection within the probe timeout (a backlog
+     *     that is full for a moment is waited out) from a listener of an allowed uid, else why not
+     */
+    private @Nullable String probe(Path endpoint, Set<Long> allowedUids, Consumer<PeerUidNotAllowedException> refused) {
         try (AFUNIXSocket socket = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout)) {
             PeerUidNotAllowedException.check(socket, endpoint, allowedUids);
+            return null;
+        } catch (IOException e) {
+            if (e instanceof PeerUidNotAllowedException notAllowed) {
+                refused.accept(notAllowed);
+            }
+            return e.getClass().getSimpleName() + ": " + e.getMessage();
         }
     }
 
