@@ -31,8 +31,8 @@ public class BrokerProperties {
     // Every duration at most a century: added to the nanosecond clock, a much longer one
     // overflows (at about 292 years) and would fail start-up without naming its key.
     static final long MAX_DAYS = 36_500;
-    private static final String UID_MESSAGE = "must be a uid, 0 to 4294967294 (handoff-endpoint-uids)";
-    private static final String PEER_UID_MESSAGE = "must be a uid, 0 to 4294967294 (allowed-uids)";
+    private static final String UID_MESSAGE = "must be a uid, 0 to " + ProcessUser.MAX_UID + " (handoff-endpoint-uids)";
+    private static final String PEER_UID_MESSAGE = "must be a uid, 0 to " + ProcessUser.MAX_UID + " (allowed-uids)";
 
     /** Unix socket clients connect to. Default: $XDG_RUNTIME_DIR/handoff-broker/broker.sock, else a per-user directory in the temp dir. */
     private @Nullable Path socketPath;
