@@ -5,15 +5,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -91,26 +93,24 @@ public final class SocketFile {
         if (parent == null) {
             throw new IOException("socket path " + socketPath + " has no parent directory");
         }
-        Path real = resolveWhereNoOneElseCanChange(parent, party, processUid);
-        String named = real.equals(parent) ? parent.toString() : parent + " (" + real + " once its links are followed)";
-        PosixFileAttributes attributes = Files.readAttributes(real, PosixFileAttributes.class,
-                LinkOption.NOFOLLOW_LINKS);
-        if (!attributes.isDirectory()) {
+        Resolved real = resolveWhereNoOneElseCanChange(parent, party, processUid);
+        String named = real.path().equals(parent) ? parent.toString()
+                : parent + " (" + real.path() + " once its links are followed)";
+        if (!real.entry().isDirectory()) {
             throw new IOException("socket directory " + named + " is not a directory");
         }
-        long owner = ownerUid(real);
-        if (!mayHold(owner, processUid)) {
-            throw new IOException("socket directory " + named + " is owned by uid " + owner
-                    + ", not by this process's uid " + processUid + " (or root): uid " + owner
-                    + " can rename or replace the socket in it; remove the directory (it is created 0700 when"
-                    + " missing), make it uid " + processUid + "'s (chown), or choose another " + party.setting());
-        }
-        Set<PosixFilePermission> mode = attributes.permissions();
-        if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+        refuseOwnedByOthers(real.entry(), processUid, "socket directory " + named + " is",
+                "can rename or replace the socket in it; remove the directory (it is created 0700 when missing),"
+                        + " make it uid " + processUid + "'s (chown), or choose another " + party.setting());
+        if (real.entry().writableByOthers()) {
             throw new IOException("socket directory " + named + " is group- or world-writable ("
-                    + PosixFilePermissions.toString(mode) + "); make it 0700 or 0755, owned by this process's uid "
+                    + real.entry().permissions() + "); make it 0700 or 0755, owned by this process's uid "
                     + processUid + ", or choose another " + party.setting());
         }
+    }
+
+    /** A directory found at the end of a walk, with what one look at it, its links not followed, read. */
+    private record Resolved(Path path, Entry entry) {
     }
 
     /**
@@ -126,11 +126,13 @@ public final class SocketFile {
      * which follow links) and removed wherever they choose; as root, that is a {@code chmod} of
      * any file on the machine.
      */
-    private static Path resolveWhereNoOneElseCanChange(Path directory, Party party, long processUid)
+    private static Resolved resolveWhereNoOneElseCanChange(Path directory, Party party, long processUid)
             throws IOException {
         Deque<String> names = new ArrayDeque<>();
         directory.forEach(name -> names.add(name.toString()));
         Path at = Objects.requireNonNull(directory.getRoot(), "an absolute path");
+        // Each entry on the way is looked at once: as the next step, then as the directory it steps from.
+        Entry atEntry = Entry.of(at);
         int links = 0;
         while (!names.isEmpty()) {
             String name = names.removeFirst();
@@ -138,63 +140,57 @@ public final class SocketFile {
                 continue;
             }
             if (name.equals("..")) {
-                at = at.getParent() != null ? at.getParent() : at;
+                if (at.getParent() != null) {
+                    at = at.getParent();
+                    atEntry = Entry.of(at);
+                }
                 continue;
             }
-            refuseChangeableByOthers(at, directory, party, processUid);
+            refuseChangeableByOthers(at, atEntry, directory, party, processUid);
             Path next = at.resolve(name);
-            if (!Files.exists(next, LinkOption.NOFOLLOW_LINKS)) {
+            Entry nextEntry = Entry.ifExists(next);
+            if (nextEntry == null) {
                 // Created here, in a directory already checked, never before the check: through a link
                 // or in a directory another user controls, it would be made wherever they chose.
                 createPrivately(next);
+                nextEntry = Entry.of(next);
             }
-            if (!Files.isSymbolicLink(next)) {
+            if (!nextEntry.isSymbolicLink()) {
                 at = next;
+                atEntry = nextEntry;
                 continue;
             }
             if (++links > MAX_LINKS) {
                 throw new IOException("socket directory " + directory + ": more than " + MAX_LINKS
                         + " symbolic links on the way");
             }
-            long linkOwner = ownerUid(next, LinkOption.NOFOLLOW_LINKS);
-            if (!mayHold(linkOwner, processUid)) {
-                throw new IOException("socket directory " + directory + ": " + next + " on the way is a symbolic link"
-                        + " owned by uid " + linkOwner + ", not by this process's uid " + processUid + " (or root):"
-                        + " uid " + linkOwner + " can point it at another directory, and the socket's clients with"
-                        + " it; remove the link or choose another " + party.setting());
-            }
+            refuseOwnedByOthers(nextEntry, processUid, "socket directory " + directory + ": " + next
+                    + " on the way is a symbolic link", "can point it at another directory, and the socket's clients"
+                    + " with it; remove the link or choose another " + party.setting());
             Path target = Files.readSymbolicLink(next);
             for (int i = target.getNameCount() - 1; i >= 0; i--) {
                 names.addFirst(target.getName(i).toString());
             }
             if (target.isAbsolute()) {
                 at = Objects.requireNonNull(target.getRoot());
+                atEntry = Entry.of(at);
             }
         }
-        return at;
+        return new Resolved(at, atEntry);
     }
 
     // As the kernel's own limit on links followed in one lookup.
     private static final int MAX_LINKS = 40;
 
     /** Refuses {@code above}, a directory on the way to the socket's, when another user could rename what is in it. */
-    private static void refuseChangeableByOthers(Path above, Path directory, Party party, long processUid)
-            throws IOException {
-        PosixFileAttributes attributes = Files.readAttributes(above, PosixFileAttributes.class,
-                LinkOption.NOFOLLOW_LINKS);
-        long owner = ownerUid(above, LinkOption.NOFOLLOW_LINKS);
-        if (!mayHold(owner, processUid)) {
-            throw new IOException("socket directory " + directory + ": " + above + " on the way is owned by uid "
-                    + owner + ", not by this process's uid " + processUid + " (or root): uid " + owner
-                    + " can rename what is in it and put a directory of its own in its place; choose another "
-                    + party.setting());
-        }
-        Set<PosixFilePermission> mode = attributes.permissions();
-        boolean sticky = (((Integer) Files.getAttribute(above, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 01000) != 0;
-        if (!sticky && (mode.contains(PosixFilePermission.GROUP_WRITE)
-                || mode.contains(PosixFilePermission.OTHERS_WRITE))) {
+    private static void refuseChangeableByOthers(Path above, Entry entry, Path directory, Party party,
+            long processUid) throws IOException {
+        refuseOwnedByOthers(entry, processUid, "socket directory " + directory + ": " + above + " on the way is",
+                "can rename what is in it and put a directory of its own in its place; choose another "
+                        + party.setting());
+        if (!entry.sticky() && entry.writableByOthers()) {
             String risk = above + " on the way is group- or world-writable without the sticky bit ("
-                    + PosixFilePermissions.toString(mode) + "): any user who can write it can put a directory of"
+                    + entry.permissions() + "): any user who can write it can put a directory of"
                     + " their own in the place of the one checked, before the bind, and have the socket made and its"
                     + " mode set (chmod follows links) wherever they choose";
             if (processUid == ProcessUser.ROOT) {
@@ -213,6 +209,18 @@ public final class SocketFile {
     }
 
     /**
+     * Refuses an entry owned by a user other than this process's or root:
+     * "{@code subject} owned by uid N, not by this process's uid P (or root): uid N {@code canDo}".
+     */
+    private static void refuseOwnedByOthers(Entry entry, long processUid, String subject, String canDo)
+            throws IOException {
+        if (!mayHold(entry.uid(), processUid)) {
+            throw new IOException(subject + " owned by uid " + entry.uid() + ", not by this process's uid "
+                    + processUid + " (or root): uid " + entry.uid() + " " + canDo);
+        }
+    }
+
+    /**
      * A directory's owner whom a socket in it is safe from: this process's user, or root. Root's
      * is accepted for any process: root can replace any file anyway, and in a root-owned directory
      * that is not group- or world-writable (checked as well) nobody else can write. Such a
@@ -221,10 +229,6 @@ public final class SocketFile {
      */
     private static boolean mayHold(long owner, long processUid) {
         return owner == processUid || owner == ProcessUser.ROOT;
-    }
-
-    private static long ownerUid(Path path, LinkOption... options) throws IOException {
-        return ((Number) Files.getAttribute(path, "unix:uid", options)).longValue();
     }
 
     // Every directory this creates is 0700, ancestors included: a tree made for sockets is nobody else's.
@@ -258,10 +262,11 @@ public final class SocketFile {
      * @return true when a stale socket file is there, which {@code claim} would remove
      */
     public static boolean checkClaimable(Path socketPath, Party party) throws IOException {
-        if (!Files.exists(socketPath, LinkOption.NOFOLLOW_LINKS)) {
+        Entry entry = Entry.ifExists(socketPath);
+        if (entry == null) {
             return false;
         }
-        if (!isSocket(socketPath)) {
+        if (!entry.isSocket()) {
             throw new IOException(socketPath + " exists and is not a socket; refusing to replace it");
         }
         if (isAnswering(socketPath)) {
@@ -286,8 +291,59 @@ public final class SocketFile {
         }
     }
 
-    private static boolean isSocket(Path path) throws IOException {
-        Object type = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        return type instanceof Integer mode && (mode & 0170000) == 0140000;
+    /**
+     * What one {@code lstat} of an entry tells: its kind, its permission bits and its owner. One
+     * look, where asking for each separately would look again, and could see another entry each time.
+     */
+    private record Entry(int mode, long uid) {
+
+        private static final int KIND = 0170000;
+        private static final int DIRECTORY = 0040000;
+        private static final int SYMBOLIC_LINK = 0120000;
+        private static final int SOCKET = 0140000;
+        private static final int STICKY = 01000;
+        private static final int GROUP_OR_OTHERS_WRITE = 0022;
+
+        static Entry of(Path path) throws IOException {
+            Map<String, Object> read = Files.readAttributes(path, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+            return new Entry((Integer) read.get("mode"), ((Number) read.get("uid")).longValue());
+        }
+
+        static @Nullable Entry ifExists(Path path) throws IOException {
+            try {
+                return of(path);
+            } catch (NoSuchFileException absent) {
+                return null;
+            }
+        }
+
+        boolean isDirectory() {
+            return (mode & KIND) == DIRECTORY;
+        }
+
+        boolean isSymbolicLink() {
+            return (mode & KIND) == SYMBOLIC_LINK;
+        }
+
+        boolean isSocket() {
+            return (mode & KIND) == SOCKET;
+        }
+
+        boolean sticky() {
+            return (mode & STICKY) != 0;
+        }
+
+        boolean writableByOthers() {
+            return (mode & GROUP_OR_OTHERS_WRITE) != 0;
+        }
+
+        /** The permission bits as {@code ls} shows them, {@code rwxr-xr-x}. */
+        String permissions() {
+            StringBuilder shown = new StringBuilder(9);
+            for (int bit = 8; bit >= 0; bit--) {
+                shown.append((mode & (1 << bit)) != 0 ? "rwx".charAt(2 - bit % 3) : '-');
+            }
+            return shown.toString();
+        }
     }
 }
