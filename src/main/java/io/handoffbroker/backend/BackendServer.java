@@ -133,10 +133,9 @@ public final class BackendServer implements AutoCloseable {
         if (path.getFileName() == null || path.toString().isEmpty()) {
             throw new IllegalArgumentException(argument + " '" + path + "' names no socket file");
         }
-        int bytes = SocketFile.addressBytes(path.toString());
-        if (bytes > SocketFile.MAX_PATH_BYTES) {
-            throw new IllegalArgumentException(argument + " " + path + " is " + bytes + " bytes long; a Unix socket "
-                    + "address holds at most " + SocketFile.MAX_PATH_BYTES + " (choose a shorter path)");
+        String tooLong = SocketFile.tooLongForAnAddress(path.toString());
+        if (tooLong != null) {
+            throw new IllegalArgumentException(argument + " " + path + " " + tooLong + " (choose a shorter path)");
         }
         return path;
     }

@@ -279,9 +279,9 @@ public final class BrokerClient {
         if (!shown.equals(backendPipe)) {
             throw new IOException("the broker named a backend_pipe that is not a socket path: \"" + shown + "\"");
         }
-        if (SocketFile.addressBytes(backendPipe) > SocketFile.MAX_PATH_BYTES) {
-            throw new IOException("the broker named a backend_pipe longer than a socket address holds: \""
-                    + shown + "\"");
+        String tooLong = SocketFile.tooLongForAnAddress(backendPipe);
+        if (tooLong != null) {
+            throw new IOException("the broker named a backend_pipe that " + tooLong + ": \"" + shown + "\"");
         }
         try {
             return Path.of(backendPipe);

@@ -43,10 +43,9 @@ public final class BrokerSettings {
      * without a word, and binds or connects to another path than the one configured.
      */
     static Path addressable(Path path, String key) {
-        int bytes = SocketFile.addressBytes(path.toString());
-        if (bytes > SocketFile.MAX_PATH_BYTES) {
-            throw BrokerStartupException.setting(key + ": " + path + " is " + bytes + " bytes long; a Unix socket path "
-                    + "may have at most " + SocketFile.MAX_PATH_BYTES + " (choose a shorter directory)");
+        String tooLong = SocketFile.tooLongForAnAddress(path.toString());
+        if (tooLong != null) {
+            throw BrokerStartupException.setting(key + ": " + path + " " + tooLong + " (choose a shorter directory)");
         }
         return path;
     }

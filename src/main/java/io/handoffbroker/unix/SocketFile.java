@@ -76,6 +76,16 @@ public final class SocketFile {
     }
 
     /**
+     * Why a socket address cannot hold {@code path}, to follow the path in an error
+     * ("is 120 bytes long; a Unix socket address holds at most 107"), or null when it can.
+     */
+    public static @Nullable String tooLongForAnAddress(String path) {
+        int bytes = addressBytes(path);
+        return bytes <= MAX_PATH_BYTES ? null
+                : "is " + bytes + " bytes long; a Unix socket address holds at most " + MAX_PATH_BYTES;
+    }
+
+    /**
      * Creates the parent directory {@code 0700} if missing; refuses one another user could
      * change: owned by another user than this process's (or root), group- or world-writable,
      * reached through a directory or a symbolic link another user could change. Whoever can write the directory can rename
