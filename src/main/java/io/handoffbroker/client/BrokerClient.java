@@ -84,10 +84,7 @@ public final class BrokerClient {
     }
 
     private static Duration positive(Duration wait, String name) {
-        if (wait == null) {
-            throw new NullPointerException(name + " is null");
-        }
-        if (!wait.isPositive()) {
+        if (!Objects.requireNonNull(wait, () -> name + " is null").isPositive()) {
             throw new IllegalArgumentException(name + " must be positive, not " + wait);
         }
         return wait;

@@ -79,14 +79,6 @@ public final class ControlConnectionPool implements AutoCloseable {
     }
 
     /**
-     * Creates the endpoint's pool, so that it shows in status before the first handoff. Its
-     * connections may reach a listener of any uid.
-     */
-    public void register(Path endpoint) {
-        poolFor(endpoint);
-    }
-
-    /**
      * Creates the pool of the backend's handoff endpoint, so that it shows in status before the
      * first handoff. Its connections reach only a listener that runs as one of the backend's
      * {@link ServiceBackend#handoffEndpointUids()} (any, when it names none); every backend that

@@ -31,7 +31,6 @@ class ControlConnectionPoolTest {
         Path endpoint = dir.resolve("handoff.sock");
         try (AFUNIXServerSocketChannel backend = listen(endpoint);
                 ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(1))) {
-            pool.register(endpoint);
             ControlConnection held = pool.borrow(endpoint, later());
             CompletableFuture<ControlConnection> waiting = waitingForTheOnlySlot(pool, endpoint);
             long discarded = System.nanoTime();
