@@ -8,6 +8,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.SocketTimeoutException;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
@@ -34,22 +35,22 @@ final class AdoptedStream {
     private final OutputStream out;
     private boolean released;
 
-    private AdoptedStream(FileDescriptor descriptor, int number) {
+    private AdoptedStream(FileDescriptor descriptor, int number, int readTimeoutMillis) {
         this.number = number;
         this.file = new FileInputStream(descriptor);
-        this.in = new FilterInputStream(file) {
-            @Override
-            public void close() {
-                shutdown(Posix.SHUT_RD);
-            }
-        };
+        this.in = readTimeoutMillis == 0 ? new ShutdownOnCloseInput(file)
+                : new TimedInput(file, readTimeoutMillis);
         this.out = new ShutdownOnClose(new FileOutputStream(descriptor));
     }
 
-    static AdoptedStream adopt(FileDescriptorCast adopted) throws IOException {
+    /**
+     * @param readTimeoutMillis how long a read waits for the client's bytes before it fails with a
+     *     {@link SocketTimeoutException}, as a socket's timeout has it; 0 for no bound
+     */
+    static AdoptedStream adopt(FileDescriptorCast adopted, int readTimeoutMillis) throws IOException {
         int number = adopted.as(Integer.class); // read from the descriptor object: no system call
         Posix.makeBlocking(number);
-        return new AdoptedStream(adopted.getFileDescriptor(), number);
+        return new AdoptedStream(adopted.getFileDescriptor(), number, readTimeoutMillis);
     }
 
     InputStream in() {
@@ -80,6 +81,53 @@ final class AdoptedStream {
         if (!released) {
             released = true;
             file.close(); // closes the shared descriptor, and with it the output stream
+        }
+    }
+
+    private class ShutdownOnCloseInput extends FilterInputStream {
+
+        ShutdownOnCloseInput(InputStream file) {
+            super(file);
+        }
+
+        @Override
+        public void close() {
+            shutdown(Posix.SHUT_RD);
+        }
+    }
+
+    /**
+     * Input whose every read waits at most the timeout for a first byte, as a socket's does. A
+     * file stream has no timeout of its own: the wait is a {@code poll} before the read. A
+     * timed-out read consumed nothing, and the connection stays open.
+     */
+    private final class TimedInput extends ShutdownOnCloseInput {
+
+        private final int timeoutMillis;
+
+        TimedInput(InputStream file, int timeoutMillis) {
+            super(file);
+            this.timeoutMillis = timeoutMillis;
+        }
+
+        @Override
+        public int read() throws IOException {
+            awaitBytes();
+            return super.read();
+        }
+
+        @Override
+        public int read(byte[] bytes, int offset, int length) throws IOException {
+            if (length > 0) {
+                awaitBytes();
+            }
+            return super.read(bytes, offset, length);
+        }
+
+        private void awaitBytes() throws SocketTimeoutException {
+            if (!Posix.readableWithin(number, timeoutMillis)) {
+                throw new SocketTimeoutException("no bytes from the client within " + timeoutMillis + " ms");
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import io.handoffbroker.unix.SocketFile;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -38,7 +39,9 @@ import org.slf4j.LoggerFactory;
  * {@code maxConnections} at once for both routes together. At the limit a
  * reconnecting client waits (the first one accepted, the others in the listen
  * backlog) until a connection ends, and a handoff is refused
- * ("backend at capacity"), which sends that client to {@code backend_pipe} at once.
+ * ("backend at capacity"), which sends that client to {@code backend_pipe} at once. A client
+ * that goes silent holds its slot until it closes, unless {@link #readTimeout} bounds the
+ * handler's reads.
  * Every connection is closed when the handler returns; {@link #close()} closes the
  * listeners and every open connection. A {@link StreamHandler} gets a handed-off
  * connection as file streams on its descriptor, without a socket object (see
@@ -82,6 +85,7 @@ public final class BackendServer implements AutoCloseable {
     private @Nullable HandoffListener handoffListener;
     // Set.copyOf, not Set.of: run as root, the two are one user.
     private Set<Long> brokerUids = Set.copyOf(List.of(ProcessUser.uid(), ProcessUser.ROOT));
+    private volatile int readTimeoutMillis; // 0: none
     private boolean started;
     private boolean startFailed;
     // Connections closed because no handler thread took them: the server was closing, or no thread could be started.
@@ -177,6 +181,36 @@ public final class BackendServer implements AutoCloseable {
                     + ": name the users before start()");
         }
         brokerUids = Set.copyOf(uids);
+        return this;
+    }
+
+    /**
+     * Bounds how long a read waits for a client's next bytes, on both routes, as a socket's
+     * timeout does: a read that waits longer fails with a {@link SocketTimeoutException} (nothing
+     * consumed; the connection stays open). A handler that lets it propagate has its connection
+     * closed, logged at debug level. Without it, a client that stops sending without closing holds
+     * its handler slot, one of {@code maxConnections}, until it does. By default reads wait for ever.
+     * For any handler but a {@link StreamHandler} the bound is the socket's timeout, which
+     * junixsocket applies to its writes as well, and which the handler may change. Set before
+     * {@link #start}.
+     *
+     * @throws NullPointerException when {@code timeout} is null
+     * @throws IllegalArgumentException when {@code timeout} is not positive, or longer than a socket
+     *     timeout holds ({@value Integer#MAX_VALUE} ms)
+     * @throws IllegalStateException once the server was started or closed
+     */
+    public synchronized BackendServer readTimeout(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (!timeout.isPositive() || timeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+            throw new IllegalArgumentException("timeout must be positive and at most " + Integer.MAX_VALUE
+                    + " ms, not " + timeout);
+        }
+        if (started || closed) {
+            throw new IllegalStateException("already " + (started ? "started" : "closed")
+                    + ": set the read timeout before start()");
+        }
+        // Rounded up: a socket's timeout of 0 would mean none.
+        readTimeoutMillis = (int) Math.max(1, timeout.plusNanos(999_999).toMillis());
         return this;
     }
 
@@ -356,7 +390,7 @@ public final class BackendServer implements AutoCloseable {
     private void serveStreams(FileDescriptorCast adopted, StreamHandler streams) {
         AdoptedStream connection;
         try {
-            connection = AdoptedStream.adopt(adopted);
+            connection = AdoptedStream.adopt(adopted, readTimeoutMillis);
         } catch (IOException | RuntimeException e) {
             notAdopted(() -> closeDescriptor(adopted), e);
             return;
@@ -367,7 +401,8 @@ public final class BackendServer implements AutoCloseable {
                 streams.serve(connection.in(), connection.out());
             }
         } catch (IOException ended) {
-            // Through file streams a reset or broken pipe is a plain IOException: the peer's doing.
+            // Through file streams a reset or broken pipe is a plain IOException: the peer's doing,
+            // as is a read that waited out the read timeout.
             log.debug("backend {}: connection ended: {}", endpoint, ended.toString());
         } catch (RuntimeException e) {
             log.warn("backend {}: handler failed: {}", endpoint, e.toString());
@@ -399,9 +434,12 @@ public final class BackendServer implements AutoCloseable {
 
     private void serve(AFUNIXSocket connection) {
         try {
+            if (readTimeoutMillis > 0) {
+                connection.setSoTimeout(readTimeoutMillis);
+            }
             handler.serve(connection);
-        } catch (SocketException closed) {
-            log.debug("backend {}: connection ended: {}", endpoint, closed.toString());
+        } catch (SocketException | SocketTimeoutException closedOrSilent) {
+            log.debug("backend {}: connection ended: {}", endpoint, closedOrSilent.toString());
         } catch (IOException | RuntimeException e) {
             log.warn("backend {}: handler failed: {}", endpoint, e.toString());
         } finally {

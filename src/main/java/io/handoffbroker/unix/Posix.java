@@ -12,6 +12,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.net.SocketTimeoutException;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
@@ -116,6 +117,14 @@ public final class Posix {
      * A signal during the call is retried, so it never passes for readiness.
      */
     public static boolean readableNow(int descriptor) {
+        return readableWithin(descriptor, 0);
+    }
+
+    /**
+     * As {@link #readableNow}, waiting up to {@code timeoutMillis} for it: false only when that
+     * wait ended with nothing to read. A signal during the wait resumes it for the time left.
+     */
+    public static boolean readableWithin(int descriptor, int timeoutMillis) {
         Calls calls = CALLS;
         if (calls == null) {
             return true;
@@ -123,16 +132,19 @@ public final class Posix {
         Scratch scratch = calls.scratch();
         scratch.pollFd().set(ValueLayout.JAVA_INT, 0, descriptor);
         scratch.pollFd().set(ValueLayout.JAVA_SHORT, 4, POLLIN);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        int wait = timeoutMillis;
         try {
             while (true) {
                 scratch.pollFd().set(ValueLayout.JAVA_SHORT, 6, (short) 0);
-                int ready = (int) calls.poll().invokeExact(scratch.callState(), scratch.pollFd(), 1L, 0);
+                int ready = (int) calls.poll().invokeExact(scratch.callState(), scratch.pollFd(), 1L, wait);
                 if (ready >= 0) {
                     return ready != 0;
                 }
                 if (scratch.errno() != EINTR) {
                     return true; // a bad descriptor: the caller's own call reports it
                 }
+                wait = (int) Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime() + 999_999));
             }
         } catch (Throwable unexpected) {
             return true;
