@@ -2,7 +2,6 @@ package io.handoffbroker.config;
 
 import java.util.List;
 import java.util.Objects;
-import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.config.BeanFactoryPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
@@ -46,17 +45,29 @@ final class UnknownBrokerKeys implements BeanFactoryPostProcessor, EnvironmentAw
                 .filter(source -> !StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME.equals(source.getName()))
                 .filter(source -> !ConfigurationPropertySources.isAttachedConfigurationPropertySource(source))
                 .toList();
+        // Each source alone: bound together, a list one source sets replaces another's whole, and
+        // the keys of the replaced list's elements (a file's allowed-versions, under a command
+        // line's services[0]) would be taken for keys nobody knows.
+        List<String> unknown = explicit.stream().flatMap(source -> unknownIn(source).stream()).sorted().toList();
+        if (!unknown.isEmpty()) {
+            throw BrokerStartupException.setting("unknown configuration key(s), misspelt perhaps: "
+                    + String.join(", ", unknown));
+        }
+    }
+
+    /** The broker keys {@code source} sets that the broker does not know, each with its origin. */
+    private static List<String> unknownIn(PropertySource<?> source) {
         try {
-            new Binder(ConfigurationPropertySources.from(explicit)).bind("broker",
-                    Bindable.of(BrokerProperties.class), new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
+            new Binder(ConfigurationPropertySources.from(source)).bind("broker", Bindable.of(BrokerProperties.class),
+                    new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
         } catch (BindException e) {
             if (e.getCause() instanceof UnboundConfigurationPropertiesException unknown) {
-                throw BrokerStartupException.setting("unknown configuration key(s), misspelt perhaps: "
-                        + unknown.getUnboundProperties().stream()
-                                .map(p -> p.getName() + (p.getOrigin() != null ? " (" + p.getOrigin() + ")" : ""))
-                                .sorted().collect(Collectors.joining(", ")), e);
+                return unknown.getUnboundProperties().stream()
+                        .map(p -> p.getName() + (p.getOrigin() != null ? " (" + p.getOrigin() + ")" : ""))
+                        .toList();
             }
             // Anything else (a value of the wrong type, say) the real binding reports with its key.
         }
+        return List.of();
     }
 }
