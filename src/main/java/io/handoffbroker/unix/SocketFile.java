@@ -112,6 +112,14 @@ public final class SocketFile {
         refuseOwnedByOthers(real.entry(), processUid, "socket directory " + named + " is",
                 "can rename or replace the socket in it; remove the directory (it is created 0700 when missing),"
                         + " make it uid " + processUid + "'s (chown), or choose another " + party.setting());
+        if (real.entry().writableByOthers() && real.entry().sticky()) {
+            // A shared directory such as /tmp: never to be made private, and nobody's to bind in directly.
+            throw new IOException("socket directory " + named + " is shared: others may create entries in it ("
+                    + real.entry().permissions() + "), so whenever this socket is not there another user can bind"
+                    + " one of their own at its path and be connected to in its place; put the socket in a"
+                    + " directory of its own below it (" + real.path().resolve("<name>") + "/, created 0700 when"
+                    + " missing), or choose another " + party.setting());
+        }
         if (real.entry().writableByOthers()) {
             throw new IOException("socket directory " + named + " is group- or world-writable ("
                     + real.entry().permissions() + "); make it 0700 or 0755, owned by this process's uid "
@@ -347,11 +355,14 @@ public final class SocketFile {
             return (mode & GROUP_OR_OTHERS_WRITE) != 0;
         }
 
-        /** The permission bits as {@code ls} shows them, {@code rwxr-xr-x}. */
+        /** The permission bits as {@code ls} shows them, {@code rwxr-xr-x}, or {@code rwxrwxrwt} with the sticky bit. */
         String permissions() {
             StringBuilder shown = new StringBuilder(9);
             for (int bit = 8; bit >= 0; bit--) {
                 shown.append((mode & (1 << bit)) != 0 ? "rwx".charAt(2 - bit % 3) : '-');
+            }
+            if (sticky()) {
+                shown.setCharAt(8, shown.charAt(8) == 'x' ? 't' : 'T');
             }
             return shown.toString();
         }

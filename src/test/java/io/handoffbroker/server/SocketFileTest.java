@@ -156,6 +156,23 @@ class SocketFileTest {
     }
 
     @Test
+    void aSharedStickyDirectoryAsTheSocketsOwnIsRefusedWithAPlaceBelowItAndNeverToBeMadePrivate() throws Exception {
+        broker = fixture(dir);
+        Path parent = privateSocketDirectory(broker);
+        Files.setAttribute(parent, "unix:mode", 01777); // as /tmp is
+
+        assertThatThrownBy(broker::start).isInstanceOf(IOException.class)
+                .hasMessageStartingWith("socket directory " + parent + " is shared: others may create entries in it"
+                        + " (rwxrwxrwt), so whenever this socket is not there another user can bind one of their own"
+                        + " at its path")
+                .hasMessageContaining("put the socket in a directory of its own below it (" + parent.resolve("<name>")
+                        + "/, created 0700 when missing), or choose another broker.socket-path")
+                .hasMessageNotContaining("make it 0700");
+
+        assertThat(Files.exists(broker.socketPath(), LinkOption.NOFOLLOW_LINKS)).isFalse();
+    }
+
+    @Test
     void aSocketDirectoryAnotherUserMadeFirstMakesStartFailAndNothingIsBoundInIt() throws Exception {
         Assumptions.assumeTrue(ProcessUser.uid() == ProcessUser.ROOT,
                 "giving a directory to another uid needs root; this JVM runs as uid " + ProcessUser.uid());
