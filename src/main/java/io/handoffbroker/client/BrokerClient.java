@@ -74,10 +74,16 @@ public final class BrokerClient {
      * @param relayWait the longest wait for the handoff-ready relay once a handoff was announced
      * @param handoff whether to advertise CAP_HANDLE_PASSING
      * @throws NullPointerException when an argument is null
-     * @throws IllegalArgumentException when a duration is zero or negative
+     * @throws IllegalArgumentException when a duration is zero or negative, or {@code brokerSocket}
+     *     is longer than a socket address holds ({@value SocketFile#MAX_PATH_BYTES} bytes: junixsocket
+     *     would connect to the path cut short)
      */
     public BrokerClient(Path brokerSocket, Duration replyTimeout, Duration relayWait, boolean handoff) {
         this.brokerSocket = Objects.requireNonNull(brokerSocket, "brokerSocket is null");
+        String tooLong = SocketFile.tooLongForAnAddress(brokerSocket.toString());
+        if (tooLong != null) {
+            throw new IllegalArgumentException("brokerSocket " + brokerSocket + " " + tooLong);
+        }
         this.replyTimeout = positive(replyTimeout, "replyTimeout");
         this.relayWait = positive(relayWait, "relayWait");
         this.handoff = handoff;
@@ -124,6 +130,8 @@ public final class BrokerClient {
      * the connection is closed afterwards. For a Hello that does not advertise
      * {@code CAP_HANDLE_PASSING}: the broker would otherwise hand to the backend a
      * connection this call closes ({@link #connect} is the call for that).
+     *
+     * @throws BrokerUnreachableException when no broker listens at the broker socket
      */
     public Frame exchange(Hello hello) throws IOException {
         AFUNIXSocket socket = connectToBroker();
@@ -162,6 +170,7 @@ public final class BrokerClient {
      * {@code backend_pipe}. A fallback is never an error; the result says which route.
      *
      * @throws BrokerRefusedException when the broker refused the Hello
+     * @throws BrokerUnreachableException when no broker listens at the broker socket
      */
     public ServiceConnection connect(String service, String version) throws IOException {
         AFUNIXSocket socket = connectToBroker();
@@ -204,6 +213,10 @@ public final class BrokerClient {
     private AFUNIXSocket connectToBroker() throws IOException {
         try {
             return BoundedConnect.connect(brokerAddress(), replyTimeout);
+        } catch (SocketException e) {
+            // The system's words ("No such file or directory", "Connection refused") name no path.
+            throw Thread.currentThread().isInterrupted() ? interrupted("while connecting to the broker", e)
+                    : new BrokerUnreachableException(brokerSocket, e);
         } catch (IOException e) {
             // An interrupted channel connect closes the channel and says ClosedByInterruptException.
             throw Thread.currentThread().isInterrupted() ? interrupted("while connecting to the broker", e) : e;

@@ -2,6 +2,7 @@ package io.handoffbroker.demo;
 
 import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.BrokerRefusedException;
+import io.handoffbroker.client.BrokerUnreachableException;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.unix.DefaultSocketPath;
 import io.handoffbroker.wire.PeerText;
@@ -9,6 +10,7 @@ import io.handoffbroker.wire.proto.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -69,16 +71,30 @@ public final class DemoClientCommand {
     }
 
     private static int connect(Options options, PrintStream out) {
-        BrokerClient client = new BrokerClient(options.socket(), Duration.ofSeconds(5));
+        BrokerClient client;
+        try {
+            client = new BrokerClient(options.socket(), Duration.ofSeconds(5));
+        } catch (IllegalArgumentException tooLong) {
+            out.println("failed: " + tooLong.getMessage());
+            return EXIT_FAILED;
+        }
         long start = System.nanoTime();
         try (ServiceConnection connection = client.connect(options.service(), options.version())) {
             long connected = System.nanoTime();
             byte[] sent = options.message().getBytes(StandardCharsets.UTF_8);
-            connection.out().write(sent);
-            connection.out().flush();
-            // Bounded like every wait before it: a backend that took the connection may never answer.
-            connection.socket().setSoTimeout(ECHO_TIMEOUT_MS);
-            byte[] echoed = readExactly(connection.in(), sent.length);
+            byte[] echoed;
+            try {
+                connection.out().write(sent);
+                connection.out().flush();
+                // Bounded like every wait before it: a backend that took the connection may never answer.
+                connection.socket().setSoTimeout(ECHO_TIMEOUT_MS);
+                echoed = readExactly(connection.in(), sent.length);
+            } catch (IOException e) {
+                // The broker did its part: this is the backend's, on the route the broker chose.
+                out.println("failed: no echo from the backend (route=" + connection.route().label() + "): "
+                        + (e instanceof SocketTimeoutException ? "nothing within " + ECHO_TIMEOUT_MS + " ms" : e));
+                return EXIT_FAILED;
+            }
             long done = System.nanoTime();
             String reply = new String(echoed, StandardCharsets.UTF_8);
             out.println("route=" + connection.route().label()
@@ -99,8 +115,11 @@ public final class DemoClientCommand {
             out.println("refused code=" + codeName(refused) + " reason=" + quoted(refused.reason())
                     + " retry_after_ms=" + refused.retryAfter().toMillis());
             return EXIT_REFUSED;
+        } catch (BrokerUnreachableException e) {
+            out.println("failed: " + e.getMessage() + " (is the broker running there? --socket chooses another path)");
+            return EXIT_FAILED;
         } catch (IOException e) {
-            out.println("failed: " + e + " (is the broker running at " + options.socket() + "?)");
+            out.println("failed: " + e);
             return EXIT_FAILED;
         }
     }

@@ -38,6 +38,31 @@ class BrokerClientBoundsTest {
     Path dir;
 
     @Test
+    void noBrokerAtTheSocketIsABrokerUnreachableExceptionNamingIt() throws Exception {
+        Path stale = dir.resolve("stale.sock");
+        AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(stale), false).close(); // the file stays, nobody listens
+        for (Path socket : List.of(dir.resolve("nothing.sock"), stale)) {
+            BrokerClient client = new BrokerClient(socket);
+            for (ThrowingCall call : List.<ThrowingCall>of(() -> client.connect("echo", "1.0.0").close(),
+                    () -> client.exchange(client.helloFor("echo", "1.0.0")))) {
+                assertThatThrownBy(call::run).isInstanceOfSatisfying(BrokerUnreachableException.class,
+                        e -> assertThat(e.brokerSocket()).isEqualTo(socket))
+                        .isInstanceOf(java.net.SocketException.class)
+                        .hasMessageStartingWith("no broker at " + socket + ": ")
+                        .hasCauseInstanceOf(java.net.SocketException.class);
+            }
+        }
+        Path tooLong = dir.resolve("d".repeat(120));
+        assertThatThrownBy(() -> new BrokerClient(tooLong)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("brokerSocket " + tooLong + " is ")
+                .hasMessageEndingWith("bytes long; a Unix socket address holds at most 107");
+    }
+
+    private interface ThrowingCall {
+        void run() throws Exception;
+    }
+
+    @Test
     void aBrokerWhoseBacklogIsFullFailsTheConnectAfterTheReplyTimeoutInsteadOfHoldingIt() throws Exception {
         Path path = dir.resolve("frozen.sock");
         try (FrozenListener frozen = FrozenListener.at(path)) {

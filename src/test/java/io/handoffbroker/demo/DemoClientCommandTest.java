@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.handoffbroker.backend.BackendServer;
+import io.handoffbroker.backend.StreamHandler;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.HandoffFixture;
@@ -178,6 +179,37 @@ class DemoClientCommandTest {
             Run run = run("--socket", broker.socketPath().toString(), "--", "--bogus");
             assertThat(run.status()).as("%s", run).isZero();
             assertThat(fields(run.lines().get(1))).containsEntry("echo", "--bogus");
+        }
+    }
+
+    @Test
+    void noBrokerAtTheSocketIsSaidWithItsPathAndExits1() throws Exception {
+        Path nothing = dir.resolve("nothing.sock");
+        Path stale = dir.resolve("stale.sock");
+        AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(stale), false).close(); // the file stays, nobody listens
+        for (Path socket : List.of(nothing, stale)) {
+            Run run = run("--socket", socket.toString());
+            assertThat(run.status()).as("%s", run).isEqualTo(DemoClientCommand.EXIT_FAILED);
+            assertThat(run.out()).startsWith("failed: no broker at " + socket + ": ")
+                    .endsWith("(is the broker running there? --socket chooses another path)" + System.lineSeparator());
+        }
+        Run tooLong = run("--socket", dir.resolve("d".repeat(120)).toString());
+        assertThat(tooLong.status()).isEqualTo(DemoClientCommand.EXIT_FAILED);
+        assertThat(tooLong.out()).startsWith("failed: brokerSocket " + dir.resolve("d".repeat(120)) + " is ")
+                .contains("bytes long; a Unix socket address holds at most 107");
+    }
+
+    @Test
+    void aBackendThatDoesNotEchoIsTheBackendsFailureOnTheRouteTakenNotTheBrokers() throws Exception {
+        Path backendPipe = dir.resolve("echo").resolve("backend.sock");
+        StreamHandler readsAndCloses = (in, out) -> in.readNBytes(3);
+        try (BackendServer backend = new BackendServer(backendPipe, readsAndCloses, 16).start();
+                BrokerFixture broker = new BrokerFixture(dir)
+                        .service(ServiceBackend.reconnectOnly("echo", "1.0.0", backendPipe)).start()) {
+            Run run = run("--socket", broker.socketPath().toString(), "abc");
+            assertThat(run.status()).as("%s", run).isEqualTo(DemoClientCommand.EXIT_FAILED);
+            assertThat(run.out()).isEqualTo("failed: no echo from the backend (route=reconnected): "
+                    + "java.io.IOException: backend closed after 0 of 3 echoed bytes" + System.lineSeparator());
         }
     }
 
