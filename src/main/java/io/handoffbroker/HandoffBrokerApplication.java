@@ -1,21 +1,57 @@
 package io.handoffbroker;
 
 import io.handoffbroker.demo.DemoClientCommand;
+import io.handoffbroker.wire.PeerText;
+import java.io.PrintStream;
 import java.util.Arrays;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 
 /**
  * Runs the broker; {@code demo-client ...} as the first argument runs the demo
- * client instead, without starting Spring.
+ * client instead, without starting Spring. Any other argument that is not a
+ * {@code --key=value} setting is refused before anything starts: Spring Boot would
+ * ignore it, and a mistyped command would start a broker.
  */
 @SpringBootApplication
 public class HandoffBrokerApplication {
 
+    static final String USAGE = """
+            usage: java -jar handoff-broker.jar [--key=value ...]        runs the broker (settings: docs/configuration.md)
+                   java -jar handoff-broker.jar demo-client [--help | ...]  runs the demo client against it""";
+
     public static void main(String[] args) {
-        if (args.length > 0 && args[0].equals("demo-client")) {
-            System.exit(DemoClientCommand.run(Arrays.copyOfRange(args, 1, args.length)));
+        Integer exit = runWithoutBroker(System.out, System.err, args);
+        if (exit != null) {
+            System.exit(exit);
         }
         SpringApplication.run(HandoffBrokerApplication.class, args);
+    }
+
+    /**
+     * The exit status, when {@code args} ask for something other than the broker (the demo
+     * client, the usage) or are not the broker's; null when the broker is to run with them.
+     */
+    static @Nullable Integer runWithoutBroker(PrintStream out, PrintStream err, String... args) {
+        if (args.length > 0 && args[0].equals("demo-client")) {
+            return DemoClientCommand.run(out, err, Arrays.copyOfRange(args, 1, args.length));
+        }
+        if (args.length > 0 && List.of("--help", "-h", "help").contains(args[0])) {
+            out.println(USAGE);
+            return 0;
+        }
+        for (String arg : args) {
+            // What Spring Boot takes as a setting: --key or --key=value. Anything else it would ignore.
+            if (!arg.startsWith("--") || arg.length() == 2) {
+                String shown = PeerText.printable(arg, PeerText.REASON_MAX_CHARS);
+                err.println("handoff-broker: " + (arg.startsWith("-D") ? shown + " after -jar is not a setting (JVM"
+                        + " options go before -jar; a setting is --key=value)" : "unknown command " + shown));
+                err.println(USAGE);
+                return 2;
+            }
+        }
+        return null;
     }
 }

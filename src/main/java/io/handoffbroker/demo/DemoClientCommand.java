@@ -54,7 +54,7 @@ public final class DemoClientCommand {
     }
 
     /** As {@link #run(String...)}, printing to {@code out} and {@code err}. */
-    static int run(PrintStream out, PrintStream err, String... args) {
+    public static int run(PrintStream out, PrintStream err, String... args) {
         Options options;
         try {
             options = Options.parse(args);
