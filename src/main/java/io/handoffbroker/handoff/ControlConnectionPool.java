@@ -378,8 +378,10 @@ public final class ControlConnectionPool implements AutoCloseable {
                 strayBytes.count(count -> log.warn("handoff endpoint {}: {} control connection(s) closed since the "
                         + "last such warning because the backend wrote more than its ACK on them", endpoint, count));
             } else if (closedAfterExchangeAt.put(endpoint, System.nanoTime()) == null) {
-                log.info("handoff endpoint {}: the backend does not keep control connections; "
-                        + "dialling one per handoff", endpoint);
+                // A restart closes every connection too: which of the two it was, only time tells.
+                log.info("handoff endpoint {}: the backend closed a control connection after its exchange (it"
+                        + " restarted, or it does not keep control connections); dialling one per handoff for {} s",
+                        endpoint, TimeUnit.NANOSECONDS.toSeconds(RELEARN_AFTER_NANOS));
             }
             return false;
         }
