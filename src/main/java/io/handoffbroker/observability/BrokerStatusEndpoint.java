@@ -77,8 +77,9 @@ public final class BrokerStatusEndpoint {
         return doc;
     }
 
-    private double count(String name, String service, String tag, String value) {
+    // A count of events, shown as one: Micrometer keeps counters as doubles.
+    private long count(String name, String service, String tag, String value) {
         var counter = registry.find(BrokerMetrics.PREFIX + name).tag("service", service).tag(tag, value).counter();
-        return counter == null ? 0 : counter.count();
+        return counter == null ? 0 : (long) counter.count();
     }
 }

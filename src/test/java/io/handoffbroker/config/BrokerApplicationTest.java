@@ -103,6 +103,9 @@ class BrokerApplicationTest {
             assertThat(status.at("/handoff_deliveries_queued").asInt()).isZero();
             assertThat(status.at("/hello_memory_bytes").isIntegralNumber()).isTrue();
             assertThat(status.at("/hello_memory_bytes").asLong()).isZero();
+            assertThat(status.at("/backends/0/handoffs/handed_off").isIntegralNumber()).as("a count").isTrue();
+            assertThat(status.at("/backends/0/handoffs/handed_off").asLong()).isEqualTo(1);
+            assertThat(status.at("/backends/0/handoffs/fallback").isIntegralNumber()).isTrue();
         }
         assertThat(Files.exists(socket)).as("socket file removed on shutdown").isFalse();
     }
