@@ -8,6 +8,7 @@ import io.handoffbroker.backend.StreamHandler;
 import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.examples.UpperCaseClient.Answer;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,10 +27,12 @@ import org.springframework.context.ConfigurableApplicationContext;
 /**
  * The SDK example the README quotes ({@link UpperCaseBackend}, {@link UpperCaseClient}), run
  * against the broker application as operators run it, configured with the service {@code upper}:
- * both routes, the broker's probes as the handler sees them, and the backend's {@code main} in a
- * process of its own.
+ * both routes, the broker's probes as the handler sees them, the backend's {@code main} in a
+ * process of its own, and the README quoting the example as it is.
  */
 class UpperCaseServiceExampleTest {
+
+    private static final List<String> QUOTED = List.of("UpperCaseBackend.java", "UpperCaseClient.java");
 
     @TempDir
     Path dir;
@@ -123,5 +126,19 @@ class UpperCaseServiceExampleTest {
         assertThat(child.exitValue()).as("a JVM ended by SIGTERM; output: %s", Files.readString(log)).isEqualTo(143);
         assertThat(backendPipe()).as("the shutdown hook closed the server").doesNotExist();
         assertThat(handoffEndpoint()).doesNotExist();
+    }
+
+    @Test
+    void theReadmeQuotesTheExampleAsItIsAndTheExampleUsesTheSdksAlone() throws IOException {
+        String readme = Files.readString(Path.of("README.md"));
+        for (String file : QUOTED) {
+            String source = Files.readString(Path.of("src/test/java/io/handoffbroker/examples", file));
+            String quoted = source.substring(source.indexOf('\n', source.indexOf("package ")) + 1).strip();
+            assertThat(readme.contains(quoted))
+                    .as("the README quotes %s as it is, from its imports to its end: quote it again", file).isTrue();
+            assertThat(source.lines().filter(line -> line.startsWith("import ")))
+                    .as("%s imports the SDKs and the JDK only, as the sdk jar offers them", file)
+                    .allMatch(line -> line.matches("import (java|io\\.handoffbroker\\.(backend|client))\\..*"));
+        }
     }
 }
