@@ -6,6 +6,7 @@ import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.unix.SocketFile;
 import java.io.FileDescriptor;
+import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
@@ -150,6 +151,19 @@ public final class BackendServer implements AutoCloseable {
 
     /** A backend without a handoff endpoint: reconnecting clients only. */
     public BackendServer(Path endpoint, ConnectionHandler handler, int maxConnections) {
+        this(endpoint, Optional.empty(), handler, maxConnections);
+    }
+
+    /**
+     * As {@link #BackendServer(Path, Optional, ConnectionHandler, int)}, for a {@link StreamHandler}
+     * written as a lambda, {@code (in, out) -> ...}, which the other constructor's type does not take.
+     */
+    public BackendServer(Path endpoint, Optional<Path> handoffEndpoint, StreamHandler handler, int maxConnections) {
+        this(endpoint, handoffEndpoint, (ConnectionHandler) handler, maxConnections);
+    }
+
+    /** As {@link #BackendServer(Path, ConnectionHandler, int)}, for a {@link StreamHandler} written as a lambda. */
+    public BackendServer(Path endpoint, StreamHandler handler, int maxConnections) {
         this(endpoint, Optional.empty(), handler, maxConnections);
     }
 
@@ -438,7 +452,9 @@ public final class BackendServer implements AutoCloseable {
                 connection.setSoTimeout(readTimeoutMillis);
             }
             handler.serve(connection);
-        } catch (SocketException | SocketTimeoutException closedOrSilent) {
+        } catch (SocketException | SocketTimeoutException | EOFException closedOrSilent) {
+            // The peer's doing, as on the other route, where file streams make every such failure an
+            // IOException: a probe that closes at once ends a handler reading a whole record with EOF.
             log.debug("backend {}: connection ended: {}", endpoint, closedOrSilent.toString());
         } catch (IOException | RuntimeException e) {
             log.warn("backend {}: handler failed: {}", endpoint, e.toString());
