@@ -34,6 +34,9 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * unless the broker hands this very connection to the backend. A {@code Negotiated}
  * is followed only when it echoes the Hello frame's request_id and names protocol 1.
  *
+ * <p>Threads: a client holds its settings and two cached socket addresses, and nothing of
+ * any one call, so one client may be shared by any number of threads calling at once.
+ *
  * <p>Bounds: the connect to the broker and the Hello's reply each take at most
  * {@code replyTimeout} (a broker that does not answer in time fails the call with
  * {@link SocketTimeoutException}); the handoff-ready relay at most {@code relayWait}

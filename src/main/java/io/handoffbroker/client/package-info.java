@@ -5,8 +5,11 @@
  * to the backend, or throws {@link io.handoffbroker.client.BrokerRefusedException}
  * with the broker's refusal code, reason and retry hint.
  *
- * <p>Every blocking call is bounded by a configurable timeout. The caller owns the
- * returned connection and closes it. Depends on the wire and unix packages only.
+ * <p>Every blocking call of the SDK is bounded by a configurable timeout. The caller owns the
+ * returned connection and closes it; reads and writes on it are the caller's, unbounded until
+ * it sets a timeout ({@code connection.socket().setSoTimeout}). A {@code BrokerClient} may be
+ * shared by threads. Depends on the wire and unix packages (and junixsocket, protobuf and
+ * SLF4J) only.
  */
 @NullMarked
 package io.handoffbroker.client;
