@@ -66,6 +66,9 @@ public final class BrokerClient {
     /** How long a client waits for the handoff-ready relay before reconnecting: the reference's 2 s. */
     public static final Duration DEFAULT_RELAY_WAIT = Duration.ofSeconds(2);
 
+    /** How long a client waits for the broker's reply to its Hello, and for each connect: 5 s. */
+    public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(5);
+
     private final Path brokerSocket;
     private final Duration replyTimeout;
     private final Duration relayWait;
@@ -107,9 +110,9 @@ public final class BrokerClient {
         this(brokerSocket, replyTimeout, DEFAULT_RELAY_WAIT, true);
     }
 
-    /** As {@link #BrokerClient(Path, Duration)} with a reply timeout of 5 s. */
+    /** As {@link #BrokerClient(Path, Duration)} with the {@link #DEFAULT_REPLY_TIMEOUT}. */
     public BrokerClient(Path brokerSocket) {
-        this(brokerSocket, Duration.ofSeconds(5));
+        this(brokerSocket, DEFAULT_REPLY_TIMEOUT);
     }
 
     /** The Hello this client sends for a service. */

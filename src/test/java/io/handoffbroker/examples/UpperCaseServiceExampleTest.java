@@ -11,7 +11,6 @@ import io.handoffbroker.examples.UpperCaseClient.Answer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -77,7 +76,7 @@ class UpperCaseServiceExampleTest {
             assertThat(UpperCaseClient.ask(handingOff, "hello through the handoff"))
                     .isEqualTo(new Answer("HELLO THROUGH THE HANDOFF", Route.HANDED_OFF, ""));
 
-            BrokerClient reconnecting = new BrokerClient(brokerSocket(), Duration.ofSeconds(5),
+            BrokerClient reconnecting = new BrokerClient(brokerSocket(), BrokerClient.DEFAULT_REPLY_TIMEOUT,
                     BrokerClient.DEFAULT_RELAY_WAIT, false);
             assertThat(UpperCaseClient.ask(reconnecting, "hello through backend_pipe"))
                     .isEqualTo(new Answer("HELLO THROUGH BACKEND_PIPE", Route.RECONNECTED, ""));
