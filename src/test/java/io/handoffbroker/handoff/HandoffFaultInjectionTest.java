@@ -44,6 +44,14 @@ class HandoffFaultInjectionTest {
 
     /** Scheduling slack on a loaded 2-CPU machine, on top of every protocol bound. */
     private static final Duration MARGIN = Duration.ofMillis(1_000);
+    // The broker's ACK deadline bounds every handoff here, the well-behaved ones too (each test's
+    // warm-up, with its cold dial, and the handoff after the fault): it gets the same slack.
+    private static final Duration ACK_DEADLINE = MARGIN;
+    private static final Duration ACK_GRACE = Duration.ofMillis(1_000);
+    // The client outwaits the deadline, so an abandoned handoff is the broker's verdict, not the client's.
+    private static final Duration RELAY_WAIT = ACK_DEADLINE.plusMillis(500);
+    /** An ACK after the deadline, within the grace period. */
+    private static final Duration LATE_ANSWER = ACK_DEADLINE.plus(ACK_GRACE.dividedBy(2));
     private static final Duration DESCRIPTOR_WAIT = Duration.ofSeconds(5);
     // A client of its own, off the common pool, which the test's other waits must not share.
     private static final Executor OWN_THREAD = runnable -> Thread.ofPlatform().start(runnable);
@@ -66,7 +74,8 @@ class HandoffFaultInjectionTest {
     }
 
     private HandoffFixture startBroker(UnaryOperator<HandoffFixture> configure) throws Exception {
-        broker = configure.apply(new HandoffFixture(dir).service(backends.service())).start();
+        broker = configure.apply(new HandoffFixture(dir).service(backends.service()).ackDeadline(ACK_DEADLINE)
+                .ackGrace(ACK_GRACE).relayWait(RELAY_WAIT)).start();
         return broker;
     }
 
@@ -96,10 +105,10 @@ class HandoffFaultInjectionTest {
                 new Fault("backend that never answers", ScriptedHandoffBackend.neverAnswer(), AckResult.MISSING,
                         FallbackReason.BACKEND_ACK_TIMEOUT, true),
                 new Fault("backend that answers after the deadline, within the grace period",
-                        ScriptedHandoffBackend.answerAfter(Duration.ofMillis(450)), AckResult.LATE,
+                        ScriptedHandoffBackend.answerAfter(LATE_ANSWER), AckResult.LATE,
                         FallbackReason.BACKEND_ACK_TIMEOUT, true),
                 new Fault("backend whose late ACK is longer than any ACK needs",
-                        ScriptedHandoffBackend.answerAfter(Duration.ofMillis(450),
+                        ScriptedHandoffBackend.answerAfter(LATE_ANSWER,
                                 a -> a.setErrorDetail("x".repeat(WireProtocol.MAX_HANDOFF_BODY))),
                         AckResult.LATE, FallbackReason.BACKEND_ACK_TIMEOUT, true),
                 new Fault("backend that echoes another token",
@@ -152,7 +161,7 @@ class HandoffFaultInjectionTest {
             if (fault.backendKeepsDescriptor()) {
                 // The broker said nothing more to the client (ownership is ambiguous): the client only
                 // gave up when its relay wait ended.
-                assertThat(connection.fallbackReason()).isEqualTo("no relay within 500 ms");
+                assertThat(connection.fallbackReason()).isEqualTo("no relay within " + RELAY_WAIT.toMillis() + " ms");
             } else {
                 assertThat(connection.fallbackReason()).startsWith("relay not received");
             }
@@ -534,6 +543,6 @@ class HandoffFaultInjectionTest {
     }
 
     private void assertNextHandoffSucceeds() throws Exception {
-        broker.assertHandsOff("handed off", MARGIN);
+        broker.assertHandsOff("handed off", ACK_DEADLINE.plus(MARGIN));
     }
 }
