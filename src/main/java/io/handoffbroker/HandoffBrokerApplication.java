@@ -43,11 +43,12 @@ public class HandoffBrokerApplication {
             return 0;
         }
         for (String arg : args) {
-            // What Spring Boot takes as a setting: --key or --key=value. Anything else it would ignore.
-            if (!arg.startsWith("--") || arg.length() == 2) {
-                String shown = PeerText.printable(arg, PeerText.REASON_MAX_CHARS);
+            // What Spring Boot takes as a setting: --key or --key=value. Anything else it would ignore;
+            // an empty argument is left to it, as a wrapper's unset variable makes one.
+            if (!arg.isEmpty() && (!arg.startsWith("--") || arg.length() == 2)) {
+                String shown = '"' + PeerText.printable(arg, PeerText.REASON_MAX_CHARS) + '"';
                 err.println("handoff-broker: " + (arg.startsWith("-D") ? shown + " after -jar is not a setting (JVM"
-                        + " options go before -jar; a setting is --key=value)" : "unknown command " + shown));
+                        + " options go before -jar; a setting is --key=value)" : "unknown argument " + shown));
                 err.println(USAGE);
                 return 2;
             }

@@ -38,20 +38,22 @@ class HandoffBrokerApplicationTest {
     void settingsAloneRunTheBroker() {
         assertThat(run().exit()).isNull();
         assertThat(run("--broker.socket-path=/run/x/broker.sock", "--debug").exit()).isNull();
+        assertThat(run("", "--debug", "").exit()).as("empty arguments, as an unset variable makes").isNull();
     }
 
     @Test
     void aMistypedCommandOrAStrayArgumentStartsNothingAndExits2() {
         for (List<String> args : List.of(List.of("demo_client"), List.of("--server.port=0", "extra"),
-                List.of("--"), List.of("-x"))) {
+                List.of("--"), List.of("-x"), List.of(" --debug"))) {
             Outcome outcome = run(args.toArray(String[]::new));
             assertThat(outcome.exit()).as("%s", args).isEqualTo(2);
             assertThat(outcome.out()).isEmpty();
-            assertThat(outcome.err()).startsWith("handoff-broker: unknown command ")
+            assertThat(outcome.err()).startsWith("handoff-broker: unknown argument \"")
                     .endsWith(HandoffBrokerApplication.USAGE + System.lineSeparator());
         }
-        assertThat(run("demo_client").err()).startsWith("handoff-broker: unknown command demo_client\n");
-        assertThat(run("-Dbroker.hello-timeout=1s").err()).startsWith("handoff-broker: -Dbroker.hello-timeout=1s"
+        assertThat(run("demo_client").err()).startsWith("handoff-broker: unknown argument \"demo_client\"\n");
+        assertThat(run(" --debug").err()).startsWith("handoff-broker: unknown argument \" --debug\"\n");
+        assertThat(run("-Dbroker.hello-timeout=1s").err()).startsWith("handoff-broker: \"-Dbroker.hello-timeout=1s\""
                 + " after -jar is not a setting (JVM options go before -jar; a setting is --key=value)");
     }
 

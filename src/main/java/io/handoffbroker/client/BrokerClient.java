@@ -220,9 +220,17 @@ public final class BrokerClient {
         try {
             return BoundedConnect.connect(brokerAddress(), replyTimeout);
         } catch (SocketException e) {
-            // The system's words ("No such file or directory", "Connection refused") name no path.
-            throw Thread.currentThread().isInterrupted() ? interrupted("while connecting to the broker", e)
-                    : new BrokerUnreachableException(brokerSocket, e);
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted("while connecting to the broker", e);
+            }
+            // The system's words ("No such file or directory", "Permission denied") name no path.
+            if (BrokerUnreachableException.saysNoBrokerIsThere(e)) {
+                throw new BrokerUnreachableException(brokerSocket, e);
+            }
+            SocketException named = new SocketException("cannot connect to the broker at " + brokerSocket + ": "
+                    + e.getMessage());
+            named.initCause(e);
+            throw named;
         } catch (IOException e) {
             // An interrupted channel connect closes the channel and says ClosedByInterruptException.
             throw Thread.currentThread().isInterrupted() ? interrupted("while connecting to the broker", e) : e;

@@ -5,6 +5,7 @@ import io.handoffbroker.client.BrokerRefusedException;
 import io.handoffbroker.client.BrokerUnreachableException;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.unix.DefaultSocketPath;
+import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.proto.ErrorCode;
 import java.io.IOException;
@@ -71,13 +72,12 @@ public final class DemoClientCommand {
     }
 
     private static int connect(Options options, PrintStream out) {
-        BrokerClient client;
-        try {
-            client = new BrokerClient(options.socket(), Duration.ofSeconds(5));
-        } catch (IllegalArgumentException tooLong) {
-            out.println("failed: " + tooLong.getMessage());
+        String tooLong = SocketFile.tooLongForAnAddress(options.socket().toString());
+        if (tooLong != null) {
+            out.println("failed: --socket " + options.socket() + " " + tooLong);
             return EXIT_FAILED;
         }
+        BrokerClient client = new BrokerClient(options.socket(), Duration.ofSeconds(5));
         long start = System.nanoTime();
         try (ServiceConnection connection = client.connect(options.service(), options.version())) {
             long connected = System.nanoTime();

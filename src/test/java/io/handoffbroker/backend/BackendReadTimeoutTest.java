@@ -106,6 +106,34 @@ class BackendReadTimeoutTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("routesAndHandlers")
+    void aReadIntoAnArrayIsBoundedToo(Route route, Kind kind) throws Exception {
+        BlockingQueue<Object> reads = new LinkedBlockingQueue<>();
+        ConnectionHandler readsARecord = handler(kind, (in, out) -> {
+            try {
+                reads.add(in.read(new byte[8], 0, 8)); // as a BufferedReader or readNBytes reads
+            } catch (SocketTimeoutException e) {
+                reads.add(e);
+            }
+        });
+        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"),
+                Optional.of(dir.resolve("handoff.sock")), readsARecord, 1).readTimeout(TIMEOUT).start();
+                Client silent = connect(server, route)) {
+            assertThat(reads.poll(10, TimeUnit.SECONDS)).isInstanceOf(SocketTimeoutException.class);
+        }
+    }
+
+    @Test
+    void theShortestTimeoutIsAMillisecondNeverNone() throws Exception {
+        BlockingQueue<Object> reads = new LinkedBlockingQueue<>();
+        try (BackendServer server = server(Kind.STREAMS, reads).readTimeout(Duration.ofNanos(1)).start();
+                Client silent = connect(server, Route.HANDED_OFF)) {
+            assertThat(reads.poll(10, TimeUnit.SECONDS)).isInstanceOf(SocketTimeoutException.class)
+                    .hasToString("java.net.SocketTimeoutException: no bytes from the client within 1 ms");
+        }
+    }
+
     @Test
     void theTimeoutIsCheckedAndSetBeforeStart() throws Exception {
         BackendServer server = new BackendServer(dir.resolve("pipe.sock"), (StreamHandler) (in, out) -> { }, 1);

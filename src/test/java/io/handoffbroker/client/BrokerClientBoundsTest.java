@@ -58,6 +58,22 @@ class BrokerClientBoundsTest {
                 .hasMessageEndingWith("bytes long; a Unix socket address holds at most 107");
     }
 
+    @Test
+    void onlyAConnectThatFindsNoListenerSaysNoBrokerIsThere() {
+        // The system's words as junixsocket reports them; the last two come from a live broker.
+        assertThat(BrokerUnreachableException.saysNoBrokerIsThere(
+                new java.net.SocketException("No such file or directory"))).isTrue();
+        assertThat(BrokerUnreachableException.saysNoBrokerIsThere(
+                new java.net.SocketException("Connection refused"))).isTrue();
+        assertThat(BrokerUnreachableException.saysNoBrokerIsThere(
+                new java.net.SocketException("Not a directory"))).isTrue();
+        assertThat(BrokerUnreachableException.saysNoBrokerIsThere(new java.net.ConnectException("refused"))).isTrue();
+        assertThat(BrokerUnreachableException.saysNoBrokerIsThere(
+                new java.net.SocketException("Permission denied"))).as("a broker this user may not reach").isFalse();
+        assertThat(BrokerUnreachableException.saysNoBrokerIsThere(new java.net.SocketException("Not open")))
+                .as("no descriptor left in the client").isFalse();
+    }
+
     private interface ThrowingCall {
         void run() throws Exception;
     }

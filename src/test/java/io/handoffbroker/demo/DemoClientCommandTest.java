@@ -195,7 +195,7 @@ class DemoClientCommandTest {
         }
         Run tooLong = run("--socket", dir.resolve("d".repeat(120)).toString());
         assertThat(tooLong.status()).isEqualTo(DemoClientCommand.EXIT_FAILED);
-        assertThat(tooLong.out()).startsWith("failed: brokerSocket " + dir.resolve("d".repeat(120)) + " is ")
+        assertThat(tooLong.out()).startsWith("failed: --socket " + dir.resolve("d".repeat(120)) + " is ")
                 .contains("bytes long; a Unix socket address holds at most 107");
     }
 

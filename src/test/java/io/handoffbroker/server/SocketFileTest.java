@@ -169,6 +169,7 @@ class SocketFileTest {
                         + "/, created 0700 when missing), or choose another broker.socket-path")
                 .hasMessageNotContaining("make it 0700");
 
+        assertThat(Files.getAttribute(parent, "unix:mode")).as("left as it was").isEqualTo(041777);
         assertThat(Files.exists(broker.socketPath(), LinkOption.NOFOLLOW_LINKS)).isFalse();
     }
 

@@ -234,4 +234,15 @@ class SocketDirectoryOwnerTest {
                 .doesNotThrowAnyException();
         assertThat(output.getAll()).contains(shared + " on the way is group- or world-writable without the sticky bit");
     }
+    @Test
+    void aDotDotBackIntoASharedDirectoryIsCheckedAsThatDirectory() throws IOException {
+        Path shared = Files.createDirectories(dir.resolve("tmp"));
+        Files.setAttribute(shared, "unix:mode", 01777); // as /tmp is
+        privateDirectory(shared.resolve("mine"));
+        Path socket = Path.of(shared + "/mine/../broker.sock");
+
+        assertThatThrownBy(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER))
+                .isInstanceOf(IOException.class).hasMessageContaining(" is shared: others may create entries in it");
+        assertThat(Files.getAttribute(shared, "unix:mode")).as("left as it was").isEqualTo(041777);
+    }
 }
