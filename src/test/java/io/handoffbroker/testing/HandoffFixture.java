@@ -47,8 +47,9 @@ public final class HandoffFixture implements AutoCloseable {
     private WireHandoffDelivery delivery = new WireHandoffDelivery();
     private final List<ServiceBackend> services = new ArrayList<>();
     private boolean enabled = true;
-    private Duration ackDeadline = Duration.ofMillis(300);
-    private Duration ackGrace = Duration.ofMillis(300);
+    // Room for a loaded 2-CPU machine: a healthy handoff, its first dial included, must not time out.
+    private Duration ackDeadline = Duration.ofSeconds(2);
+    private Duration ackGrace = Duration.ofSeconds(1);
     private Duration tokenTtl = Duration.ofSeconds(30);
     private int maxPendingTokens = 1024;
     private int failedAttemptLimit = 1_000;
@@ -56,7 +57,8 @@ public final class HandoffFixture implements AutoCloseable {
     private int workers = 16;
     private PoolSettings pool = new PoolSettings(8, 0, Duration.ofMillis(250), Duration.ofMillis(250),
             Duration.ofSeconds(30));
-    private Duration relayWait = Duration.ofMillis(500);
+    // Longer than the ACK deadline, as the defaults have it: the broker decides before the client gives up.
+    private Duration relayWait = Duration.ofMillis(2_500);
     private Duration replyTimeout = Duration.ofSeconds(5);
     private HandoffEndpointProbe handoffEndpoint = HandoffEndpointProbe.ALWAYS_UP;
     private HandoffOrchestrator orchestrator;
