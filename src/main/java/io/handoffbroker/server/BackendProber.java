@@ -169,8 +169,9 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
                 if (status.reachable()) {
                     log.info("backend {} is reachable at {}", backend.label(), backend.backendEndpoint());
                 } else {
-                    log.warn("backend {} is not reachable at {}: {}", backend.label(), backend.backendEndpoint(),
-                            failure);
+                    log.warn("backend {} is not reachable at {}: {}; its clients are refused BACKEND_SPAWN_FAILED"
+                            + " until it answers (is it started, listening at its configured backend-endpoint?)",
+                            backend.label(), backend.backendEndpoint(), failure);
                 }
             }
             if (handoffEndpoint.isPresent()

@@ -17,14 +17,33 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
+@ExtendWith(OutputCaptureExtension.class)
 class BackendProberTest {
 
     @TempDir
     Path dir;
+
+    @Test
+    void aBackendThatDoesNotAnswerIsWarnedOfOnceWithWhatItsClientsGetAndWhatToCheck(CapturedOutput output)
+            throws Exception {
+        Path pipe = dir.resolve("backend.sock");
+        ServiceBackend backend = ServiceBackend.reconnectOnly("upper", "1.0.0", pipe);
+        try (BackendProber prober = new BackendProber(new ServiceCatalog(List.of(backend)), Duration.ofMinutes(1),
+                Duration.ofSeconds(1), Clock.systemUTC())) {
+            prober.probeAll();
+            prober.probeAll();
+            assertThat(output.getAll()).containsOnlyOnce("backend upper@1.0.0 is not reachable at " + pipe + ": ")
+                    .contains("; its clients are refused BACKEND_SPAWN_FAILED until it answers (is it started,"
+                            + " listening at its configured backend-endpoint?)");
+        }
+    }
 
     @Test
     void aHandoffEndpointThatDoesNotAnswerIsReportedWithTheSystemsReasonUntilItAnswers() throws Exception {
