@@ -55,6 +55,11 @@ final class UnknownBrokerKeys implements BeanFactoryPostProcessor, EnvironmentAw
         }
     }
 
+    private static String meant(String unknown) {
+        String closest = KnownBrokerKeys.closestTo(unknown);
+        return closest == null ? "" : " (did you mean " + closest + "?)";
+    }
+
     /** The broker keys {@code source} sets that the broker does not know, each with its origin. */
     private static List<String> unknownIn(PropertySource<?> source) {
         try {
@@ -63,7 +68,8 @@ final class UnknownBrokerKeys implements BeanFactoryPostProcessor, EnvironmentAw
         } catch (BindException e) {
             if (e.getCause() instanceof UnboundConfigurationPropertiesException unknown) {
                 return unknown.getUnboundProperties().stream()
-                        .map(p -> p.getName() + (p.getOrigin() != null ? " (" + p.getOrigin() + ")" : ""))
+                        .map(p -> p.getName() + meant(p.getName().toString())
+                                + (p.getOrigin() != null ? " (" + p.getOrigin() + ")" : ""))
                         .toList();
             }
             // Anything else (a value of the wrong type, say) the real binding reports with its key.

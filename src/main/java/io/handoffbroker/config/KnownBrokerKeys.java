@@ -1,0 +1,133 @@
+package io.handoffbroker.config;
+
+import java.beans.PropertyDescriptor;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import org.springframework.beans.BeanUtils;
+
+/**
+ * Every {@code broker.*} key the broker binds, read off {@link BrokerProperties} as Spring Boot
+ * binds it (kebab-case names, list elements as {@code name[]}), for the unknown-key check to say
+ * which known key a misspelt one was probably meant as.
+ */
+final class KnownBrokerKeys {
+
+    private static final Pattern INDEX = Pattern.compile("\\[\\d+]");
+    private static final Set<String> KEYS = collect("broker", BrokerProperties.class, new TreeSet<>());
+
+    private KnownBrokerKeys() {
+    }
+
+    static Set<String> all() {
+        return KEYS;
+    }
+
+    /**
+     * The known key closest to {@code unknown}, with {@code unknown}'s list indexes, when it is
+     * close enough to be a slip of the keyboard (at most 2 edits, or a sixth of its length for a
+     * long key); else null.
+     */
+    static @Nullable String closestTo(String unknown) {
+        String shape = INDEX.matcher(unknown).replaceAll("[]");
+        int allowed = Math.max(2, shape.length() / 6);
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String known : KEYS) {
+            int distance = distance(shape, known, allowed);
+            if (distance < bestDistance) {
+                best = known;
+                bestDistance = distance;
+            }
+        }
+        return best == null || bestDistance > allowed || bestDistance == 0 ? null : withIndexes(best, unknown);
+    }
+
+    // The suggestion's [] filled with the unknown key's indexes, in order, as far as they go.
+    private static String withIndexes(String known, String unknown) {
+        Matcher indexes = INDEX.matcher(unknown);
+        List<String> found = new ArrayList<>();
+        while (indexes.find()) {
+            found.add(indexes.group());
+        }
+        StringBuilder filled = new StringBuilder();
+        int at = 0;
+        for (String index : found) {
+            int slot = known.indexOf("[]", at);
+            if (slot < 0) {
+                break;
+            }
+            filled.append(known, at, slot).append(index);
+            at = slot + 2;
+        }
+        return filled.append(known.substring(at)).toString();
+    }
+
+    /** Levenshtein distance, given up (more than {@code most}) once every path exceeds {@code most}. */
+    private static int distance(String a, String b, int most) {
+        if (Math.abs(a.length() - b.length()) > most) {
+            return most + 1;
+        }
+        int[] previous = new int[b.length() + 1];
+        int[] current = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            current[0] = i;
+            int rowLeast = current[0];
+            for (int j = 1; j <= b.length(); j++) {
+                int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+                rowLeast = Math.min(rowLeast, current[j]);
+            }
+            if (rowLeast > most) {
+                return most + 1;
+            }
+            int[] swap = previous;
+            previous = current;
+            current = swap;
+        }
+        return previous[b.length()];
+    }
+
+    private static Set<String> collect(String prefix, Class<?> type, Set<String> keys) {
+        for (PropertyDescriptor property : BeanUtils.getPropertyDescriptors(type)) {
+            if (property.getReadMethod() == null || property.getWriteMethod() == null
+                    && !isOurs(property.getPropertyType())) {
+                continue; // not bound: getClass(), derived values
+            }
+            String key = prefix + "." + kebab(property.getName());
+            Class<?> valueType = property.getPropertyType();
+            if (Collection.class.isAssignableFrom(valueType)) {
+                Type element = property.getReadMethod().getGenericReturnType() instanceof ParameterizedType list
+                        ? list.getActualTypeArguments()[0] : Object.class;
+                if (element instanceof Class<?> elementType && isOurs(elementType)) {
+                    collect(key + "[]", elementType, keys);
+                } else {
+                    keys.add(key + "[]");
+                }
+            } else if (isOurs(valueType) && !valueType.isEnum()) {
+                collect(key, valueType, keys);
+            } else {
+                keys.add(key);
+            }
+        }
+        return keys;
+    }
+
+    private static boolean isOurs(Class<?> type) {
+        return type.getName().startsWith(BrokerProperties.class.getName());
+    }
+
+    private static String kebab(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+    }
+}
