@@ -124,6 +124,17 @@ final class AdoptedStream {
             return super.read(bytes, offset, length);
         }
 
+        @Override
+        public long skip(long n) throws IOException {
+            if (n <= 0) {
+                return 0;
+            }
+            // The file stream's own skip reads until it has skipped n, with no bound: skip only
+            // what is there once bytes came in time, as a read would take them.
+            awaitBytes();
+            return super.skip(Math.min(n, Math.max(1, super.available())));
+        }
+
         private void awaitBytes() throws SocketTimeoutException {
             if (!Posix.readableWithin(number, timeoutMillis)) {
                 throw new SocketTimeoutException("no bytes from the client within " + timeoutMillis + " ms");

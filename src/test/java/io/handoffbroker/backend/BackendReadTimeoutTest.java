@@ -124,6 +124,32 @@ class BackendReadTimeoutTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("routesAndHandlers")
+    void aSkipIsBoundedAndSkipsWhatCame(Route route, Kind kind) throws Exception {
+        BlockingQueue<Object> reads = new LinkedBlockingQueue<>();
+        ConnectionHandler skipping = handler(kind, (in, out) -> {
+            try {
+                in.skip(4);
+                reads.add("skipped without bytes");
+            } catch (SocketTimeoutException e) {
+                reads.add(e);
+                long skipped = in.skip(2); // the client's "ab" has come by now
+                reads.add(skipped);
+                out.write(in.read());
+            }
+        });
+        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"),
+                Optional.of(dir.resolve("handoff.sock")), skipping, 1).readTimeout(TIMEOUT).start();
+                Client client = connect(server, route)) {
+            assertThat(reads.poll(10, TimeUnit.SECONDS)).isInstanceOf(SocketTimeoutException.class);
+            client.socket().getOutputStream().write("abc".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            assertThat(reads.poll(5, TimeUnit.SECONDS)).isIn(1L, 2L);
+            int next = client.socket().getInputStream().read();
+            assertThat(next).as("the byte after what was skipped").isIn((int) 'b', (int) 'c');
+        }
+    }
+
     @Test
     void theShortestTimeoutIsAMillisecondNeverNone() throws Exception {
         BlockingQueue<Object> reads = new LinkedBlockingQueue<>();
