@@ -97,8 +97,7 @@ class BackendReadTimeoutTest {
                 out.write(b);
             }
         });
-        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"), Optional.of(dir.resolve("handoff.sock")),
-                patient, 1).readTimeout(TIMEOUT).start(); Client client = connect(server, route)) {
+        try (BackendServer server = bothRoutes(patient).readTimeout(TIMEOUT).start(); Client client = connect(server, route)) {
             assertThat(reads.poll(10, TimeUnit.SECONDS)).isInstanceOf(SocketTimeoutException.class);
             client.socket().getOutputStream().write('z');
             assertThat(reads.poll(5, TimeUnit.SECONDS)).isEqualTo((int) 'z');
@@ -117,8 +116,7 @@ class BackendReadTimeoutTest {
                 reads.add(e);
             }
         });
-        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"),
-                Optional.of(dir.resolve("handoff.sock")), readsARecord, 1).readTimeout(TIMEOUT).start();
+        try (BackendServer server = bothRoutes(readsARecord).readTimeout(TIMEOUT).start();
                 Client silent = connect(server, route)) {
             assertThat(reads.poll(10, TimeUnit.SECONDS)).isInstanceOf(SocketTimeoutException.class);
         }
@@ -139,8 +137,7 @@ class BackendReadTimeoutTest {
                 out.write(in.read());
             }
         });
-        try (BackendServer server = new BackendServer(dir.resolve("pipe.sock"),
-                Optional.of(dir.resolve("handoff.sock")), skipping, 1).readTimeout(TIMEOUT).start();
+        try (BackendServer server = bothRoutes(skipping).readTimeout(TIMEOUT).start();
                 Client client = connect(server, route)) {
             assertThat(reads.poll(10, TimeUnit.SECONDS)).isInstanceOf(SocketTimeoutException.class);
             client.socket().getOutputStream().write("abc".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
@@ -190,7 +187,12 @@ class BackendReadTimeoutTest {
             reads.add(b);
             out.write(b);
         });
-        return new BackendServer(dir.resolve("pipe.sock"), Optional.of(dir.resolve("handoff.sock")), echoOnce, 1);
+        return bothRoutes(echoOnce);
+    }
+
+    /** A server of one handler slot on both routes. */
+    private BackendServer bothRoutes(ConnectionHandler handler) {
+        return new BackendServer(dir.resolve("pipe.sock"), Optional.of(dir.resolve("handoff.sock")), handler, 1);
     }
 
     private static ConnectionHandler handler(Kind kind, StreamHandler streams) {
