@@ -205,7 +205,9 @@ public final class BackendServer implements AutoCloseable {
      * closed, logged at debug level. Without it, a client that stops sending without closing holds
      * its handler slot, one of {@code maxConnections}, until it does. By default reads wait for ever.
      * For any handler but a {@link StreamHandler} the bound is the socket's timeout, which
-     * junixsocket applies to its writes as well, and which the handler may change. Set before
+     * junixsocket applies to its writes as well, and which the handler may change (and its
+     * {@code skip} reads until it has skipped all it was asked, where a StreamHandler's handed-off
+     * input skips what has come). Set before
      * {@link #start}.
      *
      * @throws NullPointerException when {@code timeout} is null

@@ -5,6 +5,7 @@ import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.Type;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -27,7 +28,7 @@ final class KnownBrokerKeys {
     }
 
     static Set<String> all() {
-        return KEYS;
+        return Collections.unmodifiableSet(KEYS);
     }
 
     /**
@@ -40,11 +41,14 @@ final class KnownBrokerKeys {
         int allowed = Math.max(2, shape.length() / 6);
         String best = null;
         int bestDistance = Integer.MAX_VALUE;
-        for (String known : KEYS) {
-            int distance = distance(shape, known, allowed);
-            if (distance < bestDistance) {
-                best = known;
-                bestDistance = distance;
+        for (String key : KEYS) {
+            // A list of values is set whole too, as a comma-separated value: name[] or name.
+            for (String known : key.endsWith("[]") ? List.of(key, key.substring(0, key.length() - 2)) : List.of(key)) {
+                int distance = distance(shape, known, allowed);
+                if (distance < bestDistance) {
+                    best = known;
+                    bestDistance = distance;
+                }
             }
         }
         return best == null || bestDistance > allowed || bestDistance == 0 ? null : withIndexes(best, unknown);
@@ -67,7 +71,7 @@ final class KnownBrokerKeys {
             filled.append(known, at, slot).append(index);
             at = slot + 2;
         }
-        return filled.append(known.substring(at)).toString();
+        return filled.append(known.substring(at).replace("[]", "[0]")).toString();
     }
 
     /** Levenshtein distance, given up (more than {@code most}) once every path exceeds {@code most}. */

@@ -132,7 +132,7 @@ class BackendReadTimeoutTest {
                 reads.add("skipped without bytes");
             } catch (SocketTimeoutException e) {
                 reads.add(e);
-                long skipped = in.skip(2); // the client's "ab" has come by now
+                long skipped = in.skip(2); // waits, bounded, for the client's "abc"
                 reads.add(skipped);
                 out.write(in.read());
             }
@@ -144,6 +144,30 @@ class BackendReadTimeoutTest {
             assertThat(reads.poll(5, TimeUnit.SECONDS)).isIn(1L, 2L);
             int next = client.socket().getInputStream().read();
             assertThat(next).as("the byte after what was skipped").isIn((int) 'b', (int) 'c');
+        }
+    }
+
+    @Test
+    void aSkipOnAHandedOffStreamTakesWhatCameAndWaitsForNoMore() throws Exception {
+        BlockingQueue<Object> reads = new LinkedBlockingQueue<>();
+        java.util.concurrent.CountDownLatch written = new java.util.concurrent.CountDownLatch(1);
+        ConnectionHandler skipping = (StreamHandler) (in, out) -> {
+            try {
+                written.await();
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            }
+            reads.add(in.skip(5)); // 3 have come
+            out.write(in.read());
+        };
+        try (BackendServer server = bothRoutes(skipping).readTimeout(Duration.ofSeconds(20)).start();
+                Client client = connect(server, Route.HANDED_OFF)) {
+            // A write to a Unix socket has put its bytes in the peer's queue when it returns.
+            client.socket().getOutputStream().write("abc".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            written.countDown();
+            assertThat(reads.poll(5, TimeUnit.SECONDS)).as("skipped, well before the 20 s timeout").isEqualTo(3L);
+            client.socket().getOutputStream().write('d');
+            assertThat(client.socket().getInputStream().read()).isEqualTo('d');
         }
     }
 

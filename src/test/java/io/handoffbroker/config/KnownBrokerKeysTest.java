@@ -42,5 +42,12 @@ class KnownBrokerKeysTest {
         assertThat(KnownBrokerKeys.closestTo("broker.handoff.ack-dedline")).isEqualTo("broker.handoff.ack-deadline");
         assertThat(KnownBrokerKeys.closestTo("broker.no-such-setting-at-all")).as("nothing close").isNull();
         assertThat(KnownBrokerKeys.closestTo("broker.x")).isNull();
+        // The bounds themselves: a sixth of the length (4 edits at 26 characters), two for a short key.
+        assertThat(KnownBrokerKeys.closestTo("broker.handoff.poolminidel")).isEqualTo("broker.handoff.pool-min-idle");
+        assertThat(KnownBrokerKeys.closestTo("broker.backl")).isEqualTo("broker.backlog");
+        assertThat(KnownBrokerKeys.closestTo("broker.handoff.ack-deadline-millis")).as("7 edits at 34").isNull();
+        // A suggestion is a key that binds: a list of values set whole, an element with an index.
+        assertThat(KnownBrokerKeys.closestTo("broker.peer.alowed-uids")).isEqualTo("broker.peer.allowed-uids");
+        assertThat(KnownBrokerKeys.closestTo("broker.services.name")).isEqualTo("broker.services[0].name");
     }
 }

@@ -42,7 +42,7 @@ class HandoffInternalErrorTest {
                 Duration.ofSeconds(30));
         try (ScriptedBackends backends = ScriptedBackends.start(dir, 8);
                 HandoffFixture broker = new HandoffFixture(dir).service(backends.service()).pool(oneConnection)
-                        .relayWait(Duration.ofMillis(300)).delivery(buggy).start()) {
+                        .relayWait(Duration.ofSeconds(1)).delivery(buggy).start()) {
             if (where.equals("event loop")) {
                 // A first handoff leaves its control connection idle in the pool: the next one runs on the loop.
                 assertHandedOff(broker, "warm-up");

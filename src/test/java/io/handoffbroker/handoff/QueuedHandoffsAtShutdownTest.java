@@ -64,8 +64,9 @@ class QueuedHandoffsAtShutdownTest {
         // A thread per client: each blocks in its connect until the broker stops.
         try (ExecutorService clients = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().daemon().factory());
                 ScriptedBackends backends = ScriptedBackends.start(dir, 8);
+                // A short deadline: closing waits for the workers for as long as it, and a second more.
                 HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(holdsTheWorker)
-                        .service(backends.service()).start()) {
+                        .ackDeadline(Duration.ofMillis(300)).service(backends.service()).start()) {
             backends.scripted().then(ScriptedHandoffBackend.refuse("no room for it"));
             CompletableFuture<ServiceConnection> holding = CompletableFuture.supplyAsync(
                     () -> connect(broker, LONG_RELAY_WAIT), clients);

@@ -39,7 +39,8 @@ class BackendProberTest {
                 Duration.ofSeconds(1), Clock.systemUTC())) {
             prober.probeAll();
             prober.probeAll();
-            assertThat(output.getAll()).containsOnlyOnce("backend upper@1.0.0 is not reachable at " + pipe + ": ")
+            assertThat(output.getAll()).containsOnlyOnce("WARN io.handoffbroker.server.BackendProber -- backend"
+                    + " upper@1.0.0 is not reachable at " + pipe + ": ")
                     .contains("; its clients are refused BACKEND_SPAWN_FAILED until it answers (is it started,"
                             + " listening at its configured backend-endpoint?)");
         }

@@ -32,9 +32,10 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * A real broker ({@link BrokerFixture}) with a real {@link HandoffOrchestrator},
  * assembled by {@link HandoffOrchestrator#create} as in production, and
  * a {@link RecordingHandoffEvents} (plus, optionally, any other {@link HandoffEvents},
- * such as the metrics, see {@link #alsoReportTo}). Defaults are short, for fault tests: ACK
- * deadline 300 ms, grace 300 ms, client relay wait 500 ms, a failed-attempt limit
- * high enough never to interfere, no pre-dialled control connections.
+ * such as the metrics, see {@link #alsoReportTo}). Defaults leave a loaded machine room, while
+ * staying short of production's: ACK deadline 2 s, grace 1 s, client relay wait 2.5 s (longer
+ * than the deadline, so that the broker decides first), a failed-attempt limit high enough never
+ * to interfere, no pre-dialled control connections. Tests of the bounds set their own.
  */
 public final class HandoffFixture implements AutoCloseable {
 
