@@ -219,22 +219,26 @@ public final class BrokerClient {
     private AFUNIXSocket connectToBroker() throws IOException {
         try {
             return BoundedConnect.connect(brokerAddress(), replyTimeout);
-        } catch (SocketException e) {
+        } catch (IOException e) {
+            // An interrupted channel connect closes the channel and says ClosedByInterruptException.
             if (Thread.currentThread().isInterrupted()) {
                 throw interrupted("while connecting to the broker", e);
             }
-            // The system's words ("No such file or directory", "Permission denied") name no path.
-            if (BrokerUnreachableException.saysNoBrokerIsThere(e)) {
-                throw new BrokerUnreachableException(brokerSocket, e);
+            if (!(e instanceof SocketException refused)) {
+                throw e;
             }
-            SocketException named = new SocketException("cannot connect to the broker at " + brokerSocket + ": "
-                    + e.getMessage());
-            named.initCause(e);
-            throw named;
-        } catch (IOException e) {
-            // An interrupted channel connect closes the channel and says ClosedByInterruptException.
-            throw Thread.currentThread().isInterrupted() ? interrupted("while connecting to the broker", e) : e;
+            // The system's words ("No such file or directory", "Permission denied") name no path.
+            throw BrokerUnreachableException.saysNoBrokerIsThere(refused)
+                    ? new BrokerUnreachableException(brokerSocket, refused)
+                    : named("cannot connect to the broker at " + brokerSocket, refused);
         }
+    }
+
+    /** {@code failed}'s words after {@code what} failed, still a SocketException, for callers that retry on one. */
+    private static SocketException named(String what, SocketException failed) {
+        SocketException named = new SocketException(what + ": " + failed.getMessage());
+        named.initCause(failed);
+        return named;
     }
 
     /**
@@ -263,17 +267,14 @@ public final class BrokerClient {
             if (Thread.currentThread().isInterrupted()) {
                 throw interrupted("while connecting to the backend_pipe", e);
             }
-            if (!(e instanceof SocketException)) {
+            if (!(e instanceof SocketException refused)) {
                 throw e;
             }
             // The system's words ("No such file or directory") do not say which connect failed, and the
-            // caller never saw this path: it came from the broker. socketPath found it printable. Still a
-            // SocketException, for callers that retry on one. (A backlog that stays full is a
-            // SocketTimeoutException, no SocketException, and names the path already.)
-            SocketException named = new SocketException("no connection to the backend_pipe the broker named, \""
-                    + backendPipe + "\": " + e.getMessage());
-            named.initCause(e);
-            throw named;
+            // caller never saw this path: it came from the broker. socketPath found it printable. (A
+            // backlog that stays full is a SocketTimeoutException, no SocketException, and names the
+            // path already.)
+            throw named("no connection to the backend_pipe the broker named, \"" + backendPipe + "\"", refused);
         }
     }
 
