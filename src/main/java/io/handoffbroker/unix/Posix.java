@@ -132,7 +132,8 @@ public final class Posix {
         Scratch scratch = calls.scratch();
         scratch.pollFd().set(ValueLayout.JAVA_INT, 0, descriptor);
         scratch.pollFd().set(ValueLayout.JAVA_SHORT, 4, POLLIN);
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        // No clock read for a look that does not wait: the event loop makes one per accept round.
+        long deadline = timeoutMillis == 0 ? 0 : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         int wait = timeoutMillis;
         try {
             while (true) {
@@ -144,7 +145,9 @@ public final class Posix {
                 if (scratch.errno() != EINTR) {
                     return true; // a bad descriptor: the caller's own call reports it
                 }
-                wait = (int) Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime() + 999_999));
+                if (wait > 0) {
+                    wait = (int) Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime() + 999_999));
+                }
             }
         } catch (Throwable unexpected) {
             return true;
