@@ -13,6 +13,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.BeanUtils;
+import org.springframework.boot.context.properties.bind.DataObjectPropertyName;
 
 /**
  * Every {@code broker.*} key the broker binds, read off {@link BrokerProperties} as Spring Boot
@@ -108,7 +109,7 @@ final class KnownBrokerKeys {
                     && !isOurs(property.getPropertyType())) {
                 continue; // not bound: getClass(), derived values
             }
-            String key = prefix + "." + kebab(property.getName());
+            String key = prefix + "." + DataObjectPropertyName.toDashedForm(property.getName());
             Class<?> valueType = property.getPropertyType();
             if (Collection.class.isAssignableFrom(valueType)) {
                 Type element = property.getReadMethod().getGenericReturnType() instanceof ParameterizedType list
@@ -129,9 +130,5 @@ final class KnownBrokerKeys {
 
     private static boolean isOurs(Class<?> type) {
         return type.getName().startsWith(BrokerProperties.class.getName());
-    }
-
-    private static String kebab(String camel) {
-        return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
     }
 }
