@@ -27,8 +27,11 @@ public final class RawClient implements AutoCloseable {
     }
 
     public static RawClient connect(Path socketPath, Duration readTimeout) throws IOException {
-        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socketPath));
+        // Not AFUNIXSocket.connectTo: a connect it fails leaves its socket to the garbage
+        // collector, whose later close frees a descriptor under whichever test runs then.
+        AFUNIXSocket socket = AFUNIXSocket.newInstance();
         try {
+            socket.connect(AFUNIXSocketAddress.of(socketPath));
             socket.setSoTimeout((int) readTimeout.toMillis());
         } catch (IOException e) {
             socket.close();
