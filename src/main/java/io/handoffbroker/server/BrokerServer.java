@@ -24,12 +24,13 @@ import org.slf4j.LoggerFactory;
  * on shutdown.
  *
  * <p>Shutdown ({@link #drain(Duration)}): from the first moment every Hello is
- * answered {@code SHUTTING_DOWN}. The loop accepts what waits in the backlog, then
- * unlinks the socket file (so no new client can reach this broker and a successor
- * can bind at once) and closes the listener, in one step on the loop thread. The
- * order matters: junixsocket's {@code accept} refuses to work once the bound file is
- * gone, so unlinking first would reset the queued clients instead of answering
- * them. Connections in flight (including detached handoffs) get until the grace
+ * answered {@code SHUTTING_DOWN}. The loop shuts the listener for reading (from then on
+ * the kernel refuses new connects), accepts what waits in the backlog, then unlinks the
+ * socket file (so a successor can bind at once) and closes the listener, in one step on
+ * the loop thread. The order matters: junixsocket's {@code accept} refuses to work once
+ * the bound file is gone, so unlinking first would reset the queued clients instead of
+ * answering them, and without the shutdown a connect landing after the last accept
+ * would be reset by the close. Connections in flight (including detached handoffs) get until the grace
  * period ends; what is left then is closed.
  */
 public final class BrokerServer implements AutoCloseable {

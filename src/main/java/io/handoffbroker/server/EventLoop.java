@@ -210,10 +210,16 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     /**
-     * Accepts what already waits in the backlog, so those clients get an answer, runs
-     * {@code unlinkSocketFile}, then closes the listener.
+     * Shuts the listener for reading, accepts what already waits in the backlog, so those
+     * clients get an answer, runs {@code unlinkSocketFile}, then closes the listener.
+     *
+     * <p>A listening Unix socket shut for reading refuses every further connect
+     * ({@code ECONNREFUSED}, decided under the listener's lock) and keeps the ones already
+     * queued. So each client either gets its answer or a connect that failed, and none is
+     * reset by the close after it was let in, with its Hello written.
      */
     void closeListenerAfterBacklog(Runnable unlinkSocketFile) {
+        refuseNewConnects();
         acceptAll(true);
         unlinkSocketFile.run();
         Readiness.Key k = acceptKey;
@@ -223,6 +229,15 @@ final class EventLoop implements Runnable, Reactor {
         }
         Descriptors.closeQuietly(listener);
         onListenerClosed.run();
+    }
+
+    private void refuseNewConnects() {
+        try {
+            Posix.shutdown(listenerDescriptor, Posix.SHUT_RD);
+        } catch (IOException e) {
+            // Then the drain is as without it: a connect landing after the backlog's last accept is reset.
+            log.warn("could not shut the listener for new connects before draining its backlog: {}", e.toString());
+        }
     }
 
     private void selectOnce() throws IOException {
@@ -303,7 +318,8 @@ final class EventLoop implements Runnable, Reactor {
                 return;
             }
             // A drain answers what waited when it began: at most a full backlog (Linux queues one
-            // more than asked). Clients that keep reconnecting must not hold the loop here forever.
+            // more than asked). Should the listener not have been shut for new connects, clients
+            // that keep reconnecting must not hold the loop here forever.
             if (drainingBacklog && accepted > settings.backlog()) {
                 return;
             }
