@@ -87,6 +87,7 @@ public final class BackendServer implements AutoCloseable {
     // Set.copyOf, not Set.of: run as root, the two are one user.
     private Set<Long> brokerUids = Set.copyOf(List.of(ProcessUser.uid(), ProcessUser.ROOT));
     private volatile int readTimeoutMillis; // 0: none
+    private int backlog = BoundListener.DEFAULT_BACKLOG;
     private boolean started;
     private boolean startFailed;
     // Connections closed because no handler thread took them: the server was closing, or no thread could be started.
@@ -231,6 +232,32 @@ public final class BackendServer implements AutoCloseable {
     }
 
     /**
+     * How many reconnecting clients the kernel queues on {@code backend_pipe} while every handler
+     * slot is taken (and the accept thread holds one more, waiting for a slot); a client beyond
+     * them waits in its {@code connect} until there is room. By default
+     * {@value BoundListener#DEFAULT_BACKLOG}. The broker's probe of a backend is such a client:
+     * when the queue is full it gets no answer within its timeout, and the broker takes the
+     * backend for down and refuses its new clients {@code BACKEND_SPAWN_FAILED} until a slot frees.
+     * A backend whose clients come in bursts longer than its handlers can take raises it. The
+     * kernel caps it at {@code net.core.somaxconn} (4096 on current Linux). Set before
+     * {@link #start}.
+     *
+     * @throws IllegalArgumentException when {@code connections} is below 1
+     * @throws IllegalStateException once the server was started or closed
+     */
+    public synchronized BackendServer backlog(int connections) {
+        if (connections < 1) {
+            throw new IllegalArgumentException("backlog must be at least 1, was " + connections);
+        }
+        if (started || closed) {
+            throw new IllegalStateException("already " + (started ? "started" : "closed")
+                    + ": set the backlog before start()");
+        }
+        backlog = connections;
+        return this;
+    }
+
+    /**
      * Binds the endpoints and starts accepting. Each endpoint's directory is created {@code 0700}
      * when missing, and refused, as the broker refuses its own, when another user could change it:
      * owned by a user other than this process's (or root), group- or world-writable, or reached
@@ -258,7 +285,7 @@ public final class BackendServer implements AutoCloseable {
         try {
             // The slot is taken after the accept, not before: a slot held while waiting in
             // accept() would be one the handoff route could never have.
-            listener = BoundListener.start(endpoint, BACKEND_PIPE, "backend-accept", this::admit);
+            listener = BoundListener.start(endpoint, BACKEND_PIPE, backlog, "backend-accept", this::admit);
             if (handoffEndpoint.isPresent()) {
                 HandoffListener handoffs = new HandoffListener(handoffEndpoint.get(), new SlotsForHandoffs(),
                         brokerUids);

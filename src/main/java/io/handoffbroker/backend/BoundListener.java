@@ -38,6 +38,9 @@ final class BoundListener implements AutoCloseable {
     private volatile boolean closing;
     private Thread acceptThread;
 
+    /** The listen backlog unless told otherwise: {@code java.net.ServerSocket}'s default, and junixsocket's. */
+    static final int DEFAULT_BACKLOG = 50;
+
     private BoundListener(AFUNIXServerSocket socket, BoundSocketFile file) {
         this.socket = socket;
         this.file = file;
@@ -49,17 +52,21 @@ final class BoundListener implements AutoCloseable {
      * {@link #isClosing()}), since the next accept waits for it.
      *
      * @param party what the path is, as the error for a live listener there names it
+     * @param backlog connections the kernel queues for the accept thread (it caps them at
+     *     {@code net.core.somaxconn})
      */
-    static BoundListener start(Path path, SocketFile.Party party, String threadName, Consumer<AFUNIXSocket> onAccept)
-            throws IOException {
+    static BoundListener start(Path path, SocketFile.Party party, int backlog, String threadName,
+            Consumer<AFUNIXSocket> onAccept) throws IOException {
         // The broker's own rule for its socket: whoever can change the directory can put their
         // listener in the backend's place and be handed its clients.
         SocketFile.preparePrivateParent(path, party);
         SocketFile.claim(path, party);
         // No deleteOnClose: junixsocket would unlink by path, a successor's file included.
-        AFUNIXServerSocket socket = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path), false);
+        AFUNIXServerSocket socket = AFUNIXServerSocket.newInstance();
         BoundListener listener;
         try {
+            socket.setDeleteOnClose(false);
+            socket.bind(AFUNIXSocketAddress.of(path), backlog);
             listener = new BoundListener(socket, BoundSocketFile.identify(path));
         } catch (IOException e) {
             Descriptors.closeQuietly(socket);

@@ -131,7 +131,8 @@ final class HandoffListener implements AutoCloseable {
     }
 
     void start() throws IOException {
-        listener = BoundListener.start(endpoint, HANDOFF_ENDPOINT, "backend-handoff-accept", control -> {
+        listener = BoundListener.start(endpoint, HANDOFF_ENDPOINT, BoundListener.DEFAULT_BACKLOG,
+                "backend-handoff-accept", control -> {
             // Before anything else: whatever is handed over on an allowed connection is served, so
             // a process of another user must not get as far as an offer, nor hold a place.
             String stranger = notAllowed(control);
