@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
 
@@ -68,12 +69,18 @@ public final class BrokerStatusEndpoint {
                 ControlConnectionPool.Stats stats = orchestrator.pool().stats(e);
                 b.put("pool", Map.of("idle", stats.idle(), "active", stats.active()));
             });
-            b.put("handoffs", Map.of(
-                    "handed_off", count("handoff", backend.name(), "route", "handed_off"),
-                    "fallback", count("handoff", backend.name(), "route", "fallback")));
             backends.add(b);
         }
         doc.put("backends", backends);
+        // Per service, as handoff_total counts them: a count shown per backend would repeat the
+        // service's on each of its versions, whether it takes handoffs or not.
+        Map<String, Object> handoffs = new TreeMap<>();
+        for (ServiceBackend backend : catalog.all()) {
+            handoffs.computeIfAbsent(backend.name(), service -> Map.of(
+                    "handed_off", count("handoff", service, "route", "handed_off"),
+                    "fallback", count("handoff", service, "route", "fallback")));
+        }
+        doc.put("handoffs", handoffs);
         return doc;
     }
 

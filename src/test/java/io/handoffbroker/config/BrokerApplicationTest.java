@@ -103,11 +103,31 @@ class BrokerApplicationTest {
             assertThat(status.at("/handoff_deliveries_queued").asInt()).isZero();
             assertThat(status.at("/hello_memory_bytes").isIntegralNumber()).isTrue();
             assertThat(status.at("/hello_memory_bytes").asLong()).isZero();
-            assertThat(status.at("/backends/0/handoffs/handed_off").isIntegralNumber()).as("a count").isTrue();
-            assertThat(status.at("/backends/0/handoffs/handed_off").asLong()).isEqualTo(1);
-            assertThat(status.at("/backends/0/handoffs/fallback").isIntegralNumber()).isTrue();
+            assertThat(status.at("/handoffs/echo/handed_off").isIntegralNumber()).as("a count").isTrue();
+            assertThat(status.at("/handoffs/echo/handed_off").asLong()).isEqualTo(1);
+            assertThat(status.at("/handoffs/echo/fallback").isIntegralNumber()).isTrue();
         }
         assertThat(Files.exists(socket)).as("socket file removed on shutdown").isFalse();
+    }
+
+    @Test
+    void theStatusShowsHandoffCountsOncePerServiceNotOnEachOfItsVersions() throws Exception {
+        Path socket = dir.resolve("b").resolve("broker.sock");
+        try (ConfigurableApplicationContext context = start("--server.port=0", "--broker.socket-path=" + socket,
+                "--broker.services[0].name=echo", "--broker.services[0].version=2.0.0",
+                "--broker.services[0].backend-endpoint=" + dir.resolve("v2.sock"))) {
+            try (ServiceConnection connection = new BrokerClient(socket).connect("echo", "1.0.0")) {
+                assertThat(connection.route()).isEqualTo(Route.HANDED_OFF);
+            }
+            JsonNode status = JSON.readTree(get(port(context), "/actuator/broker"));
+            assertThat(status.at("/backends").size()).as("echo 1.0.0 (the demo) and 2.0.0").isEqualTo(2);
+            for (JsonNode backend : status.at("/backends")) {
+                assertThat(backend.has("handoffs")).as("no count per backend: %s", backend).isFalse();
+            }
+            assertThat(status.at("/handoffs").propertyNames()).containsExactly("echo");
+            assertThat(status.at("/handoffs/echo/handed_off").asLong()).isEqualTo(1);
+            assertThat(status.at("/handoffs/echo/fallback").asLong()).isZero();
+        }
     }
 
     @Test
