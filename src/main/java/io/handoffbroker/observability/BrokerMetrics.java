@@ -27,6 +27,7 @@ import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * Turns broker and handoff events into meters and log lines. Names and labels
@@ -127,38 +128,50 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
 
     @Override
     public void helloAnswered(ClientConnection connection, HelloDecision decision, long durationNanos) {
-        // A Hello refused before its payload was looked at (rate limit, draining) still names its
-        // service and version when it decodes; the labels stay bounded to configured services.
-        Hello hello = switch (decision) {
-            case HelloDecision.Negotiate n -> n.hello();
-            case HelloDecision.Refuse r -> decodeHello(r.request());
-        };
-        Frame request = switch (decision) {
-            case HelloDecision.Negotiate n -> n.request();
-            case HelloDecision.Refuse r -> r.request();
-        };
-        // What a client sent is logged printable and bounded, whatever it was refused for.
-        String serviceName = printable(decision.serviceName().isEmpty() && hello != null ? hello.getServiceName()
-                : decision.serviceName());
-        String wantedVersion = printable(decision.wantedVersion().isEmpty() && hello != null
-                ? hello.getWantedVersion() : decision.wantedVersion());
-        String service = serviceLabel(serviceName);
-        helloCounter(service, versionLabel(serviceName, wantedVersion), decision.outcome()).increment();
+        LoggedHello hello = LoggedHello.of(decision);
+        String service = serviceLabel(hello.serviceName());
+        helloCounter(service, versionLabel(hello.serviceName(), hello.wantedVersion()), decision.outcome()).increment();
         helloTimer(service).record(durationNanos, TimeUnit.NANOSECONDS);
-        String requestId = hello == null ? "" : printable(hello.getRequestId());
-        long frameRequestId = request == null ? 0 : request.getRequestId();
-        helloLog.atInfo()
-                .addKeyValue("service", serviceName)
-                .addKeyValue("version", wantedVersion)
-                .addKeyValue("connection_id", connection.id())
-                .addKeyValue("request_id", requestId)
-                .addKeyValue("frame_request_id", frameRequestId)
-                .addKeyValue("outcome", decision.outcome())
+        hello.logAtInfo(connection, decision)
                 .addKeyValue("duration_us", durationNanos / 1_000)
                 .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
                         + " duration_us={}",
-                        serviceName, wantedVersion, connection.id(), requestId, frameRequestId,
-                        decision.outcome(), durationNanos / 1_000);
+                        hello.serviceName(), hello.wantedVersion(), connection.id(), hello.requestId(),
+                        hello.frameRequestId(), decision.outcome(), durationNanos / 1_000);
+    }
+
+    /** What the Hello log says of a decided Hello, printable and bounded whatever the client sent. */
+    private record LoggedHello(String serviceName, String wantedVersion, String requestId, long frameRequestId) {
+
+        static LoggedHello of(HelloDecision decision) {
+            // A Hello refused before its payload was looked at (rate limit, draining) still names its
+            // service and version when it decodes; the labels stay bounded to configured services.
+            Hello hello = switch (decision) {
+                case HelloDecision.Negotiate n -> n.hello();
+                case HelloDecision.Refuse r -> decodeHello(r.request());
+            };
+            Frame request = switch (decision) {
+                case HelloDecision.Negotiate n -> n.request();
+                case HelloDecision.Refuse r -> r.request();
+            };
+            return new LoggedHello(
+                    printable(decision.serviceName().isEmpty() && hello != null ? hello.getServiceName()
+                            : decision.serviceName()),
+                    printable(decision.wantedVersion().isEmpty() && hello != null ? hello.getWantedVersion()
+                            : decision.wantedVersion()),
+                    hello == null ? "" : printable(hello.getRequestId()),
+                    request == null ? 0 : request.getRequestId());
+        }
+
+        LoggingEventBuilder logAtInfo(ClientConnection connection, HelloDecision decision) {
+            return helloLog.atInfo()
+                    .addKeyValue("service", serviceName)
+                    .addKeyValue("version", wantedVersion)
+                    .addKeyValue("connection_id", connection.id())
+                    .addKeyValue("request_id", requestId)
+                    .addKeyValue("frame_request_id", frameRequestId)
+                    .addKeyValue("outcome", decision.outcome());
+        }
     }
 
     @Override
@@ -167,8 +180,17 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
     }
 
     @Override
-    public void helloUndelivered(ClientConnection connection, HelloDecision decision) {
+    public void helloUndelivered(ClientConnection connection, HelloDecision decision, String reason) {
         undeliveredCounter(decision.outcome()).increment();
+        // The Hello's one line: it was decided, so the client's request is accounted for, but
+        // the client never read the answer.
+        LoggedHello hello = LoggedHello.of(decision);
+        hello.logAtInfo(connection, decision)
+                .addKeyValue("reply_undelivered", reason)
+                .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
+                        + " reply_undelivered=\"{}\"",
+                        hello.serviceName(), hello.wantedVersion(), connection.id(), hello.requestId(),
+                        hello.frameRequestId(), decision.outcome(), reason);
     }
 
     @Override

@@ -29,8 +29,10 @@ public interface BrokerEvents {
      * A Hello was decided but its reply never fully reached the client: it closed first, or did
      * not read the reply before the first-frame deadline. What the decision took (a place in the
      * peer's rate-limit window) is spent all the same.
+     *
+     * @param reason why the connection was closed with its reply unwritten
      */
-    default void helloUndelivered(ClientConnection connection, HelloDecision decision) {
+    default void helloUndelivered(ClientConnection connection, HelloDecision decision, String reason) {
     }
 
     /** No complete Hello arrived before the first-frame deadline. */

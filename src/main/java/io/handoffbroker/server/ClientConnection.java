@@ -135,7 +135,7 @@ public final class ClientConnection {
             }
             HelloDecision undelivered = answered;
             if (undelivered != null) {
-                loop.helloUndelivered(this, undelivered);
+                loop.helloUndelivered(this, undelivered, reason);
             }
         }
     }

@@ -434,7 +434,7 @@ final class EventLoop implements Runnable, Reactor {
             answer(connection, new HelloDecision.Refuse(null, Refusals.of(violation), "", ""));
             return;
         } catch (IOException e) {
-            connection.close("read failed: " + e.getMessage());
+            connection.close("read failed: " + describe(e));
             return;
         }
         if (frame == null) {
@@ -481,6 +481,11 @@ final class EventLoop implements Runnable, Reactor {
         }
     }
 
+    // junixsocket reports some failures (a peer gone mid-write) with no message at all.
+    private static String describe(IOException e) {
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
     /** Loop thread only: writes as much of the pending reply as the socket takes. */
     void writeReply(ClientConnection connection) {
         ByteBuffer reply = connection.pendingReply();
@@ -490,7 +495,7 @@ final class EventLoop implements Runnable, Reactor {
         try {
             connection.channel().write(reply);
         } catch (IOException e) {
-            connection.close("reply could not be written: " + e.getMessage());
+            connection.close("reply could not be written: " + describe(e));
             return;
         }
         if (reply.hasRemaining()) {
@@ -505,8 +510,8 @@ final class EventLoop implements Runnable, Reactor {
         events.helloAnswered(connection, decision, writtenNanos - connection.acceptedNanos());
     }
 
-    void helloUndelivered(ClientConnection connection, HelloDecision decision) {
-        events.helloUndelivered(connection, decision);
+    void helloUndelivered(ClientConnection connection, HelloDecision decision, String reason) {
+        events.helloUndelivered(connection, decision, reason);
     }
 
     /** Any thread: a connection this loop accepted was closed or released. */
@@ -533,7 +538,7 @@ final class EventLoop implements Runnable, Reactor {
             log.warn("accept failed ({} in a row; trying again in {} ms, new clients wait in the backlog): {}",
                     failedAcceptsInARow, TimeUnit.NANOSECONDS.toMillis(pauseNanos), e.toString());
         }
-        acceptFailure = e.getMessage() != null ? e.getMessage() : e.toString();
+        acceptFailure = describe(e);
         acceptResumesAt = System.nanoTime() + pauseNanos;
         stopWatchingListener(AcceptState.BACKING_OFF);
     }

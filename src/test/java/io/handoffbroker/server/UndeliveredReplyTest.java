@@ -43,7 +43,7 @@ class UndeliveredReplyTest {
         }
 
         @Override
-        public void helloUndelivered(ClientConnection connection, HelloDecision decision) {
+        public void helloUndelivered(ClientConnection connection, HelloDecision decision, String reason) {
             undelivered.add(decision.outcome());
         }
 
