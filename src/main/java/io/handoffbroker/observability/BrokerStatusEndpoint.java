@@ -46,6 +46,8 @@ public final class BrokerStatusEndpoint {
         doc.put("uptime_seconds", ManagementFactory.getRuntimeMXBean().getUptime() / 1000);
         doc.put("socket_path", server.socketPath().toString());
         doc.put("accepting", server.isAccepting());
+        // Accepting says nothing of whether clients can find the listener: the file may be gone.
+        doc.put("socket_file_present", server.socketFileIsOurs());
         doc.put("draining", server.isDraining());
         doc.put("event_loop_waits_on", server.waitingOn());
         doc.put("connections", Map.of("open", server.openConnections(), "accepted", server.connectionsAccepted()));

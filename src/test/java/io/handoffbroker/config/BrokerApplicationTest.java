@@ -94,6 +94,7 @@ class BrokerApplicationTest {
                     .contains("running_process_broker_v1_handoff_fallback_total{reason=\"backend_refused\",service=\"echo\"} 0.0");
             JsonNode status = JSON.readTree(get(port, "/actuator/broker"));
             assertThat(status.at("/schema_version").asInt()).isEqualTo(1);
+            assertThat(status.at("/socket_file_present").asBoolean()).isTrue();
             assertThat(status.at("/backends/0/service").asString()).isEqualTo("echo");
             assertThat(status.at("/backends/0/handoff_endpoint_uids").toString())
                     .as("the demo's endpoint is pinned to the broker's own uid").isEqualTo("[" + ProcessUser.uid() + "]");
@@ -142,6 +143,9 @@ class BrokerApplicationTest {
             assertThat(readiness.at("/status").asString()).isEqualTo("DOWN");
             assertThat(readiness.at("/components/broker/details/socketFilePresent").isBoolean()).isTrue();
             assertThat(readiness.at("/components/broker/details/socketFilePresent").asBoolean()).isFalse();
+            JsonNode status = JSON.readTree(get(port, "/actuator/broker"));
+            assertThat(status.at("/socket_file_present").isBoolean()).isTrue();
+            assertThat(status.at("/socket_file_present").asBoolean()).isFalse();
             // Liveness follows within a second: ListenerReachabilityTest.
         }
     }
