@@ -37,6 +37,9 @@ import org.jspecify.annotations.Nullable;
  */
 public final class HelloNegotiator {
 
+    /** The reason of every {@code SHUTTING_DOWN} refusal. */
+    public static final String SHUTTING_DOWN = "broker is shutting down";
+
     /** Retry hint of {@code VERSION_BLOCKED}, from the protocol's refusal table. */
     public static final long VERSION_BLOCKED_RETRY_MS = 30_000;
 
@@ -59,7 +62,7 @@ public final class HelloNegotiator {
 
     public HelloDecision decide(Frame frame, PeerIdentity peer, long nowNanos) {
         if (draining.getAsBoolean()) {
-            return refuse(frame, ErrorCode.ERROR_SHUTTING_DOWN, "broker is shutting down", drainingRetryMs);
+            return refuse(frame, ErrorCode.ERROR_SHUTTING_DOWN, SHUTTING_DOWN, drainingRetryMs);
         }
         long retryAfterMs = rateLimiter.acquire(peer.rateLimitKey(), nowNanos);
         if (retryAfterMs > 0) {

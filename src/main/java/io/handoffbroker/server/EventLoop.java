@@ -87,6 +87,8 @@ final class EventLoop implements Runnable, Reactor {
     // thread. An enum loaded from the start, not a class per reason: the back-off comes when
     // descriptors have run out, and then no class can be loaded from a directory of the class path.
     private volatile AcceptState listenerState = AcceptState.ACCEPTING;
+    // Set when a drain closed the listener: the SHUTTING_DOWN hint for those still owing a Hello at the end.
+    private long drainRetryAfterMs = -1;
     // While BACKING_OFF: why the last accept failed, and when the listener is watched again.
     private volatile @Nullable String acceptFailure;
     private long acceptResumesAt;
@@ -217,18 +219,27 @@ final class EventLoop implements Runnable, Reactor {
      * ({@code ECONNREFUSED}, decided under the listener's lock) and keeps the ones already
      * queued. So each client either gets its answer or a connect that failed, and none is
      * reset by the close after it was let in, with its Hello written.
+     *
+     * @param retryAfterMs the {@code SHUTTING_DOWN} hint for connections whose Hello has not come
+     *     when the loop stops
      */
-    void closeListenerAfterBacklog(Runnable unlinkSocketFile) {
-        refuseNewConnects();
-        acceptAll(true);
-        unlinkSocketFile.run();
-        Readiness.Key k = acceptKey;
-        if (k != null) {
-            k.cancel();
-            acceptKey = null;
+    void closeListenerAfterBacklog(Runnable unlinkSocketFile, long retryAfterMs) {
+        drainRetryAfterMs = retryAfterMs;
+        try {
+            refuseNewConnects();
+            acceptAll(true);
+            unlinkSocketFile.run();
+        } finally {
+            // Whatever failed above, the listener is closed: shut for reading, it is readable for good,
+            // and still watched it would end every wait at once until the grace period is over.
+            Readiness.Key k = acceptKey;
+            if (k != null) {
+                k.cancel();
+                acceptKey = null;
+            }
+            Descriptors.closeQuietly(listener);
+            onListenerClosed.run();
         }
-        Descriptors.closeQuietly(listener);
-        onListenerClosed.run();
     }
 
     private void refuseNewConnects() {
@@ -658,14 +669,19 @@ final class EventLoop implements Runnable, Reactor {
         String reason = connection.decoder().isMidFrame() ? IncompleteFrameException.INCOMPLETE_HELLO
                 : "no Hello within " + settings.helloTimeout().toMillis() + " ms";
         log.info("connection {}: closing, {}", connection.id(), reason);
-        // One non-blocking attempt: a stalled client gets a reason if its socket has room, never a wait.
-        Frame refusal = HelloReplies.refused(null, Refusals.refused(ErrorCode.ERROR_PEER_REJECTED, reason, 0));
+        refuseWithoutWaiting(connection, ErrorCode.ERROR_PEER_REJECTED, reason, 0);
+        connection.close("Hello timed out");
+    }
+
+    // One non-blocking attempt: a stalled client gets a reason if its socket has room, never a wait.
+    private static void refuseWithoutWaiting(ClientConnection connection, ErrorCode code, String reason,
+            long retryAfterMs) {
+        Frame refusal = HelloReplies.refused(null, Refusals.refused(code, reason, retryAfterMs));
         try {
             connection.channel().write(ByteBuffer.wrap(FrameIO.encode(refusal)));
         } catch (IOException ignored) {
             // The client is gone or not reading; closing is all that is left.
         }
-        connection.close("Hello timed out");
     }
 
     private void runTasks() {
@@ -682,13 +698,13 @@ final class EventLoop implements Runnable, Reactor {
     private void closeEverything(String reason) {
         for (Readiness.Key key : readiness.keys()) {
             if (key.attachment() instanceof ClientConnection connection && !connection.isDetached()) {
-                connection.close(reason);
+                closeAtStop(connection, reason);
             }
         }
         // A hang-up drops a key from keys() (both ways of waiting): a connection can be open without one.
         for (ClientConnection connection : byDeadline) {
             if (!connection.isFinished()) {
-                connection.close(reason);
+                closeAtStop(connection, reason);
             }
         }
         byDeadline.clear();
@@ -703,6 +719,18 @@ final class EventLoop implements Runnable, Reactor {
         } catch (IOException ignored) {
             // Nothing is registered any more.
         }
+    }
+
+    // At the end of a drain a client still owing its Hello (a hello-timeout longer than the grace
+    // period) is told why it is closed, as every Hello read during the drain is.
+    private void closeAtStop(ClientConnection connection, String reason) {
+        if (drainRetryAfterMs >= 0 && !connection.isClosed() && !connection.helloRead()
+                && connection.pendingReply() == null) {
+            refuseWithoutWaiting(connection, ErrorCode.ERROR_SHUTTING_DOWN, HelloNegotiator.SHUTTING_DOWN,
+                    drainRetryAfterMs);
+            reason = "grace period over before its Hello came";
+        }
+        connection.close(reason);
     }
 
     /** One {@link #awaitReadable} call: fires once, then parks its key ({@link Readiness.Key#park}). */

@@ -136,8 +136,9 @@ class ConnectionLimitTest {
             }
             assertThat(drain.isAlive()).as("drain ends after its grace period").isFalse();
         }
-        // The grace period is over: the idle connections were closed by the broker.
+        // The grace period is over: the idle connections, still owing their Hellos, were told why and closed.
         for (RawClient client : idle) {
+            assertRefused(client.readFrame(), ErrorCode.ERROR_SHUTTING_DOWN);
             assertClosedByBroker(client);
         }
     }
