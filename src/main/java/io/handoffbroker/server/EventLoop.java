@@ -381,8 +381,13 @@ final class EventLoop implements Runnable, Reactor {
             rejectedPeers.count(count -> log.warn("rejected peer pid={} uid={} gid={}: not admitted by the peer "
                     + "policy {}; closed without reply ({} rejected since the last such warning)", peer.pid(),
                     peer.uid(), peer.gid(), settings.peerPolicy(), count));
-            events.peerRejected(peer);
             Descriptors.closeQuietly(channel);
+            try {
+                events.peerRejected(peer);
+            } catch (RuntimeException bug) {
+                // Out here no connection exists yet to pay for a bug; the loop must not either.
+                log.error("reporting a rejected peer failed", bug);
+            }
             return;
         }
         long now = System.nanoTime();
