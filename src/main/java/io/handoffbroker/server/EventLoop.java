@@ -663,10 +663,28 @@ final class EventLoop implements Runnable, Reactor {
             }
             if (head.pendingReply() != null) {
                 head.close("client did not read its reply before the deadline");
-            } else if (!head.helloRead()) {
+            } else if (!head.helloRead() && !helloCameInTheEnd(head)) {
                 timeOut(head);
             }
         }
+    }
+
+    /**
+     * One last read before a Hello deadline refuses its connection: a Hello that is already in
+     * the socket came in time, though the wait that would have reported it has not yet (the
+     * loop was stalled, by a paused process or starved CPU, or the readiness it left unreported
+     * in this wait's batch).
+     */
+    private boolean helloCameInTheEnd(ClientConnection connection) {
+        if (connection.decoder().isWaitingForBudget()) {
+            return false; // its bytes wait for memory, not for the loop
+        }
+        try {
+            readHello(connection, false);
+        } catch (RuntimeException bug) {
+            closeAfterBug(connection, bug);
+        }
+        return connection.isFinished() || connection.helloRead();
     }
 
     private void timeOut(ClientConnection connection) {
