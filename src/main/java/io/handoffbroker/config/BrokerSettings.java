@@ -114,6 +114,7 @@ public final class BrokerSettings {
         }
         refuseEntriesTheirPolicyBlocks(backends, keyOf);
         refuseOneEndpointWithTwoOwners(backends, keyOf);
+        refuseEndpointsInTheWrongRole(backends, keyOf, socketPath(properties).toAbsolutePath().normalize());
         if (backends.isEmpty()) {
             // It would start, report itself healthy, and refuse every Hello SERVICE_UNKNOWN.
             throw BrokerStartupException.setting("no service to broker: broker.services is empty and the built-in demo "
@@ -168,6 +169,44 @@ public final class BrokerSettings {
                         + describeUids(entry) + " at handoff-endpoint " + endpoint + ", where "
                         + keyOf.get(other.label()) + " allows " + describeUids(other) + "; entries that share a "
                         + "handoff-endpoint must allow the same uids");
+            }
+        }
+    }
+
+    /**
+     * Each path has one listener, which speaks one protocol: a backend's own endpoint speaks the
+     * service's, a handoff endpoint the control exchange, the broker's socket the Hello. A path
+     * named in two of those roles hands clients to a listener that cannot serve them (descriptors
+     * passed to a data listener, clients sent to the broker itself as their backend_pipe); the
+     * health checks would not tell, since every one of those listeners accepts.
+     */
+    private static void refuseEndpointsInTheWrongRole(List<ServiceBackend> backends, Map<String, String> keyOf,
+            Path brokerSocket) {
+        Map<Path, String> backendEndpoints = new HashMap<>();
+        for (ServiceBackend entry : backends) {
+            backendEndpoints.putIfAbsent(entry.backendEndpoint().normalize(), keyOf.get(entry.label()));
+        }
+        for (ServiceBackend entry : backends) {
+            String key = keyOf.get(entry.label());
+            Path backendEndpoint = entry.backendEndpoint().normalize();
+            if (backendEndpoint.equals(brokerSocket)) {
+                throw BrokerStartupException.setting(key + ".backend-endpoint " + backendEndpoint
+                        + " is the broker's own socket (broker.socket-path): clients would be sent back to the "
+                        + "broker as their backend");
+            }
+            if (entry.handoffEndpoint().isEmpty()) {
+                continue;
+            }
+            Path handoffEndpoint = entry.handoffEndpoint().get().normalize();
+            if (handoffEndpoint.equals(brokerSocket)) {
+                throw BrokerStartupException.setting(key + ".handoff-endpoint " + handoffEndpoint
+                        + " is the broker's own socket (broker.socket-path)");
+            }
+            String dataOwner = backendEndpoints.get(handoffEndpoint);
+            if (dataOwner != null) {
+                throw BrokerStartupException.setting(key + ".handoff-endpoint " + handoffEndpoint + " is the "
+                        + "backend-endpoint of " + dataOwner + ": a backend listens for handoffs and for its "
+                        + "clients on a path each (the backend SDK refuses one path for both)");
             }
         }
     }
