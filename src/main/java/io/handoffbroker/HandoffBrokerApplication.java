@@ -4,7 +4,9 @@ import io.handoffbroker.demo.DemoClientCommand;
 import io.handoffbroker.wire.PeerText;
 import java.io.PrintStream;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -42,6 +44,7 @@ public class HandoffBrokerApplication {
             out.println(USAGE);
             return 0;
         }
+        Set<String> keys = new HashSet<>();
         for (String arg : args) {
             // What Spring Boot takes as a setting: --key or --key=value. Anything else it would ignore;
             // an empty argument is left to it, as a wrapper's unset variable makes one.
@@ -50,6 +53,14 @@ public class HandoffBrokerApplication {
                 err.println("handoff-broker: " + (arg.startsWith("-D") ? shown + " after -jar is not a setting (JVM"
                         + " options go before -jar; a setting is --key=value)" : "unknown argument " + shown));
                 err.println(USAGE);
+                return 2;
+            }
+            // Spring Boot joins the values of a repeated key with a comma: a wrapper's setting and an
+            // operator's override of it would make one path of the two, which nothing would find.
+            String key = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+            if (!arg.isEmpty() && !keys.add(key)) {
+                err.println("handoff-broker: " + PeerText.printable(key, PeerText.REASON_MAX_CHARS)
+                        + " is given twice; give each setting once (Spring Boot would join the values with a comma)");
                 return 2;
             }
         }

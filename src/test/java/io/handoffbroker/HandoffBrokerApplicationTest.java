@@ -58,6 +58,17 @@ class HandoffBrokerApplicationTest {
     }
 
     @Test
+    void aSettingGivenTwiceStartsNothingAndExits2() {
+        Outcome outcome = run("--broker.socket-path=/x/a.sock", "--debug", "--broker.socket-path=/x/b.sock");
+        assertThat(outcome.exit()).isEqualTo(2);
+        assertThat(outcome.err()).startsWith("handoff-broker: --broker.socket-path is given twice; give each setting "
+                + "once (Spring Boot would join the values with a comma)");
+        assertThat(run("--debug", "--debug").exit()).as("a flag too").isEqualTo(2);
+        assertThat(run("--broker.services[0].name=a", "--broker.services[1].name=b").exit())
+                .as("list entries are keys of their own").isNull();
+    }
+
+    @Test
     void helpPrintsTheUsageAndExits0() {
         for (String help : List.of("--help", "-h", "help")) {
             Outcome outcome = run(help);
