@@ -130,8 +130,11 @@ public final class BrokerLifecycle implements SmartLifecycle, ApplicationListene
         // First: the drain removes the socket file, which is no loss of it.
         socketFileWatch.close();
         AvailabilityChangeEvent.publish(events, this, ReadinessState.REFUSING_TRAFFIC);
+        long drainBegan = System.nanoTime();
         server.drain(gracePeriod);
-        orchestrator.close();
+        // The handoffs the workers carry had the grace period too: a stop takes the longer of the two
+        // waits, not their sum.
+        orchestrator.close(drainBegan);
         prober.close();
         if (demo != null) {
             demo.close();

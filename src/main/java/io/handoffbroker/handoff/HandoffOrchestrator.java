@@ -593,9 +593,21 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     @Override
     public void close() {
+        close(System.nanoTime());
+    }
+
+    /**
+     * Stops the workers, the late-ACK watcher and the pool. The workers get until {@code ack-deadline}
+     * + 1 s after {@code stoppedTakingWorkNanos} (when the broker stopped starting handoffs: the drain's
+     * start) to finish what they carry, so that the wait overlaps the drain's grace period instead of
+     * following it; deliveries they have not started by then get a refused relay.
+     */
+    public void close(long stoppedTakingWorkNanos) {
         workers.shutdown();
+        long waitNanos = stoppedTakingWorkNanos + settings.ackDeadline().toNanos()
+                + TimeUnit.SECONDS.toNanos(1) - System.nanoTime();
         try {
-            if (!workers.awaitTermination(settings.ackDeadline().toMillis() + 1_000, TimeUnit.MILLISECONDS)) {
+            if (!workers.awaitTermination(Math.max(0, waitNanos), TimeUnit.NANOSECONDS)) {
                 abandonQueued(workers.shutdownNow());
             }
         } catch (InterruptedException e) {

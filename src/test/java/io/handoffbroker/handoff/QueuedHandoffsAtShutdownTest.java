@@ -36,12 +36,14 @@ class QueuedHandoffsAtShutdownTest {
     private static final Duration CLIENT_WAIT = Duration.ofSeconds(10);
     // Far beyond the test's waits: a client that fell back only when its wait ran out would fail it.
     private static final Duration LONG_RELAY_WAIT = Duration.ofSeconds(60);
+    // Longer than the test waits for the queued client: a stop that waited for it would fail the test.
+    private static final Duration LONG_ACK_DEADLINE = Duration.ofSeconds(30);
 
     @TempDir
     Path dir;
 
     @ParameterizedTest(name = "stop {0}")
-    @ValueSource(strings = {"waits for the workers", "is interrupted"})
+    @ValueSource(strings = {"waits for the workers", "is interrupted", "began an ACK deadline ago"})
     void aQueuedHandoffIsRefusedToItsClientWhenTheBrokerStops(String stop) throws Exception {
         CountDownLatch workerHeld = new CountDownLatch(1);
         CountDownLatch releaseWorker = new CountDownLatch(1);
@@ -64,9 +66,11 @@ class QueuedHandoffsAtShutdownTest {
         // A thread per client: each blocks in its connect until the broker stops.
         try (ExecutorService clients = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().daemon().factory());
                 ScriptedBackends backends = ScriptedBackends.start(dir, 8);
-                // A short deadline: closing waits for the workers for as long as it, and a second more.
+                // A short deadline: closing waits for the workers for as long as it, and a second more. Or,
+                // for a stop whose drain began a deadline ago, a long one, counted from the drain's start.
                 HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(holdsTheWorker)
-                        .ackDeadline(Duration.ofMillis(300)).service(backends.service()).start()) {
+                        .ackDeadline(stop.startsWith("began") ? LONG_ACK_DEADLINE : Duration.ofMillis(300))
+                        .service(backends.service()).start()) {
             backends.scripted().then(ScriptedHandoffBackend.refuse("no room for it"));
             CompletableFuture<ServiceConnection> holding = CompletableFuture.supplyAsync(
                     () -> connect(broker, LONG_RELAY_WAIT), clients);
@@ -83,6 +87,11 @@ class QueuedHandoffsAtShutdownTest {
                 Thread stopping = Thread.ofPlatform().start(() -> {
                     if (stop.equals("is interrupted")) {
                         Thread.currentThread().interrupt();
+                    }
+                    if (stop.startsWith("began")) {
+                        // The workers' wait overlaps the drain's: it is over before it starts.
+                        broker.orchestrator().close(System.nanoTime() - LONG_ACK_DEADLINE.toNanos()
+                                - TimeUnit.SECONDS.toNanos(1));
                     }
                     broker.close(); // as the application stops: the listener first, then the orchestrator
                 });
