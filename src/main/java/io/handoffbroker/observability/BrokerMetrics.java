@@ -136,8 +136,20 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
                 .addKeyValue("duration_us", durationNanos / 1_000)
                 .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
                         + " duration_us={}",
-                        hello.serviceName(), hello.wantedVersion(), connection.id(), hello.requestId(),
-                        hello.frameRequestId(), decision.outcome(), durationNanos / 1_000);
+                        inText(hello.serviceName()), inText(hello.wantedVersion()), connection.id(),
+                        inText(hello.requestId()), hello.frameRequestId(), decision.outcome(), durationNanos / 1_000);
+    }
+
+    /**
+     * A client's text as the log message shows it: quoted, its quotes and backslashes escaped, when it
+     * holds a space, '=' or '"', so that it cannot pass for fields of its own ({@code request_id=x
+     * outcome=negotiated}). The key-value pairs, which the JSON formats write, carry it as it is.
+     */
+    static String inText(String clientText) {
+        if (clientText.chars().noneMatch(c -> c == ' ' || c == '=' || c == '"')) {
+            return clientText;
+        }
+        return '"' + clientText.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
     }
 
     /** What the Hello log says of a decided Hello, printable and bounded whatever the client sent. */
@@ -189,8 +201,8 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
                 .addKeyValue("reply_undelivered", reason)
                 .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
                         + " reply_undelivered=\"{}\"",
-                        hello.serviceName(), hello.wantedVersion(), connection.id(), hello.requestId(),
-                        hello.frameRequestId(), decision.outcome(), reason);
+                        inText(hello.serviceName()), inText(hello.wantedVersion()), connection.id(),
+                        inText(hello.requestId()), hello.frameRequestId(), decision.outcome(), reason);
     }
 
     @Override
