@@ -7,6 +7,7 @@ import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.unix.DefaultSocketPath;
 import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.PeerText;
+import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.proto.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -92,7 +93,8 @@ public final class DemoClientCommand {
             } catch (IOException e) {
                 // The broker did its part: this is the backend's, on the route the broker chose.
                 out.println("failed: no echo from the backend (route=" + connection.route().label() + "): "
-                        + (e instanceof SocketTimeoutException ? "nothing within " + ECHO_TIMEOUT_MS + " ms" : e));
+                        + (e instanceof SocketTimeoutException ? "nothing within " + ECHO_TIMEOUT_MS + " ms"
+                                : described(e)));
                 return EXIT_FAILED;
             }
             long done = System.nanoTime();
@@ -119,9 +121,21 @@ public final class DemoClientCommand {
             out.println("failed: " + e.getMessage() + " (is the broker running there? --socket chooses another path)");
             return EXIT_FAILED;
         } catch (IOException e) {
-            out.println("failed: " + e);
+            out.println("failed: " + described(e) + " (broker at " + options.socket() + ")");
             return EXIT_FAILED;
         }
+    }
+
+    // For people: what went wrong, without the class names of a stack trace.
+    private static String described(IOException e) {
+        String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        if (e instanceof WireException) {
+            return "the answer does not follow the broker's protocol: " + message;
+        }
+        if (e instanceof SocketTimeoutException) {
+            return "no answer in time: " + message;
+        }
+        return message;
     }
 
     /** The protocol's name of the code ({@code BACKEND_SPAWN_FAILED}), or its number when unknown here. */

@@ -209,7 +209,28 @@ class DemoClientCommandTest {
             Run run = run("--socket", broker.socketPath().toString(), "abc");
             assertThat(run.status()).as("%s", run).isEqualTo(DemoClientCommand.EXIT_FAILED);
             assertThat(run.out()).isEqualTo("failed: no echo from the backend (route=reconnected): "
-                    + "java.io.IOException: backend closed after 0 of 3 echoed bytes" + System.lineSeparator());
+                    + "backend closed after 0 of 3 echoed bytes" + System.lineSeparator());
+        }
+    }
+
+    @Test
+    void somethingThatIsNotABrokerAtTheSocketIsSaidSoWithoutClassNames() throws Exception {
+        Path socket = dir.resolve("not-a-broker.sock");
+        try (AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket), true)) {
+            Thread answering = Thread.ofPlatform().daemon().start(() -> {
+                try (var peer = server.accept()) {
+                    peer.getInputStream().readNBytes(5);
+                    peer.getOutputStream().write("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                } catch (java.io.IOException ignored) {
+                    // The client's failure is what is checked.
+                }
+            });
+            Run run = run("--socket", socket.toString());
+            answering.join(5_000);
+            assertThat(run.status()).as("%s", run).isEqualTo(DemoClientCommand.EXIT_FAILED);
+            assertThat(run.out()).startsWith("failed: the answer does not follow the broker's protocol: ")
+                    .endsWith(" (broker at " + socket + ")" + System.lineSeparator())
+                    .doesNotContain("java.").doesNotContain("Exception");
         }
     }
 
