@@ -42,7 +42,9 @@ class HelloLogSafetyTest {
         assertFalse(lines.stream().anyMatch(l -> l.startsWith("2026-01-01T00:00:00Z  INFO forged line")),
                 "a forged line in the log");
         String helloLine = lines.stream().filter(l -> l.contains("io.handoffbroker.hello")).findFirst().orElseThrow();
-        assertTrue(helloLine.contains("service=echo?2026-01-01T00:00:00Z  INFO forged line"), helloLine);
+        // Quoted, as a client's text with spaces is (escaped quotes in a JSON format an earlier test left on).
+        assertTrue(helloLine.matches(".*service=\\\\?\"echo\\?2026-01-01T00:00:00Z  INFO forged line\\\\?\".*"),
+                helloLine);
         assertTrue(helloLine.contains("request_id=" + "r".repeat(128) + "..."), helloLine);
         assertTrue(helloLine.length() < 1_000, () -> "Hello line of " + helloLine.length() + " characters");
     }
