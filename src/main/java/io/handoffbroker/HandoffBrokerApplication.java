@@ -1,5 +1,6 @@
 package io.handoffbroker;
 
+import io.handoffbroker.config.BrokerSettings;
 import io.handoffbroker.demo.DemoClientCommand;
 import io.handoffbroker.wire.PeerText;
 import java.io.PrintStream;
@@ -10,6 +11,7 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.context.properties.source.ConfigurationPropertyName;
 
 /**
  * Runs the broker; {@code demo-client ...} as the first argument runs the demo
@@ -44,7 +46,8 @@ public class HandoffBrokerApplication {
             out.println(USAGE);
             return 0;
         }
-        Set<String> keys = new HashSet<>();
+        // Compared as Spring Boot binds them: broker.socketPath and broker.socket-path are one setting.
+        Set<ConfigurationPropertyName> keys = new HashSet<>();
         for (String arg : args) {
             // What Spring Boot takes as a setting: --key or --key=value. Anything else it would ignore;
             // an empty argument is left to it, as a wrapper's unset variable makes one.
@@ -57,9 +60,15 @@ public class HandoffBrokerApplication {
             }
             // Spring Boot joins the values of a repeated key with a comma: a wrapper's setting and an
             // operator's override of it would make one path of the two, which nothing would find.
-            String key = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
-            if (!arg.isEmpty() && !keys.add(key)) {
-                err.println("handoff-broker: " + PeerText.printable(key, PeerText.REASON_MAX_CHARS)
+            // Only for the broker's settings of one value: two lists joined are one list, as meant, and
+            // Spring Boot's own keys (spring.profiles.active given twice: both profiles) are its own.
+            if (arg.isEmpty()) {
+                continue;
+            }
+            String given = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+            ConfigurationPropertyName key = ConfigurationPropertyName.adapt(given.substring(2), '.');
+            if (BrokerSettings.givenTwiceIsAMistake(key) && !keys.add(key)) {
+                err.println("handoff-broker: " + PeerText.printable(given, PeerText.REASON_MAX_CHARS)
                         + " is given twice; give each setting once (Spring Boot would join the values with a comma)");
                 return 2;
             }

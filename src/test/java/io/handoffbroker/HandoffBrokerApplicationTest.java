@@ -63,9 +63,23 @@ class HandoffBrokerApplicationTest {
         assertThat(outcome.exit()).isEqualTo(2);
         assertThat(outcome.err()).startsWith("handoff-broker: --broker.socket-path is given twice; give each setting "
                 + "once (Spring Boot would join the values with a comma)");
-        assertThat(run("--debug", "--debug").exit()).as("a flag too").isEqualTo(2);
         assertThat(run("--broker.services[0].name=a", "--broker.services[1].name=b").exit())
                 .as("list entries are keys of their own").isNull();
+        assertThat(run("--broker.socket-path=/x/a.sock", "--broker.socketPath=/x/b.sock").exit())
+                .as("one setting in two of Spring Boot's spellings").isEqualTo(2);
+        assertThat(run("--broker.services[0].backend-endpoint=/x/a.sock",
+                "--broker.services[0].backendEndpoint=/x/b.sock").exit()).as("a list entry's setting").isEqualTo(2);
+    }
+
+    @Test
+    void aListOrASpringBootSettingGivenTwiceIsLeftToSpringBootWhichJoinsItsValues() {
+        assertThat(run("--spring.profiles.active=prod", "--spring.profiles.active=debug").exit())
+                .as("both profiles active, as meant").isNull();
+        assertThat(run("--broker.peer.allowed-uids=1000", "--broker.peer.allowed-uids=1001").exit())
+                .as("one list of both uids").isNull();
+        assertThat(run("--broker.services[0].allowed-versions=1.0.0",
+                "--broker.services[0].allowed-versions=1.1.0").exit()).isNull();
+        assertThat(run("--debug", "--debug").exit()).as("a flag of Spring Boot's").isNull();
     }
 
     @Test

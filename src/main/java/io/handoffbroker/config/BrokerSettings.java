@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import org.springframework.boot.context.properties.source.ConfigurationPropertyName;
 
 /**
  * Turns validated {@link BrokerProperties} into the plain-Java settings of the
@@ -30,6 +31,14 @@ public final class BrokerSettings {
     public static final String DEMO_SERVICE = "echo";
 
     private BrokerSettings() {
+    }
+
+    /**
+     * Whether {@code key}, given twice on the command line, is a mistake to refuse: a broker
+     * setting of one value, which Spring Boot would set to both values joined with a comma.
+     */
+    public static boolean givenTwiceIsAMistake(ConfigurationPropertyName key) {
+        return KnownBrokerKeys.isBrokerSettingOfOneValue(key);
     }
 
     public static Path socketPath(BrokerProperties properties) {

@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.BeanUtils;
 import org.springframework.boot.context.properties.bind.DataObjectPropertyName;
+import org.springframework.boot.context.properties.source.ConfigurationPropertyName;
 
 /**
  * Every {@code broker.*} key the broker binds, read off {@link BrokerProperties} as Spring Boot
@@ -24,12 +25,50 @@ final class KnownBrokerKeys {
 
     private static final Pattern INDEX = Pattern.compile("\\[\\d+]");
     private static final Set<String> KEYS = collect("broker", BrokerProperties.class, new TreeSet<>());
+    // The lists among them, each as shapeOf gives it (the list itself, without its element's []).
+    private static final Set<String> LISTS = lists();
 
     private KnownBrokerKeys() {
     }
 
     static Set<String> all() {
         return Collections.unmodifiableSet(KEYS);
+    }
+
+    /**
+     * Whether {@code key} is a broker setting of one value: given twice on the command line, Spring
+     * Boot joins the two values with a comma into one that neither meant. Not a list of values
+     * ({@code broker.peer.allowed-uids}: joined, the two are one list, as meant), and not a key of
+     * Spring Boot's own ({@code spring.profiles.active} given twice activates both profiles). In
+     * any of Spring Boot's relaxed spellings ({@code broker.socketPath} is {@code broker.socket-path}).
+     */
+    static boolean isBrokerSettingOfOneValue(ConfigurationPropertyName key) {
+        return key.getNumberOfElements() > 0 && key.getElement(0, ConfigurationPropertyName.Form.UNIFORM)
+                .equals("broker") && !LISTS.contains(shapeOf(key));
+    }
+
+    // The key's elements in Spring Boot's uniform form (lower case, no dashes), each index as [].
+    private static String shapeOf(ConfigurationPropertyName key) {
+        StringBuilder shape = new StringBuilder();
+        for (int i = 0; i < key.getNumberOfElements(); i++) {
+            if (key.isNumericIndex(i)) {
+                shape.append("[]");
+            } else {
+                shape.append(i == 0 ? "" : ".").append(key.getElement(i, ConfigurationPropertyName.Form.UNIFORM));
+            }
+        }
+        return shape.toString();
+    }
+
+    private static Set<String> lists() {
+        Set<String> lists = new TreeSet<>();
+        for (String key : KEYS) {
+            if (key.endsWith("[]")) {
+                String list = key.substring(0, key.length() - 2).replace("[]", "[0]");
+                lists.add(shapeOf(ConfigurationPropertyName.of(list)));
+            }
+        }
+        return lists;
     }
 
     /**

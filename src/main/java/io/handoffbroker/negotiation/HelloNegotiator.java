@@ -10,6 +10,7 @@ import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.Hello;
+import io.handoffbroker.wire.proto.Refused;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -60,9 +61,17 @@ public final class HelloNegotiator {
         this.backendDownRetryMs = backendDownRetryMs;
     }
 
+    /**
+     * The refusal of a draining broker, with its retry hint: for every Hello read during a drain,
+     * and for a client still owing its Hello when the drain ends.
+     */
+    public Refused shuttingDown() {
+        return Refusals.refused(ErrorCode.ERROR_SHUTTING_DOWN, SHUTTING_DOWN, drainingRetryMs);
+    }
+
     public HelloDecision decide(Frame frame, PeerIdentity peer, long nowNanos) {
         if (draining.getAsBoolean()) {
-            return refuse(frame, ErrorCode.ERROR_SHUTTING_DOWN, SHUTTING_DOWN, drainingRetryMs);
+            return new HelloDecision.Refuse(frame, shuttingDown(), "", "");
         }
         long retryAfterMs = rateLimiter.acquire(peer.rateLimitKey(), nowNanos);
         if (retryAfterMs > 0) {

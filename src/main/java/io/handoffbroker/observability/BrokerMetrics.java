@@ -200,9 +200,9 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         hello.logAtInfo(connection, decision)
                 .addKeyValue("reply_undelivered", reason)
                 .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
-                        + " reply_undelivered=\"{}\"",
+                        + " reply_undelivered={}",
                         inText(hello.serviceName()), inText(hello.wantedVersion()), connection.id(),
-                        inText(hello.requestId()), hello.frameRequestId(), decision.outcome(), reason);
+                        inText(hello.requestId()), hello.frameRequestId(), decision.outcome(), inText(reason));
     }
 
     @Override

@@ -219,7 +219,7 @@ public final class BrokerServer implements AutoCloseable {
         if (drainState.begin()) {
             log.info("draining: answering SHUTTING_DOWN, removing the socket file, waiting up to {} ms for {} connection(s)",
                     grace.toMillis(), l.openConnections());
-            l.execute(() -> l.closeListenerAfterBacklog(this::removeSocketFile, grace.toMillis()));
+            l.execute(() -> l.closeListenerAfterBacklog(this::removeSocketFile));
         }
         long deadline = System.nanoTime() + grace.toNanos();
         try {

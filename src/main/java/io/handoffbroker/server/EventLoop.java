@@ -13,6 +13,7 @@ import io.handoffbroker.wire.Refusals;
 import io.handoffbroker.wire.WireException;
 import io.handoffbroker.wire.proto.ErrorCode;
 import io.handoffbroker.wire.proto.Frame;
+import io.handoffbroker.wire.proto.Refused;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -87,8 +88,8 @@ final class EventLoop implements Runnable, Reactor {
     // thread. An enum loaded from the start, not a class per reason: the back-off comes when
     // descriptors have run out, and then no class can be loaded from a directory of the class path.
     private volatile AcceptState listenerState = AcceptState.ACCEPTING;
-    // Set when a drain closed the listener: the SHUTTING_DOWN hint for those still owing a Hello at the end.
-    private long drainRetryAfterMs = -1;
+    // Set when a drain closed the listener: those still owing a Hello at the end are told SHUTTING_DOWN.
+    private boolean drained;
     // While BACKING_OFF: why the last accept failed, and when the listener is watched again.
     private volatile @Nullable String acceptFailure;
     private long acceptResumesAt;
@@ -213,18 +214,16 @@ final class EventLoop implements Runnable, Reactor {
 
     /**
      * Shuts the listener for reading, accepts what already waits in the backlog, so those
-     * clients get an answer, runs {@code unlinkSocketFile}, then closes the listener.
+     * clients get an answer, runs {@code unlinkSocketFile}, then closes the listener. From then
+     * on a connection still owing its Hello when the loop stops is refused {@code SHUTTING_DOWN}.
      *
      * <p>A listening Unix socket shut for reading refuses every further connect
      * ({@code ECONNREFUSED}, decided under the listener's lock) and keeps the ones already
      * queued. So each client either gets its answer or a connect that failed, and none is
      * reset by the close after it was let in, with its Hello written.
-     *
-     * @param retryAfterMs the {@code SHUTTING_DOWN} hint for connections whose Hello has not come
-     *     when the loop stops
      */
-    void closeListenerAfterBacklog(Runnable unlinkSocketFile, long retryAfterMs) {
-        drainRetryAfterMs = retryAfterMs;
+    void closeListenerAfterBacklog(Runnable unlinkSocketFile) {
+        drained = true;
         try {
             refuseNewConnects();
             acceptAll(true);
@@ -670,10 +669,10 @@ final class EventLoop implements Runnable, Reactor {
     }
 
     /**
-     * One last read before a Hello deadline refuses its connection: a Hello that is already in
-     * the socket came in time, though the wait that would have reported it has not yet (the
-     * loop was stalled, by a paused process or starved CPU, or the readiness it left unreported
-     * in this wait's batch).
+     * One last read before a Hello deadline refuses its connection: a Hello already in the socket
+     * when the loop gets to its deadline is answered, since the loop cannot tell it from one that
+     * came in time and whose wait has not reported it yet (the loop was stalled, by a paused
+     * process or starved CPU, or the readiness is still unreported in this wait's batch).
      */
     private boolean helloCameInTheEnd(ClientConnection connection) {
         if (connection.decoder().isWaitingForBudget()) {
@@ -684,6 +683,11 @@ final class EventLoop implements Runnable, Reactor {
         } catch (RuntimeException bug) {
             closeAfterBug(connection, bug);
         }
+        if (!connection.isFinished() && connection.pendingReply() != null) {
+            // Off the deadline queue already: a reply the client does not read now would hold the
+            // connection for as long as the client likes.
+            connection.close("client did not read its reply before the deadline");
+        }
         return connection.isFinished() || connection.helloRead();
     }
 
@@ -692,14 +696,13 @@ final class EventLoop implements Runnable, Reactor {
         String reason = connection.decoder().isMidFrame() ? IncompleteFrameException.INCOMPLETE_HELLO
                 : "no Hello within " + settings.helloTimeout().toMillis() + " ms";
         log.info("connection {}: closing, {}", connection.id(), reason);
-        refuseWithoutWaiting(connection, ErrorCode.ERROR_PEER_REJECTED, reason, 0);
+        refuseWithoutWaiting(connection, Refusals.refused(ErrorCode.ERROR_PEER_REJECTED, reason, 0));
         connection.close("Hello timed out");
     }
 
     // One non-blocking attempt: a stalled client gets a reason if its socket has room, never a wait.
-    private static void refuseWithoutWaiting(ClientConnection connection, ErrorCode code, String reason,
-            long retryAfterMs) {
-        Frame refusal = HelloReplies.refused(null, Refusals.refused(code, reason, retryAfterMs));
+    private static void refuseWithoutWaiting(ClientConnection connection, Refused refused) {
+        Frame refusal = HelloReplies.refused(null, refused);
         try {
             connection.channel().write(ByteBuffer.wrap(FrameIO.encode(refusal)));
         } catch (IOException ignored) {
@@ -747,10 +750,9 @@ final class EventLoop implements Runnable, Reactor {
     // At the end of a drain a client still owing its Hello (a hello-timeout longer than the grace
     // period) is told why it is closed, as every Hello read during the drain is.
     private void closeAtStop(ClientConnection connection, String reason) {
-        if (drainRetryAfterMs >= 0 && !connection.isClosed() && !connection.helloRead()
-                && connection.pendingReply() == null) {
-            refuseWithoutWaiting(connection, ErrorCode.ERROR_SHUTTING_DOWN, HelloNegotiator.SHUTTING_DOWN,
-                    drainRetryAfterMs);
+        if (drained && !connection.isClosed() && !connection.helloRead() && connection.pendingReply() == null) {
+            // The negotiator's refusal, hint included, as every Hello read during the drain got.
+            refuseWithoutWaiting(connection, negotiator.shuttingDown());
             reason = "grace period over before its Hello came";
         }
         connection.close(reason);

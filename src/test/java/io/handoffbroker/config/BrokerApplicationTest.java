@@ -93,7 +93,7 @@ class BrokerApplicationTest {
                     .contains("running_process_broker_v1_handoff_acks_total{result=\"accepted\",service=\"echo\"} 1.0")
                     .contains("running_process_broker_v1_handoff_fallback_total{reason=\"backend_refused\",service=\"echo\"} 0.0");
             JsonNode status = JSON.readTree(get(port, "/actuator/broker"));
-            assertThat(status.at("/schema_version").asInt()).isEqualTo(1);
+            assertThat(status.at("/schema_version").asInt()).isEqualTo(2);
             assertThat(status.at("/socket_file_present").asBoolean()).isTrue();
             assertThat(status.at("/backends/0/service").asString()).isEqualTo("echo");
             assertThat(status.at("/backends/0/handoff_endpoint_uids").toString())

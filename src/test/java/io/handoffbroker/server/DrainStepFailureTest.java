@@ -47,7 +47,7 @@ class DrainStepFailureTest {
         try {
             loop.execute(() -> loop.closeListenerAfterBacklog(() -> {
                 throw new IllegalStateException("the socket file could not be removed");
-            }, 0));
+            }));
             CountDownLatch stepRan = new CountDownLatch(1);
             loop.execute(stepRan::countDown); // runs after the failed step, on the same pass
             assertThat(stepRan.await(5, TimeUnit.SECONDS)).as("the drain's step ran").isTrue();
