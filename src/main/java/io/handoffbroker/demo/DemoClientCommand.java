@@ -5,6 +5,7 @@ import io.handoffbroker.client.BrokerRefusedException;
 import io.handoffbroker.client.BrokerUnreachableException;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.unix.DefaultSocketPath;
+import io.handoffbroker.unix.FailureText;
 import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.PeerText;
 import io.handoffbroker.wire.WireException;
@@ -128,7 +129,7 @@ public final class DemoClientCommand {
 
     // For people: what went wrong, without the class names of a stack trace.
     private static String described(IOException e) {
-        String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        String message = FailureText.of(e);
         if (e instanceof WireException) {
             return "the answer does not follow the broker's protocol: " + message;
         }

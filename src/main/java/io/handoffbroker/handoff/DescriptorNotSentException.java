@@ -1,5 +1,6 @@
 package io.handoffbroker.handoff;
 
+import io.handoffbroker.unix.FailureText;
 import java.io.IOException;
 
 /**
@@ -9,7 +10,6 @@ import java.io.IOException;
 public final class DescriptorNotSentException extends IOException {
 
     public DescriptorNotSentException(IOException cause) {
-        // Some refusals come without a message (a closed channel, say): their type says it then.
-        super(cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName(), cause);
+        super(FailureText.of(cause), cause);
     }
 }

@@ -4,6 +4,7 @@ import io.handoffbroker.negotiation.HelloDecision;
 import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.FailureText;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.ThrottledWarning;
 import io.handoffbroker.wire.FrameDecoder;
@@ -449,7 +450,7 @@ final class EventLoop implements Runnable, Reactor {
             answer(connection, new HelloDecision.Refuse(null, Refusals.of(violation), "", ""));
             return;
         } catch (IOException e) {
-            connection.close("read failed: " + describe(e));
+            connection.close("read failed: " + FailureText.of(e));
             return;
         }
         if (frame == null) {
@@ -496,11 +497,6 @@ final class EventLoop implements Runnable, Reactor {
         }
     }
 
-    // junixsocket reports some failures (a peer gone mid-write) with no message at all.
-    private static String describe(IOException e) {
-        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-    }
-
     /** Loop thread only: writes as much of the pending reply as the socket takes. */
     void writeReply(ClientConnection connection) {
         ByteBuffer reply = connection.pendingReply();
@@ -510,7 +506,7 @@ final class EventLoop implements Runnable, Reactor {
         try {
             connection.channel().write(reply);
         } catch (IOException e) {
-            connection.close("reply could not be written: " + describe(e));
+            connection.close("reply could not be written: " + FailureText.of(e));
             return;
         }
         if (reply.hasRemaining()) {
@@ -553,7 +549,7 @@ final class EventLoop implements Runnable, Reactor {
             log.warn("accept failed ({} in a row; trying again in {} ms, new clients wait in the backlog): {}",
                     failedAcceptsInARow, TimeUnit.NANOSECONDS.toMillis(pauseNanos), e.toString());
         }
-        acceptFailure = describe(e);
+        acceptFailure = FailureText.of(e);
         acceptResumesAt = System.nanoTime() + pauseNanos;
         stopWatchingListener(AcceptState.BACKING_OFF);
     }

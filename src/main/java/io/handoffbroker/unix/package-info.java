@@ -14,7 +14,8 @@
  * uid, refusing a dialled listener that runs as a uid not allowed ({@code SO_PEERCRED}), and
  * an {@code epoll(7)} instance for the broker's event loop; a warning given at most once
  * per interval, for events at a socket that can come in floods; and classes loaded ahead of
- * a time without descriptors ({@code ClassesAhead}).
+ * a time without descriptors ({@code ClassesAhead}); the text of a failure junixsocket
+ * reports without a message ({@code FailureText}).
  *
  * <p>This package never decides anything about the protocol and never keeps a
  * descriptor: callers own every socket they pass in, and every descriptor number
