@@ -38,8 +38,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class HelloNegotiator {
 
-    /** The reason of every {@code SHUTTING_DOWN} refusal. */
-    public static final String SHUTTING_DOWN = "broker is shutting down";
+    private static final String SHUTTING_DOWN = "broker is shutting down";
 
     /** Retry hint of {@code VERSION_BLOCKED}, from the protocol's refusal table. */
     public static final long VERSION_BLOCKED_RETRY_MS = 30_000;

@@ -656,10 +656,12 @@ final class EventLoop implements Runnable, Reactor {
             if (head.isFinished()) {
                 continue;
             }
-            if (head.pendingReply() != null) {
-                head.close("client did not read its reply before the deadline");
-            } else if (!head.helloRead() && !helloCameInTheEnd(head)) {
+            if (head.pendingReply() == null && !head.helloRead() && !helloCameInTheEnd(head)) {
                 timeOut(head);
+            } else if (!head.isFinished() && head.pendingReply() != null) {
+                // Off the deadline queue now: a reply the client does not read at once (the last
+                // read's included) would hold the connection for as long as the client likes.
+                head.close("client did not read its reply before the deadline");
             }
         }
     }
@@ -678,11 +680,6 @@ final class EventLoop implements Runnable, Reactor {
             readHello(connection, false);
         } catch (RuntimeException bug) {
             closeAfterBug(connection, bug);
-        }
-        if (!connection.isFinished() && connection.pendingReply() != null) {
-            // Off the deadline queue already: a reply the client does not read now would hold the
-            // connection for as long as the client likes.
-            connection.close("client did not read its reply before the deadline");
         }
         return connection.isFinished() || connection.helloRead();
     }
