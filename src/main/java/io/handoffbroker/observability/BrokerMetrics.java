@@ -27,7 +27,6 @@ import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * Turns broker and handoff events into meters and log lines. Names and labels
@@ -53,6 +52,10 @@ import org.slf4j.spi.LoggingEventBuilder;
 public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
 
     private static final Logger helloLog = LoggerFactory.getLogger("io.handoffbroker.hello");
+    private static final String HELLO_FIELDS =
+            "hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}";
+    private static final String HELLO_ANSWERED = HELLO_FIELDS + " duration_us={}";
+    private static final String HELLO_UNDELIVERED = HELLO_FIELDS + " reply_undelivered={}";
     private static final Logger handoffLog = LoggerFactory.getLogger("io.handoffbroker.handoff");
 
     static final String PREFIX = "running_process_broker_v1_";
@@ -132,12 +135,8 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         String service = serviceLabel(hello.serviceName());
         helloCounter(service, versionLabel(hello.serviceName(), hello.wantedVersion()), decision.outcome()).increment();
         helloTimer(service).record(durationNanos, TimeUnit.NANOSECONDS);
-        hello.logAtInfo(connection, decision)
-                .addKeyValue("duration_us", durationNanos / 1_000)
-                .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
-                        + " duration_us={}",
-                        inText(hello.serviceName()), inText(hello.wantedVersion()), connection.id(),
-                        inText(hello.requestId()), hello.frameRequestId(), decision.outcome(), durationNanos / 1_000);
+        long durationMicros = durationNanos / 1_000;
+        hello.log(connection, decision, HELLO_ANSWERED, "duration_us", durationMicros, durationMicros);
     }
 
     /**
@@ -175,14 +174,22 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
                     request == null ? 0 : request.getRequestId());
         }
 
-        LoggingEventBuilder logAtInfo(ClientConnection connection, HelloDecision decision) {
-            return helloLog.atInfo()
+        /**
+         * The Hello's one line: its fields, and a last one that says how it ended ({@code lastKey},
+         * whose value the message shows as {@code lastInText}).
+         */
+        void log(ClientConnection connection, HelloDecision decision, String message, String lastKey,
+                Object lastValue, Object lastInText) {
+            helloLog.atInfo()
                     .addKeyValue("service", serviceName)
                     .addKeyValue("version", wantedVersion)
                     .addKeyValue("connection_id", connection.id())
                     .addKeyValue("request_id", requestId)
                     .addKeyValue("frame_request_id", frameRequestId)
-                    .addKeyValue("outcome", decision.outcome());
+                    .addKeyValue("outcome", decision.outcome())
+                    .addKeyValue(lastKey, lastValue)
+                    .log(message, inText(serviceName), inText(wantedVersion), connection.id(), inText(requestId),
+                            frameRequestId, decision.outcome(), lastInText);
         }
     }
 
@@ -196,13 +203,8 @@ public final class BrokerMetrics implements BrokerEvents, HandoffEvents {
         undeliveredCounter(decision.outcome()).increment();
         // The Hello's one line: it was decided, so the client's request is accounted for, but
         // the client never read the answer.
-        LoggedHello hello = LoggedHello.of(decision);
-        hello.logAtInfo(connection, decision)
-                .addKeyValue("reply_undelivered", reason)
-                .log("hello service={} version={} connection_id={} request_id={} frame_request_id={} outcome={}"
-                        + " reply_undelivered={}",
-                        inText(hello.serviceName()), inText(hello.wantedVersion()), connection.id(),
-                        inText(hello.requestId()), hello.frameRequestId(), decision.outcome(), inText(reason));
+        LoggedHello.of(decision).log(connection, decision, HELLO_UNDELIVERED, "reply_undelivered", reason,
+                inText(reason));
     }
 
     @Override
