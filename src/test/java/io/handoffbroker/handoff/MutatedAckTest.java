@@ -174,7 +174,13 @@ class MutatedAckTest {
             // returned to the pool, then found closed by the backend's stop below, would have the pool
             // reuse no connection for a minute (docs/handoff.md, the pool).
             unplayed.add(Case.WARM_UP);
-            List<Played> played = new ArrayList<>(List.of(playOne()));
+            Played warmUp = playOne();
+            // The backend's thread learns that the broker closed that control connection only when it
+            // reads again, which a loaded machine can put off past the client's end: the backend's stop
+            // below must not close the connection before that read, or it would look closed by the backend.
+            RecordingHandoffEvents.awaitTrue(() -> backend.endedByBroker(warmUp.control()),
+                    ACK_DEADLINE.plus(GRACE).plus(MARGIN));
+            List<Played> played = new ArrayList<>(List.of(warmUp));
             closeEveryControlConnection(endpoint);
             OpenDescriptors.Snapshot baseline = OpenDescriptors.stable(Duration.ofMillis(150), Duration.ofSeconds(3));
             backend.start();
