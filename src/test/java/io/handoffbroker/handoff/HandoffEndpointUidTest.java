@@ -86,6 +86,9 @@ class HandoffEndpointUidTest {
                     .containsExactly(FallbackReason.PERMISSION_DENIED);
             assertThat(broker.events().ackResultsOf(connection.connectionId())).isEmpty();
         }
+        // The broker's dial ends once the connection is queued; the backend's thread accepts it when it
+        // next runs, which a loaded machine can put off past the client's end.
+        RecordingHandoffEvents.awaitTrue(() -> backend.controlConnectionsAccepted() > 0, WAIT);
         assertThat(backend.controlConnectionsAccepted()).as("the broker dialled the endpoint").isEqualTo(1);
         assertThat(backend.exchanges()).as("no token, no descriptor, no offer reached the backend").isEmpty();
         assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.openControlConnections() == 0, WAIT))
