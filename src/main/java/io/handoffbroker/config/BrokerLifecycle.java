@@ -91,13 +91,20 @@ public final class BrokerLifecycle implements SmartLifecycle, ApplicationListene
         }
     }
 
-    @Override
-    public void start() {
-        // What runs only when descriptors have run out must be loadable then; see ClassesAhead. (The
-        // demo's backend loads the backend SDK's own when it starts.)
+    /**
+     * Loads the broker's own classes, so that what runs only when descriptors have run out can be
+     * loaded then; see {@link ClassesAhead}. (The demo's backend loads the backend SDK's own when
+     * it starts.) Public for the tests that start a broker without the application.
+     */
+    public static void loadClassesAhead() {
         ClassesAhead.load(BrokerLifecycle.class, "io.handoffbroker.wire", "io.handoffbroker.unix",
                 "io.handoffbroker.negotiation", "io.handoffbroker.server", "io.handoffbroker.handoff",
                 "io.handoffbroker.demo", "io.handoffbroker.observability");
+    }
+
+    @Override
+    public void start() {
+        loadClassesAhead();
         String socket = "broker.socket-path " + server.socketPath();
         try {
             server.checkSocketPath();

@@ -1,5 +1,6 @@
 package io.handoffbroker.testing;
 
+import io.handoffbroker.config.BrokerLifecycle;
 import io.handoffbroker.negotiation.BackendAvailability;
 import io.handoffbroker.negotiation.HelloNegotiator;
 import io.handoffbroker.negotiation.HelloRateLimiter;
@@ -94,6 +95,9 @@ public final class BrokerFixture implements AutoCloseable {
     }
 
     public BrokerFixture start() throws IOException {
+        // As the application does: a test that runs the broker out of descriptors would otherwise
+        // find its classes loadable or not according to which tests ran before it.
+        BrokerLifecycle.loadClassesAhead();
         HelloNegotiator negotiator = new HelloNegotiator(new ServiceCatalog(backends), availability,
                 new HelloRateLimiter(hellosPerPeer, rateWindow.toNanos()), drainState::isDraining, 5_000, 2_000);
         HelloReplies replies = new HelloReplies(DAEMON_VERSION, 1800);
