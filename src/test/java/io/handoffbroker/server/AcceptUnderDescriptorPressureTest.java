@@ -8,6 +8,7 @@ import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.RawClient;
+import io.handoffbroker.testing.RecordingHandoffEvents;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -37,6 +38,11 @@ class AcceptUnderDescriptorPressureTest {
                 warmUp.send(RawClient.helloFrame(RawClient.hello("echo", "1.2.3"), 1));
                 assertNegotiated(warmUp.readFrame());
             }
+            // The broker closes its end of the warm-up connection after writing the Negotiated, which the
+            // client can read first: closed only once the descriptors are used up, it would free one for
+            // the accept below.
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.server().openConnections() == 0,
+                    Duration.ofSeconds(5))).as("the warm-up connection closed by the broker").isTrue();
             Thread loop = LiveThreads.named("broker-io");
             RawClient client = null;
             try {
