@@ -306,12 +306,18 @@ class MetricsAfterFaultsTest {
     // ---- meters ----
 
     private void awaitCount(String name, double total) {
-        RecordingHandoffEvents.awaitTrue(() -> sum(name) >= total, MARGIN);
+        // Each one's duration is recorded just after it is counted: the last one's may not be yet when
+        // the count is reached, and the tests check the durations too.
+        RecordingHandoffEvents.awaitTrue(() -> sum(name) >= total && timed(name + "_duration") >= total, MARGIN);
         assertEquals(total, sum(name), name + " total; counters " + nonZeroCounters());
     }
 
     private double sum(String name) {
         return registry.find(BrokerMetrics.PREFIX + name).counters().stream().mapToDouble(Counter::count).sum();
+    }
+
+    private long timed(String name) {
+        return registry.find(BrokerMetrics.PREFIX + name).timers().stream().mapToLong(Timer::count).sum();
     }
 
     /** Every broker counter that is not zero, as {@code name{tag=value,...}} without the prefix. */
