@@ -118,6 +118,10 @@ class HandoffEndpointReachabilityTest {
                     .startsWith("reachable; handoff on (handoff endpoint unreachable: ").contains(reason)
                     .contains("clients reconnect");
             assertThat(connect(broker)).isEqualTo(Route.RECONNECTED);
+            // The fallback is counted once the broker has written the Negotiated: the client can have
+            // read it, reconnected and had its echo before then.
+            await(() -> PrometheusSamples.parse(broker.scrape()).get("running_process_broker_v1_handoff_fallback_total",
+                    "service", "billing", "reason", "permission_denied") > 0, "the fallback counted");
             PrometheusSamples samples = PrometheusSamples.parse(broker.scrape());
             assertThat(samples.get("running_process_broker_v1_handoff_fallback_total", "service", "billing", "reason",
                     "permission_denied")).isEqualTo(1.0);
