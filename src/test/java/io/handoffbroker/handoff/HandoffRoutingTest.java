@@ -188,14 +188,22 @@ class HandoffRoutingTest {
                 .relayWait(Duration.ofSeconds(3))
                 .pool(new PoolSettings(1, 0, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMinutes(1))));
         List<Future<ServiceConnection>> clients = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
         try (ExecutorService atOnce = Executors.newFixedThreadPool(3)) {
             for (int i = 0; i < 3; i++) {
                 clients.add(atOnce.submit(() -> broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)));
             }
             for (Future<ServiceConnection> client : clients) {
-                client.get(10, TimeUnit.SECONDS).close();
+                try (ServiceConnection connection = client.get(10, TimeUnit.SECONDS)) {
+                    ids.add(connection.connectionId());
+                }
             }
         }
+        // The broker reports a client's route after it told the client (a refusal is relayed and the
+        // connection closed first): a client can be done before its route is counted.
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> ids.stream().allMatch(id -> broker.events().of(id).stream()
+                .anyMatch(e -> e.kind().equals("fallback") || e.kind().equals("handed_off"))), WAIT))
+                .as("every client's route reported: %s", broker.events()).isTrue();
         assertThat(broker.events().fallbacks(FallbackReason.FD_PRESSURE)).as("%s", broker.events()).isPositive();
         assertThat(broker.events().fallbacks(FallbackReason.BACKEND_UNAVAILABLE)).isZero();
         try (ServiceConnection later = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
