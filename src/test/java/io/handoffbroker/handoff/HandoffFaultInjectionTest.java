@@ -168,10 +168,16 @@ class HandoffFaultInjectionTest {
             assertThat(HandoffFixture.echo(connection.socket(), "after the fault")).isEqualTo("after the fault");
         }
         assertThat(fallbackHandler.servedOn(backends.pipe().toString())).isEqualTo(1);
+        Duration verdictWait = broker.ackDeadline().plus(broker.ackGrace()).plus(MARGIN);
+        if (fault.backendKeepsDescriptor()) {
+            // The backend holds what it kept only once its answer is sent, which for a late answer is
+            // about when the client's relay wait ends: released before then, it would stay open.
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.heldDescriptors() == 1, verdictWait))
+                    .as("the descriptor the backend kept").isTrue();
+        }
         backend.releaseHeldDescriptors();
 
         RecordingHandoffEvents events = broker.events();
-        Duration verdictWait = broker.ackDeadline().plus(broker.ackGrace()).plus(MARGIN);
         RecordingHandoffEvents.Event fallbackEvent = events.awaitEvent(id, "fallback", verdictWait);
         RecordingHandoffEvents.Event ackEvent = events.awaitEvent(id, "ack", verdictWait);
         assertThat(fallbackEvent).as("fallback of connection %d; all: %s", id, events.all()).isNotNull();
