@@ -10,6 +10,7 @@ import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.demo.EchoHandler;
 import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.testing.LiveThreads;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.WireProtocol;
@@ -29,6 +30,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -170,6 +172,7 @@ class HandoffEndToEndTest {
     void sdkBackendKeepsUsingTheConnectionAfterTheBrokerIsClosedEntirely() throws Exception {
         closeLater(sdkBackend(new RecordingEchoHandler()));
         HandoffFixture broker = broker();
+        Set<Thread> beforeTheDial = LiveThreads.snapshot();
 
         try (ServiceConnection connection = broker.client().connect(HandoffFixture.SERVICE, HandoffFixture.VERSION)) {
             assertThat(connection.route()).isEqualTo(Route.HANDED_OFF);
@@ -177,8 +180,9 @@ class HandoffEndToEndTest {
             assertThat(HandoffFixture.echo(connection.socket(), "before")).isEqualTo("before");
 
             broker.close();
-            // Give the backend's control thread time to see the control connection end.
-            Thread.sleep(200);
+            // The backend's thread of that control connection ends once it sees the connection end:
+            // only after that do the echoes show the handed-off connection outlives it.
+            LiveThreads.awaitGone(beforeTheDial, Duration.ofSeconds(10), "backend-handoff-control");
             for (int i = 0; i < 5; i++) {
                 assertThat(HandoffFixture.echo(connection.socket(), "broker gone " + i))
                         .isEqualTo("broker gone " + i);
