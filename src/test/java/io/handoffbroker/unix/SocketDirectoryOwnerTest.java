@@ -56,12 +56,22 @@ class SocketDirectoryOwnerTest {
 
     @Test
     void aDirectoryOwnedByAnotherUserIsRefusedNamingItsOwnerAndWhatToDo() throws Exception {
-        Path socketDir = privateDirectory(dir.resolve("handoff-broker-0"));
+        Path socketDir;
         long process;
         if (ProcessUser.uid() == ProcessUser.ROOT) {
+            socketDir = privateDirectory(dir.resolve("handoff-broker-0"));
             Files.setAttribute(socketDir, "unix:uid", (int) SOMEONE_ELSE);
             process = ProcessUser.uid();
         } else {
+            // Asked for a process of another user (not root), every directory on the way is checked
+            // for that process too: below the temporary directory, which is this user's, the walk
+            // would refuse it first as a directory above owned by another user. So the socket's
+            // directory is the temporary directory itself, and what is above it must be root's.
+            socketDir = dir;
+            for (Path above = dir.getParent(); above != null; above = above.getParent()) {
+                Assumptions.assumeTrue(owner(above) == ProcessUser.ROOT,
+                        above + " is not root's; the temporary directory must be in one of root's");
+            }
             process = ProcessUser.uid() + 1; // a process of another user than the directory's, not root
         }
         long directoryOwner = owner(socketDir);
@@ -226,9 +236,14 @@ class SocketDirectoryOwnerTest {
         Path shared = Files.createDirectory(dir.resolve("shared"));
         Files.setAttribute(shared, "unix:mode", 0777);
         Path socket = privateDirectory(shared.resolve("sockets")).resolve("broker.sock");
-        long notRoot = SOMEONE_ELSE; // the directories are root's or this process's: root's may hold it
-        Assumptions.assumeTrue(owner(socket.getParent()) == ProcessUser.ROOT,
-                "the directories must be root's for a pretend user to be allowed them");
+        long notRoot;
+        if (ProcessUser.uid() != ProcessUser.ROOT) {
+            notRoot = ProcessUser.uid(); // as the broker's user in a container: the directories are its own
+        } else {
+            notRoot = SOMEONE_ELSE; // the directories are root's or this process's: root's may hold it
+            Assumptions.assumeTrue(owner(socket.getParent()) == ProcessUser.ROOT,
+                    "the directories must be root's for a pretend user to be allowed them");
+        }
 
         assertThatCode(() -> SocketFile.preparePrivateParent(socket, SocketFile.Party.BROKER, notRoot))
                 .doesNotThrowAnyException();
