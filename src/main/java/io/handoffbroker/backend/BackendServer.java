@@ -263,7 +263,8 @@ public final class BackendServer implements AutoCloseable {
      * owned by a user other than this process's (or root), group- or world-writable, or reached
      * through a directory or a symbolic link another user owns; whoever can change it can put a
      * listener of their own in the backend's place. A stale socket file is replaced; a live
-     * listener at either path is refused. A server starts once: a start that fails closes it (whatever it
+     * listener at either path is refused, and so is a socket file this process may not connect
+     * to, which leaves it unable to tell. A server starts once: a start that fails closes it (whatever it
      * had bound is released), and so does {@link #close()}; to try again, make a new one.
      *
      * @throws IllegalStateException when the server was started before or closed, before

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * change any of these can replace our socket with theirs, or swap the directory between the
  * check and the bind); a live
  * listener already answers at the path (two processes must never share one), named
- * by the {@link Party} that binds there; the path is something other than a socket.
+ * by the {@link Party} that binds there; the path is something other than a socket; a socket
+ * file this process may not connect to, so that it cannot tell whether a listener answers.
  * A socket file nobody answers on is left over from a dead process and is replaced.
  */
 public final class SocketFile {
@@ -262,7 +263,8 @@ public final class SocketFile {
 
     /**
      * Makes the path free to bind: nothing there, or a stale socket file that is
-     * removed. Throws when a live listener answers there or the path is not a socket.
+     * removed. Throws when a live listener answers there, the path is not a socket, or it is
+     * one this process may not connect to.
      *
      * @param party who binds the path, which the error for a live listener names
      */
@@ -273,8 +275,9 @@ public final class SocketFile {
     }
 
     /**
-     * Throws when {@link #claim} would: a live listener answers at the path, or the path
-     * is not a socket. Changes nothing.
+     * Throws when {@link #claim} would: a live listener answers at the path, the path is not
+     * a socket, or it is one this process may not connect to (another user's, say), which
+     * leaves it unable to tell. Changes nothing.
      *
      * @param party who binds the path, which the error for a live listener names
      * @return true when a stale socket file is there, which {@code claim} would remove
@@ -290,6 +293,15 @@ public final class SocketFile {
         if (isAnswering(socketPath)) {
             throw new IOException("a live listener already answers at " + socketPath
                     + "; is another " + party.name() + " running? Stop it or choose another " + party.setting());
+        }
+        if (!Files.isWritable(socketPath)) {
+            // connect(2) needs write permission on the socket file: refused it, the probe cannot tell a
+            // live listener (another user's, mode 0600 under the same-uid policy) from a file left over,
+            // and removing a live one would take its path from under it.
+            throw new IOException(socketPath + " is a socket file of uid " + entry.uid() + " (" + entry.permissions()
+                    + ") that this process's uid " + ProcessUser.uid() + " may not connect to, so it cannot tell"
+                    + " whether a listener answers there; if none does, remove the file, else stop that "
+                    + party.name() + " or choose another " + party.setting());
         }
         return true;
     }

@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.handoffbroker.testing.FrozenListener;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +27,25 @@ class SocketFileAnsweringTest {
                 assertThatThrownBy(() -> SocketFile.claim(path, SocketFile.Party.BROKER)).hasMessageContaining("a live listener already answers");
             });
             assertThat(path).exists();
+        }
+    }
+
+    @Test
+    void aLiveListenerThisUserMayNotConnectToIsLeftInPlaceAndTheClaimRefused() throws Exception {
+        Assumptions.assumeTrue(ProcessUser.uid() != ProcessUser.ROOT,
+                "root may connect to any socket file; this JVM runs as uid " + ProcessUser.uid());
+        // As another user's socket under the same-uid policy (0600) is to this one: connect(2) needs
+        // write permission, so the probe fails as it does at a file left over.
+        Path path = dir.resolve("unwritable.sock");
+        try (FrozenListener live = FrozenListener.at(path)) {
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("r--------"));
+            assertThat(SocketFile.isAnswering(path)).as("precondition: the probe does not get through").isFalse();
+
+            assertThatThrownBy(() -> SocketFile.claim(path, SocketFile.Party.BROKER))
+                    .hasMessageContaining(path + " is a socket file of uid " + ProcessUser.uid() + " (r--------)")
+                    .hasMessageContaining("may not connect to, so it cannot tell whether a listener answers there")
+                    .hasMessageContaining("choose another broker.socket-path");
+            assertThat(path).as("left in place").exists();
         }
     }
 }
