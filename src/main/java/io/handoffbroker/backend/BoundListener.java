@@ -3,8 +3,10 @@ package io.handoffbroker.backend;
 import io.handoffbroker.unix.BoundSocketFile;
 import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.FailureText;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
+import java.net.SocketException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
@@ -66,7 +68,7 @@ final class BoundListener implements AutoCloseable {
         BoundListener listener;
         try {
             socket.setDeleteOnClose(false);
-            socket.bind(AFUNIXSocketAddress.of(path), backlog);
+            bind(socket, path, backlog);
             listener = new BoundListener(socket, BoundSocketFile.identify(path));
         } catch (IOException e) {
             Descriptors.closeQuietly(socket);
@@ -75,6 +77,21 @@ final class BoundListener implements AutoCloseable {
         listener.acceptThread = Thread.ofPlatform().name(threadName).daemon(true)
                 .start(() -> listener.acceptLoop(onAccept));
         return listener;
+    }
+
+    /**
+     * Binds {@code socket} at {@code path}; a refusal names the path, which the system's words
+     * ("Permission denied", "Read-only file system") do not, and a server of two endpoints
+     * would otherwise leave its caller to guess which one it was.
+     */
+    private static void bind(AFUNIXServerSocket socket, Path path, int backlog) throws IOException {
+        try {
+            socket.bind(AFUNIXSocketAddress.of(path), backlog);
+        } catch (SocketException refused) {
+            SocketException named = new SocketException("cannot bind " + path + ": " + FailureText.of(refused));
+            named.initCause(refused);
+            throw named;
+        }
     }
 
     Path path() {

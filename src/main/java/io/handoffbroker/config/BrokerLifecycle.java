@@ -109,14 +109,14 @@ public final class BrokerLifecycle implements SmartLifecycle, ApplicationListene
         try {
             server.checkSocketPath();
         } catch (IOException e) {
-            throw BrokerStartupException.starting(socket, e);
+            throw BrokerStartupException.starting(socket, "broker.socket-path", e);
         }
         if (demo != null) {
             try {
                 demo.start();
             } catch (IOException e) {
                 throw BrokerStartupException.starting("the built-in demo (broker.demo.directory "
-                        + demo.directory() + ")", e);
+                        + demo.directory() + ")", "broker.demo.*", e);
             }
         }
         prober.start();
@@ -127,7 +127,7 @@ public final class BrokerLifecycle implements SmartLifecycle, ApplicationListene
             server.start();
             socketFileWatch.start();
         } catch (IOException e) {
-            throw BrokerStartupException.starting(socket, e);
+            throw BrokerStartupException.starting(socket, "broker.socket-path", e);
         }
         running = true;
     }

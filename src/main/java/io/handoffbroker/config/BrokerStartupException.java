@@ -38,12 +38,15 @@ public final class BrokerStartupException extends IllegalStateException {
         return new BrokerStartupException(message, CORRECT_THE_SETTING, cause);
     }
 
-    /** What the system refused while the broker prepared {@code what} (a key and its path). */
-    static BrokerStartupException starting(String what, IOException failure) {
+    /**
+     * What the system refused while the broker prepared {@code what} (a key and its path); the
+     * action points to {@code section}, the part of docs/configuration.md that gives the key's rules.
+     */
+    static BrokerStartupException starting(String what, String section, IOException failure) {
         return new BrokerStartupException("handoff-broker could not start: " + what + ": " + describe(failure),
                 "Check the path named above: its directory must exist or be creatable by the broker's user, "
                         + "owned by that user and writable by no one else (docs/configuration.md, "
-                        + "broker.socket-path); or choose another path. A live listener there is another broker "
+                        + section + "); or choose another path. A live listener there is another broker "
                         + "or backend: stop it or use another path.",
                 failure);
     }

@@ -83,7 +83,8 @@ class BrokerStartupFailureTest {
         assertThat(brokers(thrown).getMessage()).contains("broker.socket-path " + file.resolve("broker.sock"))
                 .containsIgnoringCase(file + " is not a directory");
         assertReportedAsAnalysis(output, "broker.socket-path " + file.resolve("broker.sock"));
-        assertThat(output.getOut() + output.getErr()).contains("Check the path named above");
+        assertThat(output.getOut() + output.getErr()).contains("Check the path named above")
+                .contains("(docs/configuration.md, broker.socket-path)");
     }
 
     @Test
@@ -93,6 +94,8 @@ class BrokerStartupFailureTest {
         assertThat(brokers(thrown).getMessage())
                 .contains("the built-in demo (broker.demo.directory " + file.resolve("demo") + "): ")
                 .containsIgnoringCase(file.resolve("demo") + ": not a directory");
+        assertThat(brokers(thrown).action()).as("the docs' section of the demo's keys")
+                .contains("(docs/configuration.md, broker.demo.*)");
         assertReportedAsAnalysis(output, "broker.demo.directory");
     }
 
@@ -104,6 +107,20 @@ class BrokerStartupFailureTest {
         Throwable thrown = startupFailure("--broker.socket-path=" + locked.resolve("sub/broker.sock"));
         assertThat(brokers(thrown).getMessage()).contains("broker.socket-path " + locked.resolve("sub/broker.sock"))
                 .containsIgnoringCase("permission denied");
+    }
+
+    @Test
+    void aDemoDirectoryTheBrokersUserMayNotWriteNamesTheSocketItCouldNotBind(CapturedOutput output)
+            throws IOException {
+        assumeTrue(ProcessUser.uid() != ProcessUser.ROOT, "root may write anywhere");
+        Path demo = Files.createDirectory(dir.resolve("demo"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("r-x------")));
+        Throwable thrown = startupFailure("--broker.demo.directory=" + demo);
+        assertThat(brokers(thrown).getMessage())
+                .contains("the built-in demo (broker.demo.directory " + demo + "): cannot bind "
+                        + demo.resolve("echo-backend.sock") + ": ")
+                .containsIgnoringCase("permission denied");
+        assertReportedAsAnalysis(output, "cannot bind " + demo.resolve("echo-backend.sock"));
     }
 
     @Test
