@@ -2,6 +2,7 @@ package io.handoffbroker.client;
 
 import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.ProcessUser;
 import io.handoffbroker.unix.SocketFile;
 import io.handoffbroker.wire.Envelope;
 import io.handoffbroker.wire.FrameIO;
@@ -13,6 +14,7 @@ import io.handoffbroker.wire.proto.FrameKind;
 import io.handoffbroker.wire.proto.Hello;
 import io.handoffbroker.wire.proto.HelloReply;
 import io.handoffbroker.wire.proto.Negotiated;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketException;
@@ -25,6 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.BrokenPipeSocketException;
+import org.newsclub.net.unix.ConnectionResetSocketException;
 
 /**
  * Connects to services through a broker with protocol v1.
@@ -143,7 +147,7 @@ public final class BrokerClient {
         AFUNIXSocket socket = connectToBroker();
         Frame reply;
         try {
-            reply = exchange(socket, helloFrame(hello), replyTimeout);
+            reply = exchange(socket, helloFrame(hello));
         } catch (IOException | RuntimeException e) {
             closeOurEndAfter(socket, e);
             throw e;
@@ -184,7 +188,7 @@ public final class BrokerClient {
         String fallback = "";
         try {
             Frame hello = helloFrame(helloFor(service, version));
-            negotiated = negotiatedOrThrow(exchange(socket, hello, replyTimeout), hello.getRequestId());
+            negotiated = negotiatedOrThrow(exchange(socket, hello), hello.getRequestId());
             boolean announced = announcesHandoff(negotiated);
             if (announced && !handoff) {
                 // Not ours to take part in: this client said it cannot, and a broker that offers one
@@ -320,12 +324,21 @@ public final class BrokerClient {
                 hello);
     }
 
-    private static Frame exchange(AFUNIXSocket socket, Frame request, Duration replyTimeout) throws IOException {
+    private Frame exchange(AFUNIXSocket socket, Frame request) throws IOException {
         Frame reply;
         try {
             DeadlineInputStream in = DeadlineInputStream.over(socket, replyTimeout); // bounds the write too
             FrameIO.write(socket.getOutputStream(), request);
             reply = FrameIO.read(in, FrameLimit.ANY);
+        } catch (EOFException | BrokenPipeSocketException | ConnectionResetSocketException closed) {
+            // Nothing of a reply came (part of one is an IncompleteFrameException): the system's words
+            // ("Broken pipe", "Connection reset") would not say why.
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted("while waiting for the broker's reply", closed);
+            }
+            throw new IOException("the broker at " + brokerSocket + " closed the connection without a reply: its"
+                    + " peer policy (broker.peer.policy) may not admit this process's uid " + ProcessUser.uid()
+                    + " (it logs each uid it rejects), or it stopped", closed);
         } catch (IOException e) {
             // A platform thread's wait ran to its bound (a SocketTimeoutException); a virtual thread's
             // was cut short by junixsocket, which closed the socket.

@@ -122,7 +122,9 @@ public final class DemoClientCommand {
             out.println("failed: " + e.getMessage() + " (is the broker running there? --socket chooses another path)");
             return EXIT_FAILED;
         } catch (IOException e) {
-            out.println("failed: " + described(e) + " (broker at " + options.socket() + ")");
+            String described = described(e);
+            out.println("failed: " + described
+                    + (described.contains(options.socket().toString()) ? "" : " (broker at " + options.socket() + ")"));
             return EXIT_FAILED;
         }
     }

@@ -6,8 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.handoffbroker.backend.BackendServer;
 import io.handoffbroker.backend.StreamHandler;
 import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.server.PeerPolicy;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.HandoffFixture;
+import io.handoffbroker.unix.ProcessUser;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.SocketTimeoutException;
@@ -18,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -210,6 +213,24 @@ class DemoClientCommandTest {
             assertThat(run.status()).as("%s", run).isEqualTo(DemoClientCommand.EXIT_FAILED);
             assertThat(run.out()).isEqualTo("failed: no echo from the backend (route=reconnected): "
                     + "backend closed after 0 of 3 echoed bytes" + System.lineSeparator());
+        }
+    }
+
+    @Test
+    void aBrokerWhosePeerPolicyKeepsThisUserOutIsSaidToHaveClosedWithoutAReply() throws Exception {
+        long stranger = ProcessUser.uid() + 12345;
+        try (BrokerFixture broker = new BrokerFixture(dir).peerPolicy(new PeerPolicy.AllowedUids(Set.of(stranger)))
+                .service(ServiceBackend.reconnectOnly("echo", "1.0.0", dir.resolve("backend.sock"))).start()) {
+            // The broker closes as it accepts; the Hello's write or the reply's read sees it, whichever
+            // comes first: a broken pipe, a reset or the end of the stream, all said the same way.
+            for (int i = 0; i < 5; i++) {
+                Run run = run("--socket", broker.socketPath().toString());
+                assertThat(run.status()).as("%s", run).isEqualTo(DemoClientCommand.EXIT_FAILED);
+                assertThat(run.out()).isEqualTo("failed: the broker at " + broker.socketPath() + " closed the"
+                        + " connection without a reply: its peer policy (broker.peer.policy) may not admit this"
+                        + " process's uid " + ProcessUser.uid() + " (it logs each uid it rejects), or it stopped"
+                        + System.lineSeparator());
+            }
         }
     }
 
