@@ -296,6 +296,11 @@ public final class SocketFile {
                     + "; is another " + party.name() + " running? Stop it or choose another " + party.setting());
         }
         if (!Files.isWritable(socketPath)) {
+            if (Entry.ifExists(socketPath) == null) {
+                // Removed since the probe (by its owner, stopping): access(2) failed for want of a
+                // file, not of a permission, and nothing is left to claim.
+                return false;
+            }
             // connect(2) needs write permission on the socket file: refused it, the probe cannot tell a
             // live listener (another user's, mode 0600 under the same-uid policy) from a file left over,
             // and removing a live one would take its path from under it.

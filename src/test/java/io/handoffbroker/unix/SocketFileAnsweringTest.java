@@ -1,10 +1,13 @@
 package io.handoffbroker.unix;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.handoffbroker.testing.FrozenListener;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -12,6 +15,8 @@ import java.time.Duration;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 class SocketFileAnsweringTest {
 
@@ -46,6 +51,37 @@ class SocketFileAnsweringTest {
                     .hasMessageContaining("may not connect to, so it cannot tell whether a listener answers there")
                     .hasMessageContaining("choose another broker.socket-path");
             assertThat(path).as("left in place").exists();
+        }
+    }
+
+    @Test
+    void aStaleSocketFileRemovedWhileItIsCheckedIsNotTakenForOneThisUserMayNotConnectTo() throws Exception {
+        // As a broker that stops leaves its file: its listener closed, the file unlinked a moment
+        // later, here at a different moment of the check each time.
+        Path path = dir.resolve("stale.sock");
+        for (int i = 0; i < 2_000; i++) {
+            AFUNIXServerSocket dead = AFUNIXServerSocket.newInstance();
+            dead.setDeleteOnClose(false);
+            dead.bind(AFUNIXSocketAddress.of(path));
+            dead.close();
+            long removeAfterNanos = (i % 200) * 1_000L;
+            Thread owner = Thread.ofPlatform().start(() -> {
+                long until = System.nanoTime() + removeAfterNanos;
+                while (System.nanoTime() - until < 0) {
+                    Thread.onSpinWait();
+                }
+                try {
+                    Files.deleteIfExists(path);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            try {
+                assertThatCode(() -> SocketFile.checkClaimable(path, SocketFile.Party.BROKER)).as("attempt %d", i)
+                        .doesNotThrowAnyException();
+            } finally {
+                owner.join();
+            }
         }
     }
 }
