@@ -88,8 +88,9 @@ class HandoffEndpointUidTest {
         }
         // The broker's dial ends once the connection is queued; the backend's thread accepts it when it
         // next runs, which a loaded machine can put off past the client's end.
-        RecordingHandoffEvents.awaitTrue(() -> backend.controlConnectionsAccepted() > 0, WAIT);
-        assertThat(backend.controlConnectionsAccepted()).as("the broker dialled the endpoint").isEqualTo(1);
+        assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.controlConnectionsAccepted() > 0, WAIT))
+                .as("the broker dialled the endpoint").isTrue();
+        assertThat(backend.controlConnectionsAccepted()).as("the broker dialled the endpoint once").isEqualTo(1);
         assertThat(backend.exchanges()).as("no token, no descriptor, no offer reached the backend").isEmpty();
         assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.openControlConnections() == 0, WAIT))
                 .as("the broker closed the control connection").isTrue();

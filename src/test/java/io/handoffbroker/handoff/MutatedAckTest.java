@@ -178,8 +178,10 @@ class MutatedAckTest {
             // The backend's thread learns that the broker closed that control connection only when it
             // reads again, which a loaded machine can put off past the client's end: the backend's stop
             // below must not close the connection before that read, or it would look closed by the backend.
-            RecordingHandoffEvents.awaitTrue(() -> backend.endedByBroker(warmUp.control()),
-                    ACK_DEADLINE.plus(GRACE).plus(MARGIN));
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> backend.endedByBroker(warmUp.control()),
+                    ACK_DEADLINE.plus(GRACE).plus(MARGIN)))
+                    .as("seed %d: the broker closed the control connection the warm-up left out of step", seed)
+                    .isTrue();
             List<Played> played = new ArrayList<>(List.of(warmUp));
             closeEveryControlConnection(endpoint);
             OpenDescriptors.Snapshot baseline = OpenDescriptors.stable(Duration.ofMillis(150), Duration.ofSeconds(3));
