@@ -6,6 +6,7 @@ import io.handoffbroker.unix.Descriptors;
 import io.handoffbroker.unix.FailureText;
 import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.SocketException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -88,7 +89,10 @@ final class BoundListener implements AutoCloseable {
         try {
             socket.bind(AFUNIXSocketAddress.of(path), backlog);
         } catch (SocketException refused) {
-            SocketException named = new SocketException("cannot bind " + path + ": " + FailureText.of(refused));
+            String message = "cannot bind " + path + ": " + FailureText.of(refused);
+            // Of the same kind, for a caller that tells an address in use from other failures.
+            SocketException named = refused instanceof BindException ? new BindException(message)
+                    : new SocketException(message);
             named.initCause(refused);
             throw named;
         }

@@ -111,9 +111,9 @@ public final class SocketFile {
             throw new IOException("socket directory " + named + " is not a directory");
         }
         refuseOwnedByOthers(real.entry(), processUid, "socket directory " + named + " is",
-                "can rename or replace the socket in it; choose another " + party.setting() + " (its directory is"
-                        + " created 0700 when missing), or, if this directory is meant for it alone, make it uid "
-                        + processUid + "'s (chown)");
+                "can rename or replace the socket in it; choose another " + party.setting() + ", in a directory"
+                        + " of this user's (one missing is created 0700), or, if this directory is meant for it"
+                        + " alone, make it uid " + processUid + "'s (chown)");
         if (real.entry().writableByOthers() && real.entry().sticky()) {
             // A shared directory such as /tmp: never to be made private, and nobody's to bind in directly.
             throw new IOException("socket directory " + named + " is shared: others may create entries in it ("
