@@ -8,6 +8,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.BrokerFixture;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.unix.ProcessUser;
+import io.handoffbroker.unix.SocketFile;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -26,7 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.lib.junixsocket.common.NarMetadata;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.slf4j.LoggerFactory;
 
 /** What the listener does with its socket file and the directory it lives in, at start and at close. */
 class SocketFileTest {
@@ -103,6 +106,34 @@ class SocketFileTest {
         assertThat(Files.getLastModifiedTime(socket, LinkOption.NOFOLLOW_LINKS))
                 .as("the stale file was replaced by a new socket").isNotEqualTo(staleMark);
         assertAnswersAHello(socket);
+    }
+
+    @Test
+    void aBrokerOfAnotherUidLeavesALiveListenerItMayNotConnectToInPlace() throws Exception {
+        // A broker not running as root, at the path of a live listener of another user whose socket
+        // file only that user may connect to (0600, as under the same-uid policy): its probe is
+        // refused as it is at a file left over, and it must not take the path.
+        ForeignUidChild broker = ForeignUidChild.prepare(dir, ForeignUidClaim.class, SocketFile.class,
+                AFUNIXSocketAddress.class, NarMetadata.class, LoggerFactory.class);
+        Path socket = dir.resolve("broker").resolve("broker.sock");
+        try (AFUNIXServerSocket live = AFUNIXServerSocket.newInstance()) {
+            live.setDeleteOnClose(false); // left over once closed, below
+            live.bind(AFUNIXSocketAddress.of(socket));
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+
+            assertThat(broker.run(socket.toString())).as("what the other uid's check said")
+                    .startsWith("refused:" + socket + " is a socket file of uid " + ProcessUser.uid() + " (rw-------)")
+                    .contains("may not connect to, so it cannot tell whether a listener answers there");
+
+            try (RawClient stillThere = RawClient.connect(socket)) {
+                stillThere.send(new byte[] {42});
+                assertThat(firstByteAccepted(live)).as("the listener's socket file is untouched").isEqualTo(42);
+            }
+        }
+        // The same file, nothing listening on it: still not that uid's to judge.
+        assertThat(broker.run(socket.toString())).startsWith("refused:");
+        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw-rw-"));
+        assertThat(broker.run(socket.toString())).as("a file left over that it may connect to").isEqualTo("stale");
     }
 
     @Test
