@@ -14,9 +14,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,24 +41,10 @@ class ApplicationStopTest {
 
     @Test
     void aStopWaitsForTheWorkersFromTheDrainsStartNotFromItsEnd() throws Exception {
-        CountDownLatch workerHeld = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        // The delivery reads its clock as it judges an ACK: the first handoff's worker stays there,
-        // past its deadline, until the stop interrupts it.
-        WireHandoffDelivery holdsTheWorker = new WireHandoffDelivery(() -> {
-            long now = System.nanoTime();
-            if (first.getAndSet(false)) {
-                workerHeld.countDown();
-                try {
-                    new CountDownLatch(1).await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            return now;
-        });
+        // The handoff's worker stays past its deadline until the stop interrupts it.
+        FirstWorkerHeld worker = new FirstWorkerHeld();
         try (ScriptedBackends backends = ScriptedBackends.start(dir, 8);
-                HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(holdsTheWorker)
+                HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(worker.delivery())
                         .ackDeadline(ACK_DEADLINE).service(backends.service())
                         // Only the grace period may end the drain: the idle client below never says Hello.
                         .broker(b -> b.helloTimeout(Duration.ofMinutes(1))).start();
@@ -75,7 +59,7 @@ class ApplicationStopTest {
                     throw new IllegalStateException(e);
                 }
             });
-            assertThat(workerHeld.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the handoff holds the worker")
+            assertThat(worker.awaitHeld(WAIT)).as("the handoff holds the worker")
                     .isTrue();
             BrokerLifecycle application = new BrokerLifecycle(broker.broker().server(), prober,
                     broker.orchestrator(), null, GRACE, event -> { });

@@ -10,11 +10,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
@@ -45,30 +43,15 @@ class QueuedHandoffsAtShutdownTest {
     @ParameterizedTest(name = "stop {0}")
     @ValueSource(strings = {"waits for the workers", "is interrupted", "began an ACK deadline ago"})
     void aQueuedHandoffIsRefusedToItsClientWhenTheBrokerStops(String stop) throws Exception {
-        CountDownLatch workerHeld = new CountDownLatch(1);
-        CountDownLatch releaseWorker = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        // The delivery reads its clock when it judges an ACK it has read: the first handoff, on
-        // the only worker (nothing is pooled yet, so it dials there), stays there until the stop
-        // interrupts it, and then finds the backend's refusal on time, as it was when it arrived.
-        WireHandoffDelivery holdsTheWorker = new WireHandoffDelivery(() -> {
-            long now = System.nanoTime();
-            if (first.getAndSet(false)) {
-                workerHeld.countDown();
-                try {
-                    releaseWorker.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            return now;
-        });
+        // The first handoff, on the only worker (nothing is pooled yet, so it dials there), stays
+        // there until the stop interrupts it, and then finds the backend's refusal on time.
+        FirstWorkerHeld worker = new FirstWorkerHeld();
         // A thread per client: each blocks in its connect until the broker stops.
         try (ExecutorService clients = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().daemon().factory());
                 ScriptedBackends backends = ScriptedBackends.start(dir, 8);
                 // A short deadline: closing waits for the workers for as long as it, and a second more. Or,
                 // for a stop whose drain began a deadline ago, a long one, counted from the drain's start.
-                HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(holdsTheWorker)
+                HandoffFixture broker = new HandoffFixture(dir).workers(1).delivery(worker.delivery())
                         .ackDeadline(stop.startsWith("began") ? LONG_ACK_DEADLINE : Duration.ofMillis(300))
                         .service(backends.service()).start()) {
             backends.scripted().then(ScriptedHandoffBackend.refuse("no room for it"));
@@ -76,7 +59,7 @@ class QueuedHandoffsAtShutdownTest {
                     () -> connect(broker, LONG_RELAY_WAIT), clients);
             CompletableFuture<ServiceConnection> queued = null;
             try {
-                assertThat(workerHeld.await(10, TimeUnit.SECONDS)).as("the first handoff holds the worker").isTrue();
+                assertThat(worker.awaitHeld(Duration.ofSeconds(10))).as("the first handoff holds the worker").isTrue();
 
                 // Its control connection is busy, so the next handoff needs a dial, and waits for the worker.
                 queued = CompletableFuture.supplyAsync(
@@ -105,7 +88,7 @@ class QueuedHandoffsAtShutdownTest {
                     assertThat(fallback).isNotNull();
                     assertThat(fallback.value()).isEqualTo(FallbackReason.FD_PRESSURE);
                 } finally {
-                    releaseWorker.countDown();
+                    worker.release();
                     assertThat(stopping.join(CLIENT_WAIT)).as("the stop returned").isTrue();
                 }
                 assertThat(broker.orchestrator().queuedDeliveries()).isZero();
