@@ -53,6 +53,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Queue;
 import java.util.Random;
 import java.util.TreeMap;
@@ -99,7 +100,10 @@ import org.newsclub.net.unix.AFUNIXSocket;
  * ACK deadline, the grace period and a margin, and the Prometheus counters of ACK results,
  * fallback reasons and routes add up to what the cases called for. A control connection whose
  * stream the exchange left out of step (anything but a clean acceptance or refusal) is closed by
- * the broker, unless the backend closed it first, and never carries another offer. Afterwards a
+ * the broker, unless the backend closed it first, and never carries another offer. A backend
+ * that hangs up right after a clean verdict can lose the next offer, sent on that connection
+ * before the hang-up reached the broker: that client is owed a missing ACK and nothing more, and
+ * another client plays the case. Afterwards a
  * valid handoff still works, no token is pending, no client connection is open, and this process
  * has no more descriptors open than before the cases.
  *
@@ -142,6 +146,8 @@ class MutatedAckTest {
     private final Queue<Case> outOfStepAfterAClearVerdict = new ConcurrentLinkedQueue<>();
     private final Map<Long, CompletableFuture<Assigned>> assignments = new ConcurrentHashMap<>();
     private final AtomicInteger unassignedFailures = new AtomicInteger();
+    private final AtomicInteger hangUpsAfterAClearVerdict = new AtomicInteger();
+    private final Queue<Long> offersLostToAHangUp = new ConcurrentLinkedQueue<>();
     private final AtomicLong requests = new AtomicLong();
     private volatile long seed;
     private volatile HandoffFixture broker;
@@ -174,7 +180,7 @@ class MutatedAckTest {
             // returned to the pool, then found closed by the backend's stop below, would have the pool
             // reuse no connection for a minute (docs/handoff.md, the pool).
             unplayed.add(Case.WARM_UP);
-            Played warmUp = playOne();
+            Played warmUp = Objects.requireNonNull(playOne(), "the warm-up's offer");
             // The backend's thread learns that the broker closed that control connection only when it
             // reads again, which a loaded machine can put off past the client's end: the backend's stop
             // below must not close the connection before that read, or it would look closed by the backend.
@@ -206,7 +212,7 @@ class MutatedAckTest {
                     .as("seed %d: no token pending (%d), no client connection open (%d)", seed,
                             fixture.orchestrator().pending().size(), fixture.broker().server().openConnections())
                     .isTrue();
-            checkCounters(registry, played, 1);
+            checkCounters(registry, played, 1, offersLostToAHangUp.size());
             closeEveryControlConnection(endpoint);
             try {
                 OpenDescriptors.awaitAtMost(baseline, MARGIN);
@@ -282,7 +288,11 @@ class MutatedAckTest {
             }
             outOfStepAfterAClearVerdict.add(c);
         }
-        return outOfStepAfterAClearVerdict.poll();
+        c = outOfStepAfterAClearVerdict.poll();
+        if (c != null) {
+            hangUpsAfterAClearVerdict.incrementAndGet();
+        }
+        return c;
     }
 
     /** Writes {@code bytes} at once, or {@code chunk} bytes at a time: the broker then reads a frame in parts. */
@@ -318,7 +328,16 @@ class MutatedAckTest {
             for (int i = 0; i < cases; i++) {
                 clients.execute(() -> {
                     try {
-                        played.add(playOne());
+                        // A client whose offer was lost to a hang-up played no case: another plays it.
+                        Played one = playOne();
+                        for (int lost = 1; one == null && lost < 3; lost++) {
+                            one = playOne();
+                        }
+                        if (one == null) {
+                            throw new CaseFailed(Integer.MAX_VALUE - unassignedFailures.incrementAndGet(), "seed "
+                                    + seed + ": three offers in a row lost to a hang-up", null);
+                        }
+                        played.add(one);
                     } catch (CaseFailed failed) {
                         failures.add(failed.index, failed);
                     }
@@ -343,9 +362,10 @@ class MutatedAckTest {
     /**
      * A client asks for the handoff, learns which case the backend played on its connection, and
      * checks what it reads; what is only settled later (the ACK result, the control connection) is
-     * left to {@link #checkWhatFollowedTheVerdicts}.
+     * left to {@link #checkWhatFollowedTheVerdicts}. Null when the offer was lost to a hang-up
+     * ({@link #checkOfferLostToAHangUp}): no case was played.
      */
-    private Played playOne() {
+    private @Nullable Played playOne() {
         Assigned assigned = null;
         try (RawClient client = RawClient.connect(broker.socketPath(), ACK_DEADLINE.plus(MARGIN))) {
             long requestId = requests.incrementAndGet();
@@ -354,6 +374,10 @@ class MutatedAckTest {
             long negotiatedAt = System.nanoTime();
             Negotiated negotiated = handoffNegotiated(reply, requestId);
             assigned = awaitAssigned(negotiated.getConnectionId());
+            if (assigned == null) {
+                checkOfferLostToAHangUp(negotiated.getConnectionId(), client);
+                return null;
+            }
             checkClientSide(assigned, negotiated, client);
             return new Played(assigned, negotiatedAt);
         } catch (AssertionError | Exception e) {
@@ -383,14 +407,42 @@ class MutatedAckTest {
         return negotiated;
     }
 
-    private Assigned awaitAssigned(long connectionId) throws InterruptedException, ExecutionException {
+    /** The case the backend played on the connection's offer, null when no offer reached it in time. */
+    private @Nullable Assigned awaitAssigned(long connectionId) throws InterruptedException, ExecutionException {
         try {
             return assignment(connectionId).get(ACK_DEADLINE.plus(MARGIN).toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             assignment(connectionId).cancel(false); // an offer that comes after all closes its own descriptor
-            throw new AssertionError("no offer for connection " + connectionId + " reached the backend within "
-                    + ACK_DEADLINE.plus(MARGIN).toMillis() + " ms", e);
+            return null;
         }
+    }
+
+    /**
+     * An offer that never reached the backend's script. Allowed only once a case that hangs up
+     * right after its clean verdict was played: the broker, which put that control connection
+     * back in step, can send the next offer on it before the hang-up reaches it. The offer is
+     * then sent and never read; to the broker the backend closed without an ACK, so ownership is
+     * ambiguous (protocol section 3): a missing ACK, backend_unavailable, nothing more to the
+     * client, whose connection ends as the backend's unread copy goes with the control connection.
+     */
+    private void checkOfferLostToAHangUp(long id, RawClient client) throws IOException {
+        String noOffer = "no offer for connection " + id + " reached the backend within "
+                + ACK_DEADLINE.plus(MARGIN).toMillis() + " ms";
+        assertThat(hangUpsAfterAClearVerdict.get()).as("%s, and no backend had hung up after a clean verdict",
+                noOffer).isPositive();
+        RecordingHandoffEvents events = broker.events();
+        assertThat(awaitVerdict(id)).as("%s: the broker's verdict; events %s", noOffer, events.of(id))
+                .isEqualTo("fallback");
+        assertThat(events.fallbackReasonsOf(id)).as("%s: fallback reasons", noOffer)
+                .containsExactly(FallbackReason.BACKEND_UNAVAILABLE);
+        assertThat(events.ackResultsOf(id)).as("%s: ACK results", noOffer).containsExactly(AckResult.MISSING);
+        try {
+            assertThat(client.socket().getInputStream().readAllBytes()).as("%s: what the broker wrote after the"
+                    + " Negotiated", noOffer).isEmpty();
+        } catch (SocketTimeoutException stillOpen) {
+            throw new AssertionError(noOffer + ": the client's connection did not end", stillOpen);
+        }
+        offersLostToAHangUp.add(id);
     }
 
     private void checkClientSide(Assigned assigned, Negotiated negotiated, RawClient client) throws Exception {
@@ -572,8 +624,12 @@ class MutatedAckTest {
         }
     }
 
-    /** The scrape's handoff counters: exactly what the cases called for, and {@code handedOffBesides} more. */
-    private static void checkCounters(PrometheusMeterRegistry registry, List<Played> played, int handedOffBesides) {
+    /**
+     * The scrape's handoff counters: exactly what the cases called for, {@code handedOffBesides}
+     * handoffs more, and {@code lostToAHangUp} offers ended as a missing ACK.
+     */
+    private static void checkCounters(PrometheusMeterRegistry registry, List<Played> played, int handedOffBesides,
+            int lostToAHangUp) {
         Map<String, Double> owed = new TreeMap<>();
         String service = HandoffFixture.SERVICE;
         for (Played p : played) {
@@ -589,6 +645,14 @@ class MutatedAckTest {
         }
         owed.merge(PrometheusSamples.key(METRICS + "handoff_acks_total", "service", service, "result", "accepted"),
                 (double) handedOffBesides, Double::sum);
+        if (lostToAHangUp > 0) {
+            owed.merge(PrometheusSamples.key(METRICS + "handoff_acks_total", "service", service, "result",
+                    AckResult.MISSING.label()), (double) lostToAHangUp, Double::sum);
+            owed.merge(PrometheusSamples.key(METRICS + "handoff_total", "service", service, "route", "fallback"),
+                    (double) lostToAHangUp, Double::sum);
+            owed.merge(PrometheusSamples.key(METRICS + "handoff_fallback_total", "service", service, "reason",
+                    FallbackReason.BACKEND_UNAVAILABLE), (double) lostToAHangUp, Double::sum);
+        }
         owed.merge(PrometheusSamples.key(METRICS + "handoff_total", "service", service, "route", "handed_off"),
                 (double) handedOffBesides, Double::sum);
         String[] names = {METRICS + "handoff_acks_total", METRICS + "handoff_total",
