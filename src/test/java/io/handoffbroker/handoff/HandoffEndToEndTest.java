@@ -456,8 +456,9 @@ class HandoffEndToEndTest {
                 "-XX:TieredStopAtLevel=1", "-Xmx64m", "-cp", System.getProperty("java.class.path"),
                 PidEchoBackendMain.class.getName(), pipe().toString(), handoff().toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        // READY once both listeners accept: a socket file is there from the bind, before the listen.
         boolean up = RecordingHandoffEvents.awaitTrue(
-                () -> !child.isAlive() || Files.exists(pipe()) && Files.exists(handoff()), Duration.ofSeconds(20));
+                () -> !child.isAlive() || readQuietly(log).contains("READY "), Duration.ofSeconds(20));
         assertThat(up && child.isAlive()).as("child backend up; its output: %s", readQuietly(log)).isTrue();
         HandoffFixture broker = broker();
 
