@@ -210,6 +210,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
                     "client descriptor unavailable: " + e.getMessage(), null);
         }
         if (failed == null) {
+            lookUpDescriptor(client);
             awaitAckOnLoop(attempt);
         } else if (failed.status() == DeliveryOutcome.Status.TRANSFER_FAILED) {
             // Nothing went out; the backend may have closed this pooled connection since its validation.
@@ -217,6 +218,16 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             deliverOnWorker(attempt);
         } else {
             conclude(attempt, failed);
+        }
+    }
+
+    // The relay's send needs the client's descriptor number, which takes two system calls to learn:
+    // learnt while the backend works on the offer, not between its ACK and the relay.
+    private static void lookUpDescriptor(ClientConnection client) {
+        try {
+            client.descriptor();
+        } catch (IOException e) {
+            // The relay's send asks again and reports it.
         }
     }
 
@@ -521,7 +532,7 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
 
     private static int writeWithoutWaiting(ClientConnection client, byte[] frame) throws IOException {
         if (Posix.available()) {
-            return Posix.sendWithoutWaiting(Posix.number(client.channel().getFileDescriptor()), frame);
+            return Posix.sendWithoutWaiting(client.descriptor(), frame);
         }
         // Without native calls, the channel's write: it waits if the backend made the socket blocking.
         // From an interrupted thread (a worker stopped by close(), or close() itself) it would close the

@@ -3,12 +3,14 @@ package io.handoffbroker.server;
 import io.handoffbroker.negotiation.HelloDecision;
 import io.handoffbroker.negotiation.PeerIdentity;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.Posix;
 import io.handoffbroker.wire.BodyBudget;
 import io.handoffbroker.wire.FrameDecoder;
 import io.handoffbroker.wire.FrameIO;
 import io.handoffbroker.wire.proto.Frame;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -44,6 +46,7 @@ public final class ClientConnection {
     private @Nullable HelloDecision answered;
     private boolean helloRead;
     private volatile boolean detached;
+    private volatile int descriptor = -1;
 
     ClientConnection(long id, AFUNIXSocketChannel channel, PeerIdentity peer, long acceptedNanos,
             long helloDeadlineNanos, EventLoop loop, BodyBudget helloMemory) {
@@ -69,6 +72,23 @@ public final class ClientConnection {
     /** The channel. Its blocking mode and timeouts must not be changed once it may have been passed. */
     public AFUNIXSocketChannel channel() {
         return channel;
+    }
+
+    /**
+     * The channel's descriptor number, for the system calls its channel does not offer (the
+     * relay's send). Looked up once: junixsocket takes two system calls to tell it. Never
+     * given once the connection is closed, when the number may already name another file.
+     */
+    public int descriptor() throws IOException {
+        if (closed.get()) {
+            throw new ClosedChannelException();
+        }
+        int number = descriptor;
+        if (number < 0) {
+            number = Posix.number(channel.getFileDescriptor());
+            descriptor = number;
+        }
+        return number;
     }
 
     /** The event loop this connection was accepted on, for a router that waits on other channels there. */
