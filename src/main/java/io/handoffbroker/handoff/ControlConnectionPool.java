@@ -3,6 +3,7 @@ package io.handoffbroker.handoff;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.unix.PeerUidNotAllowedException;
 import io.handoffbroker.unix.ThrottledWarning;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -124,12 +125,23 @@ public final class ControlConnectionPool implements AutoCloseable {
      *     deadline left no time to wait or to dial
      * @throws java.net.SocketTimeoutException when a dial did not complete in time (the
      *     backend does not accept)
+     * @throws IOException when a dial failed, or the backend closed (or wrote on) the new
+     *     connection before anything was offered on it
      */
     public ControlConnection borrow(Path endpoint, long deadlineNanos) throws Exception {
         long left = nanosLeft(deadlineNanos, endpoint, "was taken");
         // Not under a millisecond: Commons Pool reads a zero wait as "no limit" (see pollIdle).
         Duration wait = min(settings.borrowTimeout(), Duration.ofNanos(Math.max(left, POLL_WAIT.toNanos())));
-        return ScopedValue.where(DIAL_BY, deadlineNanos).call(() -> poolFor(endpoint).borrowObject(wait));
+        try {
+            return ScopedValue.where(DIAL_BY, deadlineNanos).call(() -> poolFor(endpoint).borrowObject(wait));
+        } catch (NoSuchElementException e) {
+            // A new connection that failed its validation: the pool's words are "Unable to validate
+            // object", and what the validation threw is their cause.
+            if (e.getCause() instanceof UnusableBeforeAnyOffer unusable) {
+                throw new IOException(unusable.getMessage(), e);
+            }
+            throw e;
+        }
     }
 
     /** What is left before the deadline; none left means no connection, for a reason that is ours. */
@@ -332,6 +344,20 @@ public final class ControlConnectionPool implements AutoCloseable {
         }
     }
 
+    /**
+     * A control connection the backend closed, or wrote on, before the broker offered anything on
+     * it; unchecked, as the pool's validation allows, and never thrown past {@link #borrow}.
+     */
+    private static final class UnusableBeforeAnyOffer extends RuntimeException {
+
+        UnusableBeforeAnyOffer(boolean closed) {
+            super(closed ? "the backend closed a new control connection before any offer (a backend SDK closes one"
+                    + " at once when it does not accept the broker's uid, see BackendServer.acceptHandoffsFrom, or"
+                    + " has no control place left; its log says which)"
+                    : "the backend wrote on a new control connection before any offer", null, false, false);
+        }
+    }
+
     private final class Factory extends BasePooledObjectFactory<ControlConnection> {
 
         private final Path endpoint;
@@ -369,8 +395,13 @@ public final class ControlConnectionPool implements AutoCloseable {
         public boolean validateObject(PooledObject<ControlConnection> pooled) {
             ControlConnection connection = pooled.getObject();
             boolean clean = connection.isClean();
-            if (clean || connection.exchanges() == 0) {
-                return clean;
+            if (clean) {
+                return true;
+            }
+            if (connection.exchanges() == 0) {
+                // Thrown, not returned: for a connection just dialled the pool passes it on to the borrower
+                // (see borrow); for an idle one it discards the connection as for false.
+                throw new UnusableBeforeAnyOffer(connection.closedByPeer());
             }
             // Unclean after an exchange that left it clean: unusable by the next one.
             if (!connection.closedByPeer()) {

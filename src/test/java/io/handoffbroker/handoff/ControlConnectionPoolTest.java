@@ -8,6 +8,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.RecordingHandoffEvents;
+import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -120,6 +121,41 @@ class ControlConnectionPoolTest {
             assertThatThrownBy(() -> pool.borrow(endpoint, System.nanoTime() - 1))
                     .isInstanceOf(NoSuchElementException.class).hasMessageContaining("deadline passed");
             assertThat(backend.accept()).as("a connection the pool dialled").isNull();
+        }
+    }
+
+    @Test
+    void aNewConnectionTheBackendClosesAtOnceFailsItsBorrowSayingWhy() throws Exception {
+        Path endpoint = dir.resolve("closing.sock");
+        try (AFUNIXServerSocketChannel backend = listen(endpoint);
+                ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(1))) {
+            // As a backend SDK that does not accept the broker's uid: each connection closed once accepted.
+            Thread closing = Thread.ofPlatform().daemon().start(() -> {
+                while (true) {
+                    try {
+                        backend.accept().close();
+                    } catch (IOException closed) {
+                        return;
+                    }
+                }
+            });
+            // Whether the close comes before the borrow's validation is a race: borrowed before it, a
+            // connection is handed out as one the backend had not closed yet.
+            int told = 0;
+            int borrows = 0;
+            while (told == 0 && borrows++ < 2_000) {
+                try {
+                    pool.invalidate(pool.borrow(endpoint, later()));
+                } catch (IOException e) {
+                    assertThat(e).hasMessageContaining("the backend closed a new control connection before any offer")
+                            .hasMessageContaining("BackendServer.acceptHandoffsFrom");
+                    told++;
+                }
+            }
+            assertThat(told).as("a borrow that met the close was told why, not the pool's 'Unable to validate'")
+                    .isEqualTo(1);
+            backend.close();
+            closing.join(5_000);
         }
     }
 
