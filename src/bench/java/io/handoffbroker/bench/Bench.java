@@ -49,8 +49,9 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * {@code BENCH_CONNECTIONS} [10000] for the memory, measured with the broker's JVM options and
  * once more with {@code BENCH_CAPPED_JVM_OPTS} [none] added (empty: skipped); {@code BENCH_PIN} [0] pins the broker,
  * the floor server and the route floor's broker to CPU 0 and every other process to CPU 1;
- * {@code BENCH_BROKER_JVM_OPTS} and {@code BENCH_CLIENT_JVM_OPTS} [none] add JVM options (the
- * route floor's processes take the clients'); {@code BENCH_PHASES}
+ * {@code BENCH_BROKER_JVM_OPTS} [@config/jvm.options; {@code none}: JVM defaults] is the broker's JVM
+ * options and {@code BENCH_CLIENT_JVM_OPTS} [none] the clients' (the route floor's processes take the
+ * clients'); {@code BENCH_PHASES}
  * [latency,routes,throughput,memory] picks phases ({@code routes} includes the route floor);
  * {@code BENCH_ENFORCE} [0] makes a missed
  * target fail the run (exit status 1).
