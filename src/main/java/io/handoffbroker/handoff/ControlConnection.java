@@ -2,6 +2,7 @@ package io.handoffbroker.handoff;
 
 import io.handoffbroker.unix.BoundedConnect;
 import io.handoffbroker.unix.Descriptors;
+import io.handoffbroker.unix.OutOfResourcesException;
 import io.handoffbroker.unix.PeerUidNotAllowedException;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.Selection;
@@ -70,6 +71,7 @@ public final class ControlConnection implements AutoCloseable {
      * @throws java.net.SocketTimeoutException when the listener did not take the connection in time
      * @throws PeerUidNotAllowedException when the listener runs as another uid; the connection
      *     was closed with nothing sent on it
+     * @throws OutOfResourcesException when this process could not make its socket or selector
      */
     public static ControlConnection dial(Path endpoint, Duration timeout, Set<Long> allowedUids) throws IOException {
         // Through BoundedConnect, not a non-blocking connect of our own: junixsocket reports a full
@@ -80,7 +82,12 @@ public final class ControlConnection implements AutoCloseable {
         try {
             PeerUidNotAllowedException.check(socket, endpoint, allowedUids);
             channel.configureBlocking(false);
-            selector = channel.provider().openSelector();
+            try {
+                selector = channel.provider().openSelector();
+            } catch (IOException e) {
+                throw new OutOfResourcesException("this process could not open a selector for a control connection: "
+                        + e.getMessage(), e);
+            }
             return new ControlConnection(endpoint, channel, selector);
         } catch (IOException | RuntimeException e) {
             Descriptors.closeQuietly(channel);

@@ -5,6 +5,7 @@ import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.server.ClientConnection;
 import io.handoffbroker.server.ConnectionRouter;
 import io.handoffbroker.server.HelloReplies;
+import io.handoffbroker.unix.OutOfResourcesException;
 import io.handoffbroker.unix.Posix;
 import io.handoffbroker.unix.ThrottledWarning;
 import io.handoffbroker.wire.Envelope;
@@ -352,8 +353,8 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
      * borrow timeout, neither past the ACK deadline); on failure tells the client and returns
      * false. Waiting out the timeout or the deadline because every connection was busy is the
      * broker's own pressure (pool-size against concurrent handoffs), not counted against the
-     * backend; a failed dial is, also one the deadline cut short: a backend that accepts takes
-     * microseconds.
+     * backend, and so is a dial the broker could not make for want of descriptors; a failed dial
+     * is, also one the deadline cut short: a backend that accepts takes microseconds.
      */
     private boolean borrow(Attempt attempt, Path endpoint, String when) {
         long started = System.nanoTime();
@@ -366,6 +367,10 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
             if (e instanceof NoSuchElementException && (waitedOut || now - attempt.deadline >= 0)) {
                 brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "no free control connection to " + endpoint
                         + when + (waitedOut ? " within the borrow timeout" : " before the ACK deadline"));
+            } else if (e instanceof OutOfResourcesException) {
+                // Out of descriptors ourselves: the backend is not to blame.
+                brokerOwnedFailure(attempt, FallbackReason.FD_PRESSURE, "no control connection to " + endpoint + when
+                        + ": " + e.getMessage());
             } else {
                 failures.recordFailure(attempt.backend.label(), System.nanoTime());
                 brokerOwnedFailure(attempt, FallbackReason.unreachable(e.getMessage()),

@@ -4,7 +4,9 @@ import io.handoffbroker.negotiation.BackendAvailability;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
 import io.handoffbroker.unix.BoundedConnect;
+import io.handoffbroker.unix.OutOfResourcesException;
 import io.handoffbroker.unix.PeerUidNotAllowedException;
+import io.handoffbroker.unix.ThrottledWarning;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -76,6 +78,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     private final Clock clock;
     private final Map<ServiceBackend, BackendStatus> statuses = new ConcurrentHashMap<>();
     private volatile ListenerRefusals refusals = (backend, uid, pid) -> { };
+    private final ThrottledWarning noSocket = new ThrottledWarning();
     private @Nullable ScheduledExecutorService scheduler;
 
     /** A prober for a broker whose handoff route is on ({@code broker.handoff.enabled}). */
@@ -158,10 +161,20 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     public void probeAll() {
         Set<String> refusedThisRound = new HashSet<>();
         for (ServiceBackend backend : catalog.all()) {
-            String failure = probe(backend.backendEndpoint());
             Optional<Path> handoffEndpoint = probesHandoffEndpoint(backend) ? backend.handoffEndpoint()
                     : Optional.empty();
-            Optional<String> handoffFailure = handoffEndpoint.map(e -> probeHandoff(backend, e, refusedThisRound));
+            String failure;
+            Optional<String> handoffFailure;
+            try {
+                failure = probe(backend.backendEndpoint());
+                handoffFailure = handoffEndpoint.isEmpty() ? Optional.empty()
+                        : Optional.ofNullable(probeHandoff(backend, handoffEndpoint.get(), refusedThisRound));
+            } catch (OutOfResourcesException ours) {
+                // The broker's own shortage says nothing of the backend: its last known state stands.
+                noSocket.count(count -> log.warn("could not probe backend {}: {}; its last known state stands ({}"
+                        + " such probe(s) since the last such warning)", backend.label(), ours.getMessage(), count));
+                continue;
+            }
             BackendStatus status = new BackendStatus(failure == null, clock.instant(),
                     failure == null ? "reachable" : failure, handoffFailure);
             BackendStatus previous = statuses.put(backend, status);
@@ -197,11 +210,12 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     }
 
     /** A backend_pipe: any listener will do. */
-    private @Nullable String probe(Path endpoint) {
+    private @Nullable String probe(Path endpoint) throws OutOfResourcesException {
         return probe(endpoint, Set.of(), refused -> { });
     }
 
-    private @Nullable String probeHandoff(ServiceBackend backend, Path endpoint, Set<String> refusedThisRound) {
+    private @Nullable String probeHandoff(ServiceBackend backend, Path endpoint, Set<String> refusedThisRound)
+            throws OutOfResourcesException {
         return probe(endpoint, backend.handoffEndpointUids(), refused -> {
             if (refusedThisRound.add(backend.name())) {
                 refusals.refused(backend, refused.uid(), refused.pid());
@@ -215,11 +229,15 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
      * @param refused told of a listener of another uid
      * @return null when the endpoint accepted a connection within the probe timeout (a backlog
      *     that is full for a moment is waited out) from a listener of an allowed uid, else why not
+     * @throws OutOfResourcesException when this process could not create the probe's socket
      */
-    private @Nullable String probe(Path endpoint, Set<Long> allowedUids, Consumer<PeerUidNotAllowedException> refused) {
+    private @Nullable String probe(Path endpoint, Set<Long> allowedUids, Consumer<PeerUidNotAllowedException> refused)
+            throws OutOfResourcesException {
         try (AFUNIXSocket socket = BoundedConnect.connect(AFUNIXSocketAddress.of(endpoint), timeout)) {
             PeerUidNotAllowedException.check(socket, endpoint, allowedUids);
             return null;
+        } catch (OutOfResourcesException ours) {
+            throw ours;
         } catch (IOException e) {
             if (e instanceof PeerUidNotAllowedException notAllowed) {
                 refused.accept(notAllowed);

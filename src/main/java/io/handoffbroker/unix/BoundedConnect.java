@@ -8,6 +8,7 @@ import java.util.concurrent.locks.LockSupport;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.SocketClosedException;
 
 /**
  * Connecting to a Unix socket without waiting for ever.
@@ -34,15 +35,15 @@ public final class BoundedConnect {
      * 0.1 ms, doubling up to 50 ms) until {@code timeout} has passed.
      *
      * @throws SocketTimeoutException when the backlog stayed full for the whole timeout
+     * @throws OutOfResourcesException when this process could not create a socket
      * @throws IOException when nothing listens at the address, or the connect failed otherwise
      */
     public static AFUNIXSocket connect(AFUNIXSocketAddress address, Duration timeout) throws IOException {
         long deadline = deadlineAfter(timeout);
         long pause = FIRST_PAUSE_NANOS;
         while (true) {
-            AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+            AFUNIXSocketChannel channel = openNonBlocking();
             try {
-                channel.configureBlocking(false);
                 if (channel.connect(address)) {
                     channel.configureBlocking(true);
                     return (AFUNIXSocket) channel.socket();
@@ -63,6 +64,24 @@ public final class BoundedConnect {
     }
 
     /**
+     * A new non-blocking channel. junixsocket makes its {@code socket(2)} at the channel's first
+     * use, here, and when that fails it keeps no reason and says only "Not open".
+     */
+    private static AFUNIXSocketChannel openNonBlocking() throws IOException {
+        AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+        try {
+            channel.configureBlocking(false);
+        } catch (SocketClosedException noSocket) { // a channel just opened, and closed by nobody
+            Descriptors.closeQuietly(channel);
+            throw OutOfResourcesException.noSocket(noSocket);
+        } catch (IOException | RuntimeException e) {
+            Descriptors.closeQuietly(channel);
+            throw e;
+        }
+        return channel;
+    }
+
+    /**
      * {@link System#nanoTime()} {@code timeout} from now. Beyond a century, a timeout is none at
      * all, and is capped there: it would overflow the clock's arithmetic.
      */
@@ -74,11 +93,12 @@ public final class BoundedConnect {
      * One attempt, closed at once; it returns when something listens, whether it accepted
      * or its backlog is full.
      *
+     * @throws OutOfResourcesException when this process could not create a socket, which says
+     *     nothing about the address
      * @throws IOException when nothing listens at the address (refused, no such file, ...)
      */
     public static void probe(AFUNIXSocketAddress address) throws IOException {
-        try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open()) {
-            probe.configureBlocking(false);
+        try (AFUNIXSocketChannel probe = openNonBlocking()) {
             probe.connect(address);
         }
     }

@@ -315,13 +315,18 @@ public final class SocketFile {
     /**
      * True when something listens at the path right now: it accepted the probe, or its
      * backlog is full and left the probe pending. Without a listener (a stale file), false.
+     *
+     * @throws OutOfResourcesException when this process could not create the probe's socket, and
+     *     so cannot tell
      */
-    public static boolean isAnswering(Path socketPath) {
+    public static boolean isAnswering(Path socketPath) throws OutOfResourcesException {
         try {
             // Never a blocking connect: a listener that stopped accepting (frozen, or overwhelmed)
             // with a full backlog would hold it for ever, and start-up with it.
             BoundedConnect.probe(AFUNIXSocketAddress.of(socketPath));
             return true;
+        } catch (OutOfResourcesException cannotTell) {
+            throw cannotTell; // no answer for want of a socket of ours: the file may well be live
         } catch (IOException refusedOrGone) {
             return false;
         }

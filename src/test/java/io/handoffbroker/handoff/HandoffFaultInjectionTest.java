@@ -8,13 +8,17 @@ import io.handoffbroker.client.BrokerClient;
 import io.handoffbroker.client.Route;
 import io.handoffbroker.client.ServiceConnection;
 import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.OpenDescriptors;
 import io.handoffbroker.testing.RawClient;
 import io.handoffbroker.testing.RecordingHandoffEvents;
 import io.handoffbroker.wire.WireProtocol;
+import io.handoffbroker.wire.proto.Frame;
 import io.handoffbroker.wire.proto.FrameKind;
+import io.handoffbroker.wire.proto.HandoffAck;
 import io.handoffbroker.wire.proto.Hello;
+import io.handoffbroker.wire.proto.HelloReply;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -475,6 +479,40 @@ class HandoffFaultInjectionTest {
                     .isEqualTo(FallbackReason.RATE_LIMITED);
         }
         assertThat(backend.exchanges()).as("offers after the limit").hasSize(2);
+    }
+
+    @Test
+    void aDialTheBrokerCannotMakeForWantOfDescriptorsIsItsOwnPressureNotTheBackendsFailure() throws Exception {
+        // One failure counted against the backend would skip its next handoff.
+        startBroker(f -> f.failedAttempts(1, Duration.ofSeconds(60)));
+        assertNextHandoffSucceeds(); // loads what a dial needs while files can be opened
+        // So that the next handoff dials, and no connection found closed in the pool frees a number for it.
+        ControlConnection idle = broker.orchestrator().pool().pollIdle(backends.handoffEndpoint());
+        assertThat(idle).as("the first handoff's control connection, pooled").isNotNull();
+        broker.orchestrator().pool().invalidate(idle);
+        Hello hello = RawClient.hello(HandoffFixture.SERVICE, HandoffFixture.VERSION).toBuilder()
+                .setClientCapabilities(WireProtocol.CAP_HANDLE_PASSING).build();
+        try (RawClient client = RawClient.connect(broker.socketPath())) {
+            assertThat(RecordingHandoffEvents.awaitTrue(() -> broker.broker().server().openConnections() == 1,
+                    MARGIN)).as("accepted while descriptors were left").isTrue();
+            // Until the first handoff's connections are all closed, a close frees a number for the dial.
+            OpenDescriptors.stable(Duration.ofMillis(150), Duration.ofSeconds(3));
+            Frame negotiated;
+            Frame relay;
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
+                client.send(RawClient.helloFrame(hello, 7));
+                negotiated = client.readFrame();
+                relay = client.readFrame();
+            }
+            assertThat(HelloReply.parseFrom(negotiated.getPayload()).getNegotiated().getHandlePassedToken().size())
+                    .as("a handoff announced").isEqualTo(16);
+            HandoffAck ack = HandoffAck.parseFrom(relay.getPayload());
+            assertThat(ack.getAccepted()).isFalse();
+            assertThat(ack.getErrorDetail()).contains("this process could not create a socket");
+            assertThat(broker.events().awaitEvent(ack.getCorrelationId(), "fallback", MARGIN).value())
+                    .isEqualTo(FallbackReason.FD_PRESSURE);
+        }
+        assertNextHandoffSucceeds();
     }
 
     @Test

@@ -3,9 +3,11 @@ package io.handoffbroker.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.handoffbroker.config.BrokerLifecycle;
 import io.handoffbroker.handoff.FallbackReason;
 import io.handoffbroker.negotiation.ServiceBackend;
 import io.handoffbroker.negotiation.ServiceCatalog;
+import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.unix.PeerUidNotAllowedException;
@@ -141,6 +143,31 @@ class BackendProberTest {
             assertTimeoutPreemptively(Duration.ofSeconds(10), prober::probeAll);
             assertThat(prober.handoffReachable(backend)).isFalse();
             assertThat(prober.handoffFailure(backend)).contains("backlog full");
+        }
+    }
+
+    @Test
+    void aProbeTheBrokerCannotMakeForWantOfDescriptorsLeavesTheBackendAsItWas(CapturedOutput output)
+            throws Exception {
+        Path pipe = dir.resolve("backend.sock");
+        Path handoff = dir.resolve("handoff.sock");
+        ServiceBackend backend = HandoffFixture.handoffService(pipe, handoff);
+        try (AFUNIXServerSocket backendPipe = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(pipe));
+                AFUNIXServerSocket handoffEndpoint = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(handoff));
+                BackendProber prober = new BackendProber(new ServiceCatalog(List.of(backend)), Duration.ofMinutes(1),
+                        Duration.ofSeconds(1), Clock.systemUTC())) {
+            BrokerLifecycle.loadClassesAhead(); // as the application does: loading a class takes a file
+            prober.probeAll();
+            assertThat(prober.isReachable(backend)).isTrue();
+            assertThat(prober.handoffReachable(backend)).isTrue();
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(0)) {
+                prober.probeAll();
+            }
+            // Its clients were refused BACKEND_SPAWN_FAILED for a probe interval, and the log said "Not open".
+            assertThat(prober.isReachable(backend)).as("the broker's shortage is not the backend's").isTrue();
+            assertThat(prober.handoffReachable(backend)).isTrue();
+            assertThat(output.getAll()).contains("could not probe backend echo@1.2.3: this process could not create a"
+                    + " socket").doesNotContain("is not reachable");
         }
     }
 }
