@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.commons.pool2.BasePooledObjectFactory;
 import org.apache.commons.pool2.PooledObject;
+import org.apache.commons.pool2.PooledObjectState;
 import org.apache.commons.pool2.impl.DefaultPooledObject;
 import org.apache.commons.pool2.impl.GenericObjectPool;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
@@ -280,6 +281,14 @@ public final class ControlConnectionPool implements AutoCloseable {
         return pool == null ? 0 : pool.getNumWaiters();
     }
 
+    /** One check of the endpoint's idle connections now, as the maintenance timer makes: for tests. */
+    void checkIdleNow(Path endpoint) throws Exception {
+        GenericObjectPool<ControlConnection> pool = pools.get(endpoint);
+        if (pool != null) {
+            pool.evict();
+        }
+    }
+
     public Stats stats(Path endpoint) {
         GenericObjectPool<ControlConnection> pool = pools.get(endpoint);
         return pool == null ? new Stats(0, 0) : new Stats(pool.getNumIdle(), pool.getNumActive());
@@ -346,7 +355,8 @@ public final class ControlConnectionPool implements AutoCloseable {
 
     /**
      * A control connection the backend closed, or wrote on, before the broker offered anything on
-     * it; unchecked, as the pool's validation allows, and never thrown past {@link #borrow}.
+     * it; unchecked, as the pool's validation allows; thrown by the validation for a borrower only,
+     * and never past {@link #borrow}.
      */
     private static final class UnusableBeforeAnyOffer extends RuntimeException {
 
@@ -398,10 +408,14 @@ public final class ControlConnectionPool implements AutoCloseable {
             if (clean) {
                 return true;
             }
-            if (connection.exchanges() == 0) {
-                // Thrown, not returned: for a connection just dialled the pool passes it on to the borrower
-                // (see borrow); for an idle one it discards the connection as for false.
+            if (connection.exchanges() == 0 && pooled.getState() == PooledObjectState.ALLOCATED) {
+                // Thrown, not returned, for a borrower only: for a connection just dialled the pool passes
+                // it on (see borrow), for an idle one it discards the connection as for false. The evictor
+                // would end its round at such a throw, leaving the idle connections after it unchecked.
                 throw new UnusableBeforeAnyOffer(connection.closedByPeer());
+            }
+            if (connection.exchanges() == 0) {
+                return false;
             }
             // Unclean after an exchange that left it clean: unusable by the next one.
             if (!connection.closedByPeer()) {

@@ -222,9 +222,12 @@ public final class HandoffOrchestrator implements ConnectionRouter, AutoCloseabl
         }
     }
 
-    // The relay's send needs the client's descriptor number, which takes two system calls to learn:
-    // learnt while the backend works on the offer, not between its ACK and the relay.
+    // The relay's send needs the client's descriptor number (see ClientConnection.descriptor): learnt
+    // while the backend works on the offer, not between its ACK and the relay.
     private static void lookUpDescriptor(ClientConnection client) {
+        if (!Posix.available()) {
+            return; // the relay goes through the channel then
+        }
         try {
             client.descriptor();
         } catch (IOException e) {

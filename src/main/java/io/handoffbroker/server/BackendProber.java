@@ -78,7 +78,7 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
     private final Clock clock;
     private final Map<ServiceBackend, BackendStatus> statuses = new ConcurrentHashMap<>();
     private volatile ListenerRefusals refusals = (backend, uid, pid) -> { };
-    private final ThrottledWarning noSocket = new ThrottledWarning();
+    private final ThrottledWarning notProbed = new ThrottledWarning();
     private @Nullable ScheduledExecutorService scheduler;
 
     /** A prober for a broker whose handoff route is on ({@code broker.handoff.enabled}). */
@@ -163,21 +163,29 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
         for (ServiceBackend backend : catalog.all()) {
             Optional<Path> handoffEndpoint = probesHandoffEndpoint(backend) ? backend.handoffEndpoint()
                     : Optional.empty();
+            // A probe the broker cannot make for want of its own resources says nothing of the backend:
+            // what the last one found stands.
             String failure;
-            Optional<String> handoffFailure;
             try {
                 failure = probe(backend.backendEndpoint());
-                handoffFailure = handoffEndpoint.isEmpty() ? Optional.empty()
-                        : Optional.ofNullable(probeHandoff(backend, handoffEndpoint.get(), refusedThisRound));
             } catch (OutOfResourcesException ours) {
-                // The broker's own shortage says nothing of the backend: its last known state stands.
-                noSocket.count(count -> log.warn("could not probe backend {}: {}; its last known state stands ({}"
-                        + " such probe(s) since the last such warning)", backend.label(), ours.getMessage(), count));
+                couldNotProbe(backend, ours);
                 continue;
+            }
+            BackendStatus previous = statuses.get(backend);
+            Optional<String> handoffFailure = Optional.empty();
+            if (handoffEndpoint.isPresent()) {
+                try {
+                    handoffFailure = Optional.ofNullable(
+                            probeHandoff(backend, handoffEndpoint.get(), refusedThisRound));
+                } catch (OutOfResourcesException ours) {
+                    couldNotProbe(backend, ours);
+                    handoffFailure = previous == null ? Optional.empty() : previous.handoffFailure();
+                }
             }
             BackendStatus status = new BackendStatus(failure == null, clock.instant(),
                     failure == null ? "reachable" : failure, handoffFailure);
-            BackendStatus previous = statuses.put(backend, status);
+            statuses.put(backend, status);
             if (previous == null || previous.reachable() != status.reachable()) {
                 if (status.reachable()) {
                     log.info("backend {} is reachable at {}", backend.label(), backend.backendEndpoint());
@@ -199,6 +207,12 @@ public final class BackendProber implements BackendAvailability, AutoCloseable {
                 }
             }
         }
+    }
+
+    private void couldNotProbe(ServiceBackend backend, OutOfResourcesException why) {
+        notProbed.count(count -> log.warn("could not make {} probe(s) since the last such warning, the latest of"
+                + " backend {}: {}; a backend keeps the state its last probe found meanwhile", count, backend.label(),
+                why.getMessage()));
     }
 
     private void probeAllSafely() {

@@ -291,7 +291,14 @@ public final class SocketFile {
         if (!entry.isSocket()) {
             throw new IOException(socketPath + " exists and is not a socket; refusing to replace it");
         }
-        if (isAnswering(socketPath)) {
+        boolean answering;
+        try {
+            answering = isAnswering(socketPath);
+        } catch (OutOfResourcesException cannotTell) {
+            throw new IOException("cannot tell whether a listener answers at " + socketPath + ": "
+                    + cannotTell.getMessage(), cannotTell);
+        }
+        if (answering) {
             throw new IOException("a live listener already answers at " + socketPath
                     + "; is another " + party.name() + " running? Stop it or choose another " + party.setting());
         }

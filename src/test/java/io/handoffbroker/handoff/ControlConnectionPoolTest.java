@@ -4,10 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.handoffbroker.config.BrokerLifecycle;
 import io.handoffbroker.negotiation.ServiceBackend;
+import io.handoffbroker.testing.DescriptorExhaustion;
 import io.handoffbroker.testing.FrozenListener;
 import io.handoffbroker.testing.HandoffFixture;
 import io.handoffbroker.testing.RecordingHandoffEvents;
+import io.handoffbroker.unix.OutOfResourcesException;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
@@ -156,6 +159,42 @@ class ControlConnectionPoolTest {
                     .isEqualTo(1);
             backend.close();
             closing.join(5_000);
+        }
+    }
+
+    @Test
+    void oneCheckOfIdleConnectionsDiscardsEveryOneTheBackendClosedNotOnlyTheFirst() throws Exception {
+        Path endpoint = dir.resolve("restarted.sock");
+        try (AFUNIXServerSocketChannel backend = listen(endpoint);
+                ControlConnectionPool pool = new ControlConnectionPool(new PoolSettings(3, 3, Duration.ofSeconds(5),
+                        Duration.ofSeconds(1), Duration.ofMinutes(1)))) {
+            pool.prepare(endpoint);
+            assertThat(pool.stats(endpoint)).isEqualTo(new ControlConnectionPool.Stats(3, 0));
+            for (int i = 0; i < 3; i++) {
+                backend.accept().close(); // as a backend that restarted
+            }
+            pool.checkIdleNow(endpoint);
+            // A validation that threw for the first ended the check there, and the other two stayed.
+            assertThat(pool.stats(endpoint)).isEqualTo(new ControlConnectionPool.Stats(0, 0));
+        }
+    }
+
+    @Test
+    void aDialThatGetsItsSocketButNoSelectorSaysThisProcessIsOutOfResources() throws Exception {
+        Path endpoint = dir.resolve("handoff.sock");
+        try (AFUNIXServerSocketChannel backend = listen(endpoint);
+                ControlConnectionPool pool = poolOfOne(Duration.ofSeconds(1))) {
+            BrokerLifecycle.loadClassesAhead(); // as the application does: loading a class takes a file
+            pool.invalidate(pool.borrow(endpoint, later())); // loads what a dial needs; the next one dials again
+            Exception failed = null;
+            // One number left: the socket takes it, and the selector needs two more.
+            try (DescriptorExhaustion exhausted = DescriptorExhaustion.leaving(1)) {
+                pool.borrow(endpoint, later());
+            } catch (Exception e) {
+                failed = e;
+            }
+            assertThat(failed).isInstanceOf(OutOfResourcesException.class)
+                    .hasMessageContaining("this process could not open a selector for a control connection");
         }
     }
 

@@ -166,8 +166,8 @@ class BackendProberTest {
             // Its clients were refused BACKEND_SPAWN_FAILED for a probe interval, and the log said "Not open".
             assertThat(prober.isReachable(backend)).as("the broker's shortage is not the backend's").isTrue();
             assertThat(prober.handoffReachable(backend)).isTrue();
-            assertThat(output.getAll()).contains("could not probe backend echo@1.2.3: this process could not create a"
-                    + " socket").doesNotContain("is not reachable");
+            assertThat(output.getAll()).contains("could not make 1 probe(s) since the last such warning, the latest of"
+                    + " backend echo@1.2.3: this process could not create a socket").doesNotContain("is not reachable");
         }
     }
 }
