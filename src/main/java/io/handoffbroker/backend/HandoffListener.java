@@ -191,13 +191,21 @@ final class HandoffListener implements AutoCloseable {
         @Override
         public int read() throws IOException {
             checkTime();
-            return super.read();
+            try {
+                return super.read();
+            } catch (SocketTimeoutException stalled) {
+                throw stalled(stalled);
+            }
         }
 
         @Override
         public int read(byte[] bytes, int offset, int length) throws IOException {
             checkTime();
-            return super.read(bytes, offset, length);
+            try {
+                return super.read(bytes, offset, length);
+            } catch (SocketTimeoutException stalled) {
+                throw stalled(stalled);
+            }
         }
 
         private void checkTime() throws SocketTimeoutException {
@@ -205,6 +213,14 @@ final class HandoffListener implements AutoCloseable {
                 throw new SocketTimeoutException("offer not complete within " + limit.toMillis()
                         + " ms of its token's first byte");
             }
+        }
+
+        // The socket library would say only "Resource temporarily unavailable".
+        private static SocketTimeoutException stalled(SocketTimeoutException timedOut) {
+            SocketTimeoutException stalled = new SocketTimeoutException("offer stalled: no byte for "
+                    + READ_TIMEOUT.toMillis() + " ms");
+            stalled.initCause(timedOut);
+            return stalled;
         }
     }
 

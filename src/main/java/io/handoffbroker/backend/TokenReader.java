@@ -131,7 +131,11 @@ final class TokenReader implements AutoCloseable {
                     continue;
                 }
                 gathered.closeAll();
-                throw idle;
+                // Started, then silent for a whole socket timeout: said in our words, not the system's.
+                SocketTimeoutException stalled = new SocketTimeoutException("offer token stalled: no byte for "
+                        + control.getSoTimeout() + " ms after its first " + done);
+                stalled.initCause(idle);
+                throw stalled;
             } catch (IOException | RuntimeException | Error e) {
                 gathered.closeAll();
                 throw e;

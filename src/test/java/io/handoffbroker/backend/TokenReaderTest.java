@@ -95,7 +95,8 @@ class TokenReaderTest {
                 int before = OpenDescriptors.count();
                 broker.setOutboundFileDescriptors(devNull.getFD());
                 broker.getOutputStream().write(TOKEN, 0, 5);
-                assertThatThrownBy(reader::read).isInstanceOf(SocketTimeoutException.class);
+                assertThatThrownBy(reader::read).isInstanceOf(SocketTimeoutException.class)
+                        .hasMessage("offer token stalled: no byte for 100 ms after its first 5");
                 assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
             }
         }
