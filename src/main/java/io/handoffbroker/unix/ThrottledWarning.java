@@ -1,12 +1,21 @@
 package io.handoffbroker.unix;
 
 import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A warning that a flood of events would repeat, such as connections refused at a socket:
  * given at most once per interval, with how many events there were since the last one. The
- * first event warns at once. Safe to count from several threads.
+ * first event warns at once; events held back are warned of when the interval ends, with the
+ * last one's warning, so that a burst that stops is still counted whole. Safe to count from
+ * several threads.
+ *
+ * <p>The end of an interval is kept by one daemon thread, {@code throttled-warnings}, shared
+ * by every instance and started on first need.
  */
 public final class ThrottledWarning {
 
@@ -16,6 +25,9 @@ public final class ThrottledWarning {
     private final long intervalNanos;
     private long warnedAt;
     private long sinceWarned;
+    // The latest held-back event's warning, given when the interval ends unless an event came after it.
+    private @Nullable LongConsumer heldBack;
+    private boolean endScheduled;
 
     /** Warns at most once every {@link #INTERVAL}. */
     public ThrottledWarning() {
@@ -33,13 +45,46 @@ public final class ThrottledWarning {
         synchronized (this) {
             sinceWarned++;
             long now = System.nanoTime();
-            if (now - warnedAt < intervalNanos) {
+            long left = warnedAt + intervalNanos - now;
+            if (left > 0) {
+                heldBack = warn;
+                if (!endScheduled) {
+                    endScheduled = true;
+                    IntervalEnds.INSTANCE.schedule(this::intervalEnded, left, TimeUnit.NANOSECONDS);
+                }
                 return;
             }
-            warnedAt = now;
-            due = sinceWarned;
-            sinceWarned = 0;
+            due = takeDue(now);
         }
         warn.accept(due); // outside the lock: a logger may block
+    }
+
+    private void intervalEnded() {
+        LongConsumer warn;
+        long due;
+        synchronized (this) {
+            endScheduled = false;
+            warn = heldBack;
+            if (warn == null || sinceWarned == 0) {
+                return; // an event after the interval warned of them already
+            }
+            due = takeDue(System.nanoTime());
+        }
+        warn.accept(due);
+    }
+
+    private long takeDue(long now) {
+        long due = sinceWarned;
+        warnedAt = now;
+        sinceWarned = 0;
+        heldBack = null;
+        return due;
+    }
+
+    /** The thread that ends intervals, made when a class first holds a warning back. */
+    private static final class IntervalEnds {
+
+        static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("throttled-warnings").daemon(true).factory());
     }
 }
