@@ -104,6 +104,15 @@ final class TokenReader implements AutoCloseable {
      * @throws SocketTimeoutException when a started token stalls for a whole socket timeout, or
      *     is still not complete when the offer's time is up (a read is not started after that)
      */
+    // For a message only: a socket closed meanwhile has no timeout to tell.
+    private String readTimeoutMillis() {
+        try {
+            return Integer.toString(control.getSoTimeout());
+        } catch (IOException closed) {
+            return "its read timeout's";
+        }
+    }
+
     @Nullable Incoming read() throws IOException {
         byte[] token = new byte[TOKEN_BYTES];
         Gathered gathered = new Gathered();
@@ -133,7 +142,7 @@ final class TokenReader implements AutoCloseable {
                 gathered.closeAll();
                 // Started, then silent for a whole socket timeout: said in our words, not the system's.
                 SocketTimeoutException stalled = new SocketTimeoutException("offer token stalled: no byte for "
-                        + control.getSoTimeout() + " ms after its first " + done);
+                        + readTimeoutMillis() + " ms after its first " + done + " byte(s)");
                 stalled.initCause(idle);
                 throw stalled;
             } catch (IOException | RuntimeException | Error e) {

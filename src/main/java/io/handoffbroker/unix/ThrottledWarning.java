@@ -6,6 +6,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A warning that a flood of events would repeat, such as connections refused at a socket:
@@ -15,12 +17,19 @@ import org.jspecify.annotations.Nullable;
  * several threads.
  *
  * <p>The end of an interval is kept by one daemon thread, {@code throttled-warnings}, shared
- * by every instance and started on first need.
+ * by every instance and started on first need. A process that exits before an interval ends
+ * does not give the warnings held back in it.
  */
 public final class ThrottledWarning {
 
     /** How often at most the broker and the SDKs repeat such a warning: once every 10 s. */
     public static final Duration INTERVAL = Duration.ofSeconds(10);
+
+    private static final Logger log = LoggerFactory.getLogger(ThrottledWarning.class);
+    // Made with this class, so that nothing is left to load when a warning is first held back (a
+    // process out of descriptors may not read a class file then); its thread starts on first use.
+    private static final ScheduledExecutorService INTERVAL_ENDS = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("throttled-warnings").daemon(true).factory());
 
     private final long intervalNanos;
     private long warnedAt;
@@ -49,8 +58,8 @@ public final class ThrottledWarning {
             if (left > 0) {
                 heldBack = warn;
                 if (!endScheduled) {
+                    INTERVAL_ENDS.schedule(this::intervalEnded, left, TimeUnit.NANOSECONDS);
                     endScheduled = true;
-                    IntervalEnds.INSTANCE.schedule(this::intervalEnded, left, TimeUnit.NANOSECONDS);
                 }
                 return;
             }
@@ -63,14 +72,27 @@ public final class ThrottledWarning {
         LongConsumer warn;
         long due;
         synchronized (this) {
-            endScheduled = false;
             warn = heldBack;
             if (warn == null || sinceWarned == 0) {
+                endScheduled = false;
                 return; // an event after the interval warned of them already
             }
-            due = takeDue(System.nanoTime());
+            long now = System.nanoTime();
+            long left = warnedAt + intervalNanos - now;
+            if (left > 0) {
+                // An event warned at the end of the last interval, just before this ran, and began a
+                // new one: those held back since wait for its end.
+                INTERVAL_ENDS.schedule(this::intervalEnded, left, TimeUnit.NANOSECONDS);
+                return;
+            }
+            endScheduled = false;
+            due = takeDue(now);
         }
-        warn.accept(due);
+        try {
+            warn.accept(due);
+        } catch (RuntimeException | Error e) {
+            log.error("a held-back warning could not be given", e);
+        }
     }
 
     private long takeDue(long now) {
@@ -79,12 +101,5 @@ public final class ThrottledWarning {
         sinceWarned = 0;
         heldBack = null;
         return due;
-    }
-
-    /** The thread that ends intervals, made when a class first holds a warning back. */
-    private static final class IntervalEnds {
-
-        static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("throttled-warnings").daemon(true).factory());
     }
 }

@@ -96,7 +96,7 @@ class TokenReaderTest {
                 broker.setOutboundFileDescriptors(devNull.getFD());
                 broker.getOutputStream().write(TOKEN, 0, 5);
                 assertThatThrownBy(reader::read).isInstanceOf(SocketTimeoutException.class)
-                        .hasMessage("offer token stalled: no byte for 100 ms after its first 5");
+                        .hasMessage("offer token stalled: no byte for 100 ms after its first 5 byte(s)");
                 assertThat(OpenDescriptors.count()).as("the received descriptor was closed").isEqualTo(before);
             }
         }

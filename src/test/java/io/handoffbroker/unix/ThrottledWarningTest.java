@@ -48,4 +48,26 @@ class ThrottledWarningTest {
                 .isEqualTo(4);
         assertThat(warned.subList(0, 2)).containsExactly(new Warned("first", 1), new Warned("held back", 1));
     }
+
+    @Test
+    void aSteadyFloodFromSeveralThreadsIsWarnedOfAtMostOncePerInterval() throws Exception {
+        Duration interval = Duration.ofMillis(100);
+        ThrottledWarning warning = new ThrottledWarning(interval);
+        List<Long> counts = new CopyOnWriteArrayList<>();
+        long started = System.nanoTime();
+        long until = started + Duration.ofMillis(1_200).toNanos();
+        Runnable flood = () -> {
+            while (System.nanoTime() - until < 0) {
+                warning.count(counts::add);
+            }
+        };
+        Thread other = Thread.ofPlatform().start(flood);
+        flood.run();
+        other.join();
+        long elapsed = System.nanoTime() - started;
+        Thread.sleep(2 * interval.toMillis()); // the interval current at the end gives what it held back
+        // An interval's end that ran just after an event had warned, and warned again, made about twice as many.
+        assertThat(counts.size()).as("warnings in %d ms at most one per %s: %s", elapsed / 1_000_000, interval, counts)
+                .isLessThanOrEqualTo((int) (elapsed / interval.toNanos()) + 2);
+    }
 }
