@@ -104,15 +104,6 @@ final class TokenReader implements AutoCloseable {
      * @throws SocketTimeoutException when a started token stalls for a whole socket timeout, or
      *     is still not complete when the offer's time is up (a read is not started after that)
      */
-    // For a message only: a socket closed meanwhile has no timeout to tell.
-    private String readTimeoutMillis() {
-        try {
-            return Integer.toString(control.getSoTimeout());
-        } catch (IOException closed) {
-            return "its read timeout's";
-        }
-    }
-
     @Nullable Incoming read() throws IOException {
         byte[] token = new byte[TOKEN_BYTES];
         Gathered gathered = new Gathered();
@@ -162,6 +153,15 @@ final class TokenReader implements AutoCloseable {
             done += n;
         }
         return new Incoming(token, gathered.descriptors, gathered.truncated, gathered.notTaken, deadline);
+    }
+
+    // For a message only: a socket closed meanwhile has no timeout to tell.
+    private String readTimeoutMillis() {
+        try {
+            return Integer.toString(control.getSoTimeout());
+        } catch (IOException closed) {
+            return "its read timeout's";
+        }
     }
 
     /**

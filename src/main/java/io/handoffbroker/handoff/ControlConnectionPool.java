@@ -408,13 +408,13 @@ public final class ControlConnectionPool implements AutoCloseable {
             if (clean) {
                 return true;
             }
-            if (connection.exchanges() == 0 && pooled.getState() == PooledObjectState.ALLOCATED) {
-                // Thrown, not returned, for a borrower only: for a connection just dialled the pool passes
-                // it on (see borrow), for an idle one it discards the connection as for false. The evictor
-                // would end its round at such a throw, leaving the idle connections after it unchecked.
-                throw new UnusableBeforeAnyOffer(connection.closedByPeer());
-            }
             if (connection.exchanges() == 0) {
+                if (pooled.getState() == PooledObjectState.ALLOCATED) {
+                    // Thrown, not returned, for a borrower only: for a connection just dialled the pool
+                    // passes it on (see borrow), for an idle one it discards the connection as for false.
+                    // The evictor would end its round at such a throw, leaving the idle ones after it unchecked.
+                    throw new UnusableBeforeAnyOffer(connection.closedByPeer());
+                }
                 return false;
             }
             // Unclean after an exchange that left it clean: unusable by the next one.
